@@ -1,0 +1,328 @@
+// ChatClient: thread creation, listing and deletion, thread clients, and realtime notifications
+// (listeners and start/stop state here; the connection itself behind the RealtimeTransport seam).
+import type { CommunicationTokenCredential, PagedAsyncIterableIterator, PageSettings } from "@natter/communication-common";
+import { createPagedAsyncIterator, generateUuid } from "@natter/communication-common";
+import type * as Wire from "@natter/wire";
+import { ChatRestClient, encodePathParam, pickOperationOptions } from "./chat-rest-client.js";
+import { ChatThreadClient } from "./chat-thread-client.js";
+import type {
+  ChatEventMap,
+  ChatMessageDeletedEvent,
+  ChatMessageEditedEvent,
+  ChatMessageReceivedEvent,
+  ChatThreadCreatedEvent,
+  ChatThreadDeletedEvent,
+  ChatThreadPropertiesUpdatedEvent,
+  ParticipantsAddedEvent,
+  ParticipantsRemovedEvent,
+  ReadReceiptReceivedEvent,
+  TypingIndicatorReceivedEvent,
+} from "./models/events.js";
+import { fromWireCreateChatThreadResult, fromWireThreadItem, toWireParticipant } from "./models/mappers.js";
+import type { ChatThreadItem, CreateChatThreadResult } from "./models/models.js";
+import type {
+  ChatClientOptions,
+  CreateChatThreadOptions,
+  DeleteChatThreadOptions,
+  ListChatThreadsOptions,
+} from "./models/options.js";
+import type { CreateChatThreadRequest } from "./models/requests.js";
+import type { Listener } from "./realtime/event-dispatcher.js";
+import { EventDispatcher } from "./realtime/event-dispatcher.js";
+import type { RealtimeTransport } from "./realtime/realtime-transport.js";
+import { getDefaultRealtimeTransport } from "./realtime/realtime-transport.js";
+
+/** Message of the error startRealtimeNotifications throws while no transport is configured. */
+export const REALTIME_NOT_AVAILABLE_MESSAGE =
+  "Realtime notifications are not available yet in @natter/communication-chat: no realtime transport is configured.";
+
+/** The client for chat operations of one user. */
+export class ChatClient {
+  private readonly endpoint: string;
+  private readonly tokenCredential: CommunicationTokenCredential;
+  private readonly clientOptions: ChatClientOptions;
+  private readonly rest: ChatRestClient;
+  private readonly emitter = new EventDispatcher<ChatEventMap>();
+  private transport: RealtimeTransport | undefined;
+  private isRealtimeNotificationsStarted = false;
+
+  /**
+   * Creates a chat client for a user.
+   * @param endpoint - The service endpoint, e.g. `https://localhost:8445/`.
+   * @param credential - The user's token credential: our AzureCommunicationTokenCredential, Azure's, or any
+   *   object with `getToken({ abortSignal })` resolving to `{ token, expiresOnTimestamp }`.
+   * @param options - Client options (retry, api-version, ...).
+   */
+  constructor(endpoint: string, credential: CommunicationTokenCredential, options: ChatClientOptions = {}) {
+    this.endpoint = endpoint;
+    this.tokenCredential = credential;
+    this.clientOptions = { ...options };
+    this.rest = new ChatRestClient(endpoint, credential, this.clientOptions);
+  }
+
+  /**
+   * Returns a ChatThreadClient for a thread.
+   * @param threadId - The thread id.
+   */
+  getChatThreadClient(threadId: string): ChatThreadClient {
+    return new ChatThreadClient(this.endpoint, threadId, this.tokenCredential, this.clientOptions);
+  }
+
+  /**
+   * Creates a chat thread; the caller becomes a participant. Sends `repeatability-request-id`
+   * (options.idempotencyToken, or a new UUID). `POST /chat/threads` → 201.
+   * @param request - The topic.
+   * @param options - Participants, idempotency token, metadata, retention policy, and operation options.
+   */
+  async createChatThread(
+    request: CreateChatThreadRequest,
+    options: CreateChatThreadOptions = {},
+  ): Promise<CreateChatThreadResult> {
+    if (request?.topic === undefined || request.topic === null) {
+      throw new Error("createChatThreadRequest.topic cannot be null or undefined.");
+    }
+    const body: Wire.CreateChatThreadRequest = { topic: request.topic };
+    if (options.participants) body.participants = options.participants.map(toWireParticipant);
+    if (options.metadata !== undefined) body.metadata = options.metadata;
+    if (options.retentionPolicy !== undefined) body.retentionPolicy = options.retentionPolicy;
+    const result = await this.rest.send<Wire.CreateChatThreadResult>(
+      {
+        method: "POST",
+        url: this.rest.url("/chat/threads"),
+        body,
+        headers: { "repeatability-request-id": options.idempotencyToken ?? generateUuid() },
+        expectedStatus: [201],
+      },
+      options,
+    );
+    return fromWireCreateChatThreadResult(result);
+  }
+
+  /**
+   * Lists the threads the user participates in. `GET /chat/threads` → 200, then nextLinks.
+   * @param options - Page size, start time, and operation options.
+   */
+  listChatThreads(
+    options: ListChatThreadsOptions = {},
+  ): PagedAsyncIterableIterator<ChatThreadItem, ChatThreadItem[], PageSettings> {
+    const operationOptions = pickOperationOptions(options);
+    return createPagedAsyncIterator<ChatThreadItem>(async (continuationToken, maxPageSize) => {
+      const url = continuationToken
+        ? this.rest.nextUrl(continuationToken)
+        : this.rest.url("/chat/threads", { maxPageSize, startTime: options.startTime });
+      const page = await this.rest.send<Wire.ChatThreadsItemCollection>(
+        { method: "GET", url, expectedStatus: [200] },
+        operationOptions,
+      );
+      return { items: page?.value?.map(fromWireThreadItem), continuationToken: page?.nextLink || undefined };
+    }, options.maxPageSize);
+  }
+
+  /**
+   * Deletes a thread. `DELETE /chat/threads/{t}` → 204.
+   * @param threadId - The thread id.
+   * @param options - Operation options.
+   */
+  async deleteChatThread(threadId: string, options: DeleteChatThreadOptions = {}): Promise<void> {
+    await this.rest.send(
+      { method: "DELETE", url: this.rest.url(`/chat/threads/${encodePathParam(threadId)}`), expectedStatus: [204] },
+      options,
+    );
+  }
+
+  /**
+   * Starts receiving realtime notifications; call before subscribing to events. Throws while no realtime
+   * transport is configured (see `setDefaultRealtimeTransport` / `ChatClientOptions.realtimeTransport`).
+   */
+  async startRealtimeNotifications(): Promise<void> {
+    if (this.isRealtimeNotificationsStarted) return;
+    if (!this.transport) {
+      const factory = this.clientOptions.realtimeTransport ?? getDefaultRealtimeTransport();
+      if (!factory) throw new Error(REALTIME_NOT_AVAILABLE_MESSAGE);
+      this.transport = factory({
+        endpoint: this.endpoint,
+        credential: this.tokenCredential,
+        apiVersion: this.rest.apiVersion,
+        emit: (event, ...payload) => {
+          (this.emitter.emit as (e: keyof ChatEventMap, ...p: unknown[]) => boolean)(event, ...payload);
+        },
+      });
+    }
+    this.isRealtimeNotificationsStarted = true;
+    try {
+      await this.transport.start();
+    } catch (error) {
+      this.isRealtimeNotificationsStarted = false;
+      throw error;
+    }
+  }
+
+  /** Stops realtime notifications and removes every listener. */
+  async stopRealtimeNotifications(): Promise<void> {
+    this.isRealtimeNotificationsStarted = false;
+    try {
+      await this.transport?.stop();
+    } finally {
+      this.emitter.removeAllListeners();
+    }
+  }
+
+  /**
+   * Subscribes to chatMessageReceived (the sender receives it too). Requires startRealtimeNotifications.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "chatMessageReceived", listener: (e: ChatMessageReceivedEvent) => void): void;
+  /**
+   * Subscribes to chatMessageEdited.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "chatMessageEdited", listener: (e: ChatMessageEditedEvent) => void): void;
+  /**
+   * Subscribes to chatMessageDeleted.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "chatMessageDeleted", listener: (e: ChatMessageDeletedEvent) => void): void;
+  /**
+   * Subscribes to typingIndicatorReceived.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "typingIndicatorReceived", listener: (e: TypingIndicatorReceivedEvent) => void): void;
+  /**
+   * Subscribes to readReceiptReceived.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "readReceiptReceived", listener: (e: ReadReceiptReceivedEvent) => void): void;
+  /**
+   * Subscribes to chatThreadCreated.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "chatThreadCreated", listener: (e: ChatThreadCreatedEvent) => void): void;
+  /**
+   * Subscribes to chatThreadDeleted.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "chatThreadDeleted", listener: (e: ChatThreadDeletedEvent) => void): void;
+  /**
+   * Subscribes to chatThreadPropertiesUpdated.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "chatThreadPropertiesUpdated", listener: (e: ChatThreadPropertiesUpdatedEvent) => void): void;
+  /**
+   * Subscribes to participantsAdded.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "participantsAdded", listener: (e: ParticipantsAddedEvent) => void): void;
+  /**
+   * Subscribes to participantsRemoved.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "participantsRemoved", listener: (e: ParticipantsRemovedEvent) => void): void;
+  /**
+   * Subscribes to realTimeNotificationConnected (allowed before startRealtimeNotifications).
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "realTimeNotificationConnected", listener: () => void): void;
+  /**
+   * Subscribes to realTimeNotificationDisconnected (allowed before startRealtimeNotifications).
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "realTimeNotificationDisconnected", listener: () => void): void;
+  on<K extends keyof ChatEventMap>(event: K, listener: Listener<ChatEventMap[K]>): void {
+    if (
+      !this.isRealtimeNotificationsStarted &&
+      event !== "realTimeNotificationConnected" &&
+      event !== "realTimeNotificationDisconnected"
+    ) {
+      throw new Error("You must call startRealtimeNotifications before you can subscribe to events.");
+    }
+    this.emitter.on(event, listener);
+  }
+
+  /**
+   * Unsubscribes from chatMessageReceived.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "chatMessageReceived", listener: (e: ChatMessageReceivedEvent) => void): void;
+  /**
+   * Unsubscribes from chatMessageEdited.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "chatMessageEdited", listener: (e: ChatMessageEditedEvent) => void): void;
+  /**
+   * Unsubscribes from chatMessageDeleted.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "chatMessageDeleted", listener: (e: ChatMessageDeletedEvent) => void): void;
+  /**
+   * Unsubscribes from typingIndicatorReceived.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "typingIndicatorReceived", listener: (e: TypingIndicatorReceivedEvent) => void): void;
+  /**
+   * Unsubscribes from readReceiptReceived.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "readReceiptReceived", listener: (e: ReadReceiptReceivedEvent) => void): void;
+  /**
+   * Unsubscribes from chatThreadCreated.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "chatThreadCreated", listener: (e: ChatThreadCreatedEvent) => void): void;
+  /**
+   * Unsubscribes from chatThreadDeleted.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "chatThreadDeleted", listener: (e: ChatThreadDeletedEvent) => void): void;
+  /**
+   * Unsubscribes from chatThreadPropertiesUpdated.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "chatThreadPropertiesUpdated", listener: (e: ChatThreadPropertiesUpdatedEvent) => void): void;
+  /**
+   * Unsubscribes from participantsAdded.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "participantsAdded", listener: (e: ParticipantsAddedEvent) => void): void;
+  /**
+   * Unsubscribes from participantsRemoved.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "participantsRemoved", listener: (e: ParticipantsRemovedEvent) => void): void;
+  /**
+   * Unsubscribes from realTimeNotificationConnected.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "realTimeNotificationConnected", listener: () => void): void;
+  /**
+   * Unsubscribes from realTimeNotificationDisconnected.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "realTimeNotificationDisconnected", listener: () => void): void;
+  off<K extends keyof ChatEventMap>(event: K, listener: Listener<ChatEventMap[K]>): void {
+    this.emitter.off(event, listener);
+  }
+}

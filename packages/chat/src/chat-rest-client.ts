@@ -1,0 +1,105 @@
+// The HTTP side of the chat clients: URLs (percent-encoded path params, api-version, nextLinks), bearer
+// authentication from the user's token credential, and the shared retrying pipeline.
+import type {
+  AbortSignalLike,
+  AuthorizableRequest,
+  CommunicationTokenCredential,
+  HttpRequest,
+  OperationOptions,
+  PipelineResponse,
+} from "@natter/communication-common";
+import { HttpPipeline } from "@natter/communication-common";
+import type { ChatClientOptions } from "./models/options.js";
+
+/** The chat api-version sent by default (that of @azure/communication-chat 1.6.0). */
+export const CHAT_DEFAULT_API_VERSION = "2025-03-15";
+/** This package's version, for the user agent. */
+export const SDK_VERSION = "0.1.0";
+
+type QueryValue = string | number | Date | undefined;
+
+/** Shared by ChatClient and ChatThreadClient; not exported from the package. */
+export class ChatRestClient {
+  /** The api-version sent. */
+  readonly apiVersion: string;
+  private readonly base: string;
+  private readonly overrideApiVersion: boolean;
+  private readonly pipeline: HttpPipeline;
+
+  constructor(endpoint: string, credential: CommunicationTokenCredential, options: ChatClientOptions = {}) {
+    this.base = endpoint.replace(/\/+$/, "");
+    this.apiVersion = options.apiVersion ?? CHAT_DEFAULT_API_VERSION;
+    this.overrideApiVersion = options.apiVersion !== undefined;
+    const allowInsecure = options.allowInsecureConnection ?? false;
+    this.pipeline = new HttpPipeline({
+      ...options,
+      sdkName: "communication-chat",
+      sdkVersion: SDK_VERSION,
+      authorize: async (request: AuthorizableRequest, abortSignal?: AbortSignalLike) => {
+        if (!allowInsecure && !request.url.toLowerCase().startsWith("https:")) {
+          throw new Error("Bearer token authentication is not permitted for non-TLS protected (non-https) URLs.");
+        }
+        const token = await credential.getToken({ abortSignal });
+        request.headers["Authorization"] = `Bearer ${token.token}`;
+      },
+    });
+  }
+
+  /**
+   * Builds `{endpoint}{path}?{query}`; `api-version` goes after maxPageSize/skip, before startTime, as Azure's.
+   * @param path - Path with already-encoded parameters.
+   * @param query - Optional query values; undefined values are omitted.
+   */
+  url(path: string, query: { maxPageSize?: number; skip?: number; startTime?: Date } = {}): string {
+    const parts: string[] = [];
+    const add = (name: string, value: QueryValue): void => {
+      if (value === undefined) return;
+      const text = value instanceof Date ? value.toISOString() : String(value);
+      parts.push(`${name}=${encodeURIComponent(text)}`);
+    };
+    add("maxPageSize", query.maxPageSize);
+    add("skip", query.skip);
+    add("api-version", this.apiVersion);
+    add("startTime", query.startTime);
+    return `${this.base}${path}?${parts.join("&")}`;
+  }
+
+  /**
+   * Resolves a nextLink: absolute links are used verbatim, relative ones are appended to the endpoint.
+   * Only a caller-set apiVersion rewrites the link's api-version.
+   * @param nextLink - The service's nextLink.
+   */
+  nextUrl(nextLink: string): string {
+    const absolute = /^[a-z][a-z0-9+.-]*:/i.test(nextLink)
+      ? nextLink
+      : `${this.base}${nextLink.startsWith("/") ? "" : "/"}${nextLink}`;
+    if (!this.overrideApiVersion) return absolute;
+    const url = new URL(absolute);
+    url.searchParams.set("api-version", this.apiVersion);
+    return url.toString();
+  }
+
+  /**
+   * Sends a request through the pipeline and returns the parsed body.
+   * @param request - The request.
+   * @param options - Operation options.
+   */
+  async send<T = unknown>(request: HttpRequest, options: OperationOptions = {}): Promise<T> {
+    const response: PipelineResponse = await this.pipeline.send(request, pickOperationOptions(options));
+    return response.parsedBody as T;
+  }
+}
+
+/**
+ * Keeps only the transport-relevant part of an option bag (option bags also carry body fields).
+ * @param options - The caller's options.
+ */
+export function pickOperationOptions(options: OperationOptions): OperationOptions {
+  return { abortSignal: options.abortSignal, requestOptions: options.requestOptions, onResponse: options.onResponse };
+}
+
+/**
+ * Percent-encodes a path parameter (thread or message id).
+ * @param value - The raw id.
+ */
+export const encodePathParam = (value: string): string => encodeURIComponent(value);

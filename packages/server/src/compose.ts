@@ -1,0 +1,179 @@
+// THE composition root: picks the Store and Bus, builds the services and the app, and starts both listeners.
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { NatterConfig } from "./config.js";
+import { loadConfig } from "./config.js";
+import type { Store } from "./store/store.js";
+import type { Bus } from "./bus/bus.js";
+import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { MemoryBus } from "./bus/memory/memory-bus.js";
+import { ChatService } from "./domain/chat-service.js";
+import { IdentityService } from "./domain/identity-service.js";
+import { TokenService } from "./auth/tokens.js";
+import { buildApp } from "./http/app.js";
+import { MemoryRateCounter } from "./http/plugins/rate-limits.js";
+import { loadTls } from "./tls.js";
+
+export interface RunningNatter {
+  config: NatterConfig;
+  /** https://localhost:<port>/ — what the Azure SDKs take as endpoint. */
+  endpoint: string;
+  httpUrl: string;
+  httpsUrl: string;
+  connectionString: string;
+  accessKey: string;
+  resourceId: string;
+  /** Path of the HTTPS certificate (for NODE_EXTRA_CA_CERTS). */
+  certPath: string;
+  certGenerated: boolean;
+  app: FastifyInstance;
+  store: Store;
+  chat: ChatService;
+  identity: IdentityService;
+  tokens: TokenService;
+  /** Drains in-flight requests, stops background work and closes the database. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Override the clock (tests). */
+  now?: () => number;
+  /** Log to stdout as JSON (the CLI); tests keep it off. */
+  log?: boolean;
+}
+
+/** The access key: given, or read from / generated once into the data folder (owner-only file). */
+function resolveAccessKey(config: NatterConfig): string {
+  if (config.accessKey) return config.accessKey;
+  const file = join(config.dataDir, "access-key");
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    return readFileSync(file, "utf8").trim();
+  }
+  const key = randomBytes(32).toString("base64");
+  writeFileSync(file, key + "\n", { mode: 0o600 });
+  return key;
+}
+
+/** A stable resource id (GUID-shaped) derived from the access key, so every node of a cluster agrees. */
+function resourceIdOf(accessKey: string): string {
+  const h = createHash("sha256").update(`natter resource ${accessKey}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+function createStore(config: NatterConfig): Store {
+  switch (config.store) {
+    case "sqlite":
+      return new SqliteStore(join(config.dataDir, "natter.db"));
+    case "postgres":
+      throw new Error("--store postgres is not available in this build yet");
+  }
+}
+
+function createBus(config: NatterConfig): Bus {
+  switch (config.bus) {
+    case "memory":
+      return new MemoryBus();
+    case "redis":
+      throw new Error("--bus redis is not available in this build yet");
+  }
+}
+
+const listen = (server: http.Server, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+
+/** Starts a Natter node. `overrides` take precedence over the defaults (no environment is read here). */
+export async function startNatter(overrides: Partial<NatterConfig> = {}, options: StartOptions = {}): Promise<RunningNatter> {
+  const config: NatterConfig = { ...loadConfig([], {}), ...overrides };
+  const now = options.now ?? Date.now;
+  mkdirSync(config.dataDir, { recursive: true });
+  const accessKey = resolveAccessKey(config);
+  const keyBytes = Buffer.from(accessKey, "base64");
+  const resourceId = resourceIdOf(accessKey);
+
+  const store = createStore(config);
+  await store.migrate();
+  const bus = createBus(config);
+  const chat = new ChatService({ store, bus, resourceId, now, eventRetentionMs: config.eventRetentionHours * 3_600_000 });
+  const identity = new IdentityService(store, bus, resourceId, now);
+  const tokens = new TokenService(keyBytes, identity, now);
+  const tls = await loadTls(config.dataDir, config.tlsCert, config.tlsKey);
+
+  let httpServer!: http.Server;
+  let httpsServer!: https.Server;
+  let accepting = false;
+  const app = await buildApp({
+    chat, identity, tokens, accessKey: keyBytes, now,
+    rateCounter: config.limits === "acs" ? new MemoryRateCounter() : undefined,
+    ready: async () => {
+      if (!accepting) return false;
+      await store.ping();
+      return true;
+    },
+    bodyLimit: config.bodyLimit,
+    logger: options.log
+      ? { level: config.logLevel, redact: ["req.headers.authorization", "req.headers['x-ms-content-sha256']"] }
+      : false,
+    serverFactory: (handler) => {
+      httpsServer = https.createServer({ cert: tls.cert, key: tls.key }, handler);
+      httpServer = http.createServer(handler);
+      for (const s of [httpServer, httpsServer]) {
+        s.headersTimeout = 10_000;
+        s.requestTimeout = 30_000;
+        s.keepAliveTimeout = 5_000;
+      }
+      return httpsServer;
+    },
+  });
+  await app.ready();
+  const httpsPort = await listen(httpsServer, config.httpsPort, config.host);
+  const httpPort = await listen(httpServer, config.port, config.host);
+  accepting = true;
+
+  const housekeeping = setInterval(() => {
+    chat.runHousekeeping().catch((error) => app.log.error({ err: error }, "housekeeping failed"));
+  }, config.housekeepingSeconds * 1000);
+  housekeeping.unref();
+
+  const publicHost = ["127.0.0.1", "0.0.0.0", "::", "::1", "localhost"].includes(config.host) ? "localhost" : config.host;
+  const endpoint = `https://${publicHost}:${httpsPort}/`;
+  let closing: Promise<void> | undefined;
+  return {
+    config: { ...config, port: httpPort, httpsPort },
+    endpoint,
+    httpUrl: `http://${publicHost}:${httpPort}/`,
+    httpsUrl: endpoint,
+    connectionString: `endpoint=${endpoint};accesskey=${accessKey}`,
+    accessKey,
+    resourceId,
+    certPath: tls.certPath,
+    certGenerated: tls.generated,
+    app, store, chat, identity, tokens,
+    close() {
+      closing ??= (async () => {
+        accepting = false;
+        clearInterval(housekeeping);
+        // We listen ourselves (two servers share the app), so we close both; close() lets in-flight requests finish.
+        const closed = [httpServer, httpsServer].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+        httpServer.closeIdleConnections();
+        httpsServer.closeIdleConnections();
+        await app.close();
+        await Promise.all(closed);
+        await bus.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// One typed, validated configuration from flags, NATTER_* environment variables and defaults.
+// Nothing else in the server reads the environment.
+import { parseArgs } from "node:util";
+
+export interface NatterConfig {
+  host: string;
+  /** HTTP port; 0 picks a free one. */
+  port: number;
+  /** HTTPS port; 0 picks a free one. */
+  httpsPort: number;
+  dataDir: string;
+  /** Base64 access key; generated once into the data folder when absent. */
+  accessKey?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  store: "sqlite" | "postgres";
+  databaseUrl?: string;
+  bus: "memory" | "redis";
+  redisUrl?: string;
+  limits: "none" | "acs";
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number;
+  /** How long durable events stay available for realtime resume (hours). */
+  eventRetentionHours: number;
+  /** How often expired threads and old records are purged (seconds). */
+  housekeepingSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+interface Option {
+  flag: string;
+  env: string;
+  description: string;
+  default?: string;
+}
+
+export const OPTIONS: Option[] = [
+  { flag: "host", env: "NATTER_HOST", description: "address to listen on", default: "127.0.0.1" },
+  { flag: "port", env: "NATTER_PORT", description: "HTTP port (0 = any free port)", default: "8080" },
+  { flag: "https-port", env: "NATTER_HTTPS_PORT", description: "HTTPS port (0 = any free port)", default: "8443" },
+  { flag: "data", env: "NATTER_DATA", description: "data folder (database, access key, certificate)", default: "./natter-data" },
+  { flag: "access-key", env: "NATTER_ACCESS_KEY", description: "base64 access key (default: generated once into the data folder)" },
+  { flag: "tls-cert", env: "NATTER_TLS_CERT", description: "PEM certificate file for HTTPS (default: self-signed, generated)" },
+  { flag: "tls-key", env: "NATTER_TLS_KEY", description: "PEM private key file for HTTPS" },
+  { flag: "store", env: "NATTER_STORE", description: "sqlite | postgres", default: "sqlite" },
+  { flag: "database-url", env: "NATTER_DATABASE_URL", description: "postgres://… URL (with --store postgres)" },
+  { flag: "bus", env: "NATTER_BUS", description: "memory | redis", default: "memory" },
+  { flag: "redis-url", env: "NATTER_REDIS_URL", description: "redis://… URL (with --bus redis)" },
+  { flag: "limits", env: "NATTER_LIMITS", description: "none | acs (ACS rate limits, 429 + Retry-After)", default: "none" },
+  { flag: "log-level", env: "NATTER_LOG_LEVEL", description: "fatal | error | warn | info | debug | trace | silent", default: "info" },
+  { flag: "body-limit", env: "NATTER_BODY_LIMIT", description: "largest request body in bytes", default: "1048576" },
+  { flag: "event-retention-hours", env: "NATTER_EVENT_RETENTION_HOURS", description: "how long missed realtime events can be resumed", default: "24" },
+  { flag: "housekeeping-seconds", env: "NATTER_HOUSEKEEPING_SECONDS", description: "interval of retention purges", default: "60" },
+];
+
+function port(value: string, name: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new ConfigError(`--${name} must be a port number (0-65535), got '${value}'`);
+  return Number(value);
+}
+
+function positive(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--${name} must be a positive number, got '${value}'`);
+  return n;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!allowed.includes(value as T)) throw new ConfigError(`--${name} must be one of ${allowed.join(", ")}, got '${value}'`);
+  return value as T;
+}
+
+/** Reads flags (highest priority), then environment, then defaults. Throws ConfigError on bad values. */
+export function loadConfig(args: string[], env: Record<string, string | undefined>): NatterConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const values = parsed.values as Record<string, string | undefined>;
+  const get = (flag: string): string | undefined => {
+    const o = OPTIONS.find((x) => x.flag === flag)!;
+    const v = values[flag] ?? env[o.env];
+    return v === undefined || v === "" ? o.default : v;
+  };
+  const config: NatterConfig = {
+    host: get("host")!,
+    port: port(get("port")!, "port"),
+    httpsPort: port(get("https-port")!, "https-port"),
+    dataDir: get("data")!,
+    accessKey: get("access-key"),
+    tlsCert: get("tls-cert"),
+    tlsKey: get("tls-key"),
+    store: oneOf(get("store")!, ["sqlite", "postgres"] as const, "store"),
+    databaseUrl: get("database-url"),
+    bus: oneOf(get("bus")!, ["memory", "redis"] as const, "bus"),
+    redisUrl: get("redis-url"),
+    limits: oneOf(get("limits")!, ["none", "acs"] as const, "limits"),
+    logLevel: oneOf(get("log-level")!, ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "log-level"),
+    bodyLimit: positive(get("body-limit")!, "body-limit"),
+    eventRetentionHours: positive(get("event-retention-hours")!, "event-retention-hours"),
+    housekeepingSeconds: positive(get("housekeeping-seconds")!, "housekeeping-seconds"),
+  };
+  if (config.accessKey !== undefined && !isBase64Key(config.accessKey)) {
+    throw new ConfigError("--access-key must be base64 of at least 16 bytes");
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new ConfigError("--tls-cert and --tls-key go together");
+  if (config.store === "postgres" && !config.databaseUrl) throw new ConfigError("--store postgres needs --database-url (NATTER_DATABASE_URL)");
+  if (config.bus === "redis" && !config.redisUrl) throw new ConfigError("--bus redis needs --redis-url (NATTER_REDIS_URL)");
+  return config;
+}
+
+function isBase64Key(value: string): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, "base64").length >= 16;
+}
+
+export function usage(): string {
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.env.padEnd(30)} ${o.description}${o.default ? ` (default ${o.default})` : ""}`);
+  return ["Usage: natter serve [options]", "", "Options (flag, environment variable, meaning):", ...lines].join("\n");
+}

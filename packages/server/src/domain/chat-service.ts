@@ -1,0 +1,553 @@
+// The chat rules: threads, participants and history sharing, messages (sequence, version, soft delete),
+// read receipts, typing, idempotent creation, retention, and which events go to whom.
+import { createHash, randomBytes } from "node:crypto";
+import type { Bus } from "../bus/bus.js";
+import { userTopic } from "../bus/bus.js";
+import type {
+  MessageRecord, MessageType, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, Store, StoreOps,
+  ThreadListItem, ThreadRecord,
+} from "../store/store.js";
+import type { Caller } from "./caller.js";
+import { requireCapability } from "./caller.js";
+import { ChatError, forbidden, notFound, validationError } from "./errors.js";
+import type { ChatEvent } from "./events.js";
+import { CHAT_EVENT } from "./events.js";
+import { belongsToResource } from "./identifiers.js";
+import { LIMITS, checkContent, checkLength, checkMetadata } from "./limits.js";
+
+export interface ParticipantInput {
+  userId: string;
+  displayName?: string;
+  shareHistoryTime?: number;
+  metadata?: Record<string, string>;
+}
+
+export interface CreateThreadInput {
+  topic: string;
+  participants: ParticipantInput[];
+  metadata?: Record<string, string>;
+  retention?: RetentionRecord;
+  /** repeatability-request-id: the same key from the same user returns the first result. */
+  idempotencyKey?: string;
+}
+
+export interface InvalidParticipant {
+  code: string;
+  message: string;
+  target: string;
+}
+
+export interface CreateThreadResult {
+  thread: ThreadRecord;
+  invalidParticipants: InvalidParticipant[];
+}
+
+export interface UpdateThreadInput {
+  topic?: string;
+  metadata?: Record<string, string>;
+  retention?: RetentionRecord;
+}
+
+export interface SendMessageInput {
+  content: string;
+  type: "text" | "html";
+  senderDisplayName?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface UpdateMessageInput {
+  content?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface Page<T, C> {
+  items: T[];
+  /** Where the next page starts; absent on the last page. */
+  next?: C;
+}
+
+export interface ChatServiceOptions {
+  store: Store;
+  bus: Bus;
+  /** The resource id of this deployment: only its users can join threads. */
+  resourceId: string;
+  now?: () => number;
+  /** How long repeatability-request-id results are kept (ms). */
+  idempotencyWindowMs?: number;
+  /** How long durable events are kept for realtime resume (ms). */
+  eventRetentionMs?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export class ChatService {
+  private readonly store: Store;
+  private readonly bus: Bus;
+  private readonly resourceId: string;
+  private readonly now: () => number;
+  readonly idempotencyWindowMs: number;
+  readonly eventRetentionMs: number;
+
+  constructor(options: ChatServiceOptions) {
+    this.store = options.store;
+    this.bus = options.bus;
+    this.resourceId = options.resourceId;
+    this.now = options.now ?? Date.now;
+    this.idempotencyWindowMs = options.idempotencyWindowMs ?? DAY_MS;
+    this.eventRetentionMs = options.eventRetentionMs ?? DAY_MS;
+  }
+
+  // ---- threads ----
+
+  /** CreateChatThread: the creator always joins; unknown or foreign users are reported, not fatal. */
+  async createThread(caller: Caller, input: CreateThreadInput): Promise<CreateThreadResult> {
+    requireCapability(caller, "manageThread");
+    this.checkThreadProperties(input);
+    if (input.participants.length > LIMITS.participantsPerBatch) {
+      throw validationError(`At most ${LIMITS.participantsPerBatch} participants can be added at once.`, "participants");
+    }
+    input.participants.forEach((p) => this.checkParticipantInput(p));
+    const fingerprint = hash(JSON.stringify([input.topic, input.participants, input.metadata, input.retention]));
+    const scope = `createChatThread:${caller.userId}`;
+    const events: Pending[] = [];
+    const result = await this.store.transaction(async (tx) => {
+      if (input.idempotencyKey !== undefined) {
+        const previous = await tx.getIdempotency(scope, input.idempotencyKey);
+        if (previous && previous.createdAt > this.now() - this.idempotencyWindowMs) {
+          if (previous.fingerprint !== fingerprint) {
+            throw new ChatError("conflict", "The repeatability-request-id was already used for a different request.");
+          }
+          return JSON.parse(previous.body) as CreateThreadResult;
+        }
+      }
+      const now = this.now();
+      const invalidParticipants: InvalidParticipant[] = [];
+      const members = new Map<string, ParticipantInput>();
+      members.set(caller.userId, { userId: caller.userId });
+      for (const p of input.participants) {
+        if (!(await this.isKnownUser(tx, p.userId))) {
+          invalidParticipants.push({ code: "403", message: "Permissions check failed", target: p.userId });
+        } else {
+          members.set(p.userId, p);
+        }
+      }
+      const thread: ThreadRecord = {
+        id: `19:${randomBytes(16).toString("hex")}@thread.v2`,
+        topic: input.topic,
+        createdAt: now,
+        createdBy: caller.userId,
+        deletedAt: null,
+        metadata: input.metadata ?? null,
+        retention: input.retention ?? null,
+        nextSequence: 1,
+        clock: now - 1,
+        lastMessageAt: null,
+        expiresAt: expiry(now, input.retention),
+      };
+      await tx.insertThread(thread);
+      const records = [...members.values()].map((p) => toParticipantRecord(thread.id, p, now));
+      for (const p of records) await tx.upsertParticipant(p);
+      const snapshots = records.map(snapshot);
+      await this.appendSystemMessage(tx, thread, "participantAdded", { participants: snapshots, initiator: caller.userId }, now);
+      await this.appendSystemMessage(tx, thread, "topicUpdated", { topic: input.topic, initiator: caller.userId }, now);
+      await tx.updateThread(thread.id, { nextSequence: thread.nextSequence, clock: thread.clock });
+      const recipients = records.map((p) => p.userId);
+      await this.record(tx, events, { type: "chatThreadCreated", threadId: thread.id, at: now, actor: caller.userId, thread, participants: snapshots }, recipients);
+      const created: CreateThreadResult = { thread, invalidParticipants };
+      if (input.idempotencyKey !== undefined) {
+        await tx.insertIdempotency({ scope, key: input.idempotencyKey, fingerprint, status: 201, body: JSON.stringify(created), createdAt: now });
+      }
+      return created;
+    });
+    this.publish(events);
+    return result;
+  }
+
+  /** GetChatThreadProperties. */
+  async getThread(caller: Caller, threadId: string): Promise<ThreadRecord> {
+    requireCapability(caller, "participate");
+    const { thread } = await this.access(this.store, caller, threadId);
+    return thread;
+  }
+
+  /** ListChatThreads: the caller's threads, most recent activity first (deleted ones with deletedOn). */
+  async listThreads(caller: Caller, options: { maxPageSize?: number; startTime?: number; after?: { activityAt: number; id: string } }): Promise<Page<ThreadListItem, { activityAt: number; id: string }>> {
+    requireCapability(caller, "participate");
+    const limit = pageSize(options.maxPageSize);
+    const rows = await this.store.listThreadsForUser(caller.userId, { after: options.after, minActivityAt: options.startTime, limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > limit && last ? { activityAt: last.activityAt, id: last.thread.id } : undefined };
+  }
+
+  /** UpdateChatThreadProperties (merge-patch): a topic change adds a topicUpdated message. */
+  async updateThread(caller: Caller, threadId: string, input: UpdateThreadInput): Promise<void> {
+    requireCapability(caller, "manageThread");
+    this.checkThreadProperties(input);
+    const events: Pending[] = [];
+    await this.store.transaction(async (tx) => {
+      const { thread } = await this.access(tx, caller, threadId, true);
+      const now = this.now();
+      if (input.topic !== undefined) thread.topic = input.topic;
+      if (input.metadata !== undefined) thread.metadata = input.metadata;
+      if (input.retention !== undefined) {
+        thread.retention = input.retention;
+        thread.expiresAt = expiry(thread.createdAt, input.retention);
+      }
+      if (input.topic !== undefined) {
+        await this.appendSystemMessage(tx, thread, "topicUpdated", { topic: input.topic, initiator: caller.userId }, now);
+      }
+      await tx.updateThread(thread.id, {
+        topic: thread.topic, metadata: thread.metadata, retention: thread.retention, expiresAt: thread.expiresAt,
+        nextSequence: thread.nextSequence, clock: thread.clock,
+      });
+      const recipients = await tx.listParticipantIds(thread.id);
+      await this.record(tx, events, { type: "chatThreadPropertiesUpdated", threadId, at: now, actor: caller.userId, thread }, recipients);
+    });
+    this.publish(events);
+  }
+
+  /** DeleteChatThread: content is erased at once; the thread stays listed with deletedOn. Repeating is a no-op. */
+  async deleteThread(caller: Caller, threadId: string): Promise<void> {
+    requireCapability(caller, "manageThread");
+    const events: Pending[] = [];
+    await this.store.transaction(async (tx) => {
+      const thread = await tx.lockThread(threadId);
+      if (!thread) throw notFound("The chat thread was not found.");
+      if (!(await tx.getParticipant(threadId, caller.userId))) throw forbidden();
+      if (thread.deletedAt !== null) return;
+      const now = this.now();
+      await tx.updateThread(threadId, { deletedAt: now });
+      await tx.deleteThreadContent(threadId);
+      const recipients = await tx.listParticipantIds(threadId);
+      await this.record(tx, events, { type: "chatThreadDeleted", threadId, at: now, actor: caller.userId }, recipients);
+    });
+    this.publish(events);
+  }
+
+  // ---- messages ----
+
+  /** SendChatMessage: allocates the next sequence number and a new id/version. */
+  async sendMessage(caller: Caller, threadId: string, input: SendMessageInput): Promise<MessageRecord> {
+    requireCapability(caller, "participate");
+    checkContent(input.content);
+    if (input.senderDisplayName !== undefined) checkLength(input.senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
+    if (input.metadata) checkMetadata(input.metadata, LIMITS.messageMetadataBytes, "metadata");
+    const events: Pending[] = [];
+    const message = await this.store.transaction(async (tx) => {
+      const { thread } = await this.access(tx, caller, threadId, true);
+      const now = this.now();
+      const id = tick(thread, now);
+      const record: MessageRecord = {
+        threadId, id: String(id), sequence: thread.nextSequence++, type: input.type, body: { message: input.content },
+        sender: caller.userId, senderDisplayName: input.senderDisplayName ?? "", createdAt: now, editedAt: null, deletedAt: null,
+        version: id, metadata: input.metadata ?? null,
+      };
+      await tx.insertMessage(record);
+      await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock, lastMessageAt: now });
+      const recipients = await tx.listParticipantIds(threadId);
+      await this.record(tx, events, { type: "chatMessageReceived", threadId, at: now, actor: caller.userId, message: record }, recipients);
+      return record;
+    });
+    this.publish(events);
+    return message;
+  }
+
+  /** GetChatMessage: only messages inside the caller's shared history. */
+  async getMessage(caller: Caller, threadId: string, messageId: string): Promise<MessageRecord> {
+    requireCapability(caller, "participate");
+    const { participant } = await this.access(this.store, caller, threadId);
+    const message = await this.store.getMessage(threadId, messageId);
+    if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
+    return message;
+  }
+
+  /** ListChatMessages: newest version first (an edit moves a message up), within the shared history. */
+  async listMessages(caller: Caller, threadId: string, options: { maxPageSize?: number; startTime?: number; beforeVersion?: number }): Promise<Page<MessageRecord, number>> {
+    requireCapability(caller, "participate");
+    const { participant } = await this.access(this.store, caller, threadId);
+    const limit = pageSize(options.maxPageSize);
+    const rows = await this.store.listMessages(threadId, {
+      beforeVersion: options.beforeVersion, minVersion: options.startTime, minCreatedAt: participant.shareHistoryTime, limit: limit + 1,
+    });
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? items[items.length - 1].version : undefined };
+  }
+
+  /** UpdateChatMessage: sender only; content replaced, metadata merged ("" removes a key); version bumped. */
+  async updateMessage(caller: Caller, threadId: string, messageId: string, input: UpdateMessageInput): Promise<void> {
+    requireCapability(caller, "participate");
+    if (input.content !== undefined) checkContent(input.content);
+    if (input.metadata) checkMetadata(input.metadata, LIMITS.messageMetadataBytes, "metadata");
+    const events: Pending[] = [];
+    await this.store.transaction(async (tx) => {
+      const { thread, participant } = await this.access(tx, caller, threadId, true);
+      const message = await tx.getMessage(threadId, messageId);
+      if (!message || message.createdAt < participant.shareHistoryTime || message.deletedAt !== null) throw notFound("The chat message was not found.");
+      if (message.sender !== caller.userId) throw forbidden("Only the sender can edit a message.");
+      const now = this.now();
+      if (input.content !== undefined) message.body = { ...message.body, message: input.content };
+      if (input.metadata !== undefined) {
+        const merged = { ...(message.metadata ?? {}) };
+        for (const [k, v] of Object.entries(input.metadata)) {
+          if (v === "") delete merged[k];
+          else merged[k] = v;
+        }
+        checkMetadata(merged, LIMITS.messageMetadataBytes, "metadata");
+        message.metadata = Object.keys(merged).length > 0 ? merged : null;
+      }
+      message.editedAt = now;
+      message.version = tick(thread, now);
+      await tx.updateMessage(threadId, messageId, { body: message.body, metadata: message.metadata, editedAt: now, version: message.version });
+      await tx.updateThread(threadId, { clock: thread.clock });
+      const recipients = await tx.listParticipantIds(threadId);
+      await this.record(tx, events, { type: "chatMessageEdited", threadId, at: now, actor: caller.userId, message }, recipients);
+    });
+    this.publish(events);
+  }
+
+  /** DeleteChatMessage: sender only; soft delete (content emptied, deletedOn set); repeating is a no-op. */
+  async deleteMessage(caller: Caller, threadId: string, messageId: string): Promise<void> {
+    requireCapability(caller, "participate");
+    const events: Pending[] = [];
+    await this.store.transaction(async (tx) => {
+      const { thread, participant } = await this.access(tx, caller, threadId, true);
+      const message = await tx.getMessage(threadId, messageId);
+      if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
+      if (message.sender !== caller.userId) throw forbidden("Only the sender can delete a message.");
+      if (message.deletedAt !== null) return;
+      const now = this.now();
+      message.body = { ...message.body, message: "" };
+      message.deletedAt = now;
+      message.version = tick(thread, now);
+      await tx.updateMessage(threadId, messageId, { body: message.body, deletedAt: now, version: message.version });
+      await tx.updateThread(threadId, { clock: thread.clock });
+      const recipients = await tx.listParticipantIds(threadId);
+      await this.record(tx, events, { type: "chatMessageDeleted", threadId, at: now, actor: caller.userId, message }, recipients);
+    });
+    this.publish(events);
+  }
+
+  // ---- participants ----
+
+  /** ListChatParticipants (skip/maxPageSize paging, join order). */
+  async listParticipants(caller: Caller, threadId: string, options: { maxPageSize?: number; skip?: number }): Promise<Page<ParticipantRecord, number>> {
+    requireCapability(caller, "participate");
+    await this.access(this.store, caller, threadId);
+    const limit = pageSize(options.maxPageSize);
+    const skip = options.skip ?? 0;
+    const rows = await this.store.listParticipants(threadId, skip, limit + 1);
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? skip + limit : undefined };
+  }
+
+  /** AddChatParticipants: present users are left unchanged; unknown users are reported in invalidParticipants. */
+  async addParticipants(caller: Caller, threadId: string, participants: ParticipantInput[]): Promise<InvalidParticipant[]> {
+    requireCapability(caller, "manageParticipants");
+    if (participants.length === 0) throw validationError("At least one participant is required.", "participants");
+    if (participants.length > LIMITS.participantsPerBatch) {
+      throw validationError(`At most ${LIMITS.participantsPerBatch} participants can be added at once.`, "participants");
+    }
+    participants.forEach((p) => this.checkParticipantInput(p));
+    const events: Pending[] = [];
+    const invalid = await this.store.transaction(async (tx) => {
+      const { thread } = await this.access(tx, caller, threadId, true);
+      const now = this.now();
+      const invalidParticipants: InvalidParticipant[] = [];
+      const added = new Map<string, ParticipantRecord>();
+      for (const p of participants) {
+        if (!(await this.isKnownUser(tx, p.userId))) {
+          invalidParticipants.push({ code: "403", message: "Permissions check failed", target: p.userId });
+        } else if (!(await tx.getParticipant(threadId, p.userId))) {
+          added.set(p.userId, toParticipantRecord(threadId, p, now));
+        }
+      }
+      if (added.size === 0) return invalidParticipants;
+      const count = await tx.countParticipants(threadId);
+      if (count + added.size > LIMITS.participantsPerThread) {
+        throw validationError(`A thread can have at most ${LIMITS.participantsPerThread} participants.`, "participants");
+      }
+      for (const p of added.values()) await tx.upsertParticipant(p);
+      const snapshots = [...added.values()].map(snapshot);
+      await this.appendSystemMessage(tx, thread, "participantAdded", { participants: snapshots, initiator: caller.userId }, now);
+      await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock });
+      const recipients = await tx.listParticipantIds(threadId);
+      await this.record(tx, events, { type: "participantsAdded", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
+      return invalidParticipants;
+    });
+    this.publish(events);
+    return invalid;
+  }
+
+  /** RemoveChatParticipant: anyone may remove themselves; removing a non-participant is a no-op. */
+  async removeParticipant(caller: Caller, threadId: string, userId: string): Promise<void> {
+    requireCapability(caller, userId === caller.userId ? "participate" : "manageParticipants");
+    const events: Pending[] = [];
+    await this.store.transaction(async (tx) => {
+      const { thread } = await this.access(tx, caller, threadId, true);
+      const removed = await tx.getParticipant(threadId, userId);
+      if (!removed) return;
+      const now = this.now();
+      const recipients = await tx.listParticipantIds(threadId);
+      await tx.deleteParticipant(threadId, userId);
+      const snapshots = [snapshot(removed)];
+      await this.appendSystemMessage(tx, thread, "participantRemoved", { participants: snapshots, initiator: caller.userId }, now);
+      await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock });
+      await this.record(tx, events, { type: "participantsRemoved", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
+    });
+    this.publish(events);
+  }
+
+  // ---- typing and read receipts ----
+
+  /** SendTypingNotification: ephemeral, never stored. */
+  async sendTyping(caller: Caller, threadId: string, senderDisplayName?: string): Promise<void> {
+    requireCapability(caller, "participate");
+    if (senderDisplayName !== undefined) checkLength(senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
+    await this.access(this.store, caller, threadId);
+    const recipients = await this.store.listParticipantIds(threadId);
+    this.publish([{ event: { type: "typingIndicatorReceived", threadId, at: this.now(), actor: caller.userId, senderDisplayName: senderDisplayName ?? null }, recipients }]);
+  }
+
+  /** SendChatReadReceipt: keeps the latest (highest sequence) receipt per user. */
+  async sendReadReceipt(caller: Caller, threadId: string, messageId: string): Promise<void> {
+    requireCapability(caller, "participate");
+    const events: Pending[] = [];
+    await this.store.transaction(async (tx) => {
+      const { participant } = await this.access(tx, caller, threadId);
+      const message = await tx.getMessage(threadId, messageId);
+      if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
+      const current = await tx.getReadReceipt(threadId, caller.userId);
+      if (current && current.sequence >= message.sequence) return;
+      const now = this.now();
+      const receipt: ReadReceiptRecord = { threadId, userId: caller.userId, messageId, sequence: message.sequence, readAt: now };
+      await tx.upsertReadReceipt(receipt);
+      const recipients = await tx.listParticipantIds(threadId);
+      await this.record(tx, events, { type: "readReceiptReceived", threadId, at: now, actor: caller.userId, receipt }, recipients);
+    });
+    this.publish(events);
+  }
+
+  /** ListChatReadReceipts (skip/maxPageSize paging, newest first). */
+  async listReadReceipts(caller: Caller, threadId: string, options: { maxPageSize?: number; skip?: number }): Promise<Page<ReadReceiptRecord, number>> {
+    requireCapability(caller, "participate");
+    await this.access(this.store, caller, threadId);
+    const limit = pageSize(options.maxPageSize);
+    const skip = options.skip ?? 0;
+    const rows = await this.store.listReadReceipts(threadId, skip, limit + 1);
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? skip + limit : undefined };
+  }
+
+  // ---- background work ----
+
+  /** Purges threads whose retention policy expired, and old idempotency records and events. */
+  async runHousekeeping(): Promise<{ purgedThreads: number }> {
+    const now = this.now();
+    const expired = await this.store.listExpiredThreads(now, 100);
+    const events: Pending[] = [];
+    for (const id of expired) {
+      await this.store.transaction(async (tx) => {
+        const thread = await tx.lockThread(id);
+        if (!thread) return;
+        const recipients = await tx.listParticipantIds(id);
+        await tx.purgeThread(id);
+        if (thread.deletedAt === null) events.push({ event: { type: "chatThreadDeleted", threadId: id, at: now, actor: thread.createdBy }, recipients });
+      });
+    }
+    await this.store.deleteIdempotencyBefore(now - this.idempotencyWindowMs);
+    await this.store.deleteEventsBefore(now - this.eventRetentionMs);
+    this.publish(events);
+    return { purgedThreads: expired.length };
+  }
+
+  // ---- helpers ----
+
+  /** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant). */
+  private async access(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
+    const thread = lock ? await ops.lockThread(threadId) : await ops.getThread(threadId);
+    if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
+    const participant = await ops.getParticipant(threadId, caller.userId);
+    if (!participant) throw forbidden();
+    return { thread, participant };
+  }
+
+  private async isKnownUser(ops: StoreOps, userId: string): Promise<boolean> {
+    if (!belongsToResource(userId, this.resourceId)) return false;
+    const user = await ops.getUser(userId);
+    return user !== undefined && user.deletedAt === null;
+  }
+
+  private checkThreadProperties(input: { topic?: string; metadata?: Record<string, string>; retention?: RetentionRecord }): void {
+    if (input.topic !== undefined) checkLength(input.topic, LIMITS.topicLength, "topic");
+    if (input.metadata) checkMetadata(input.metadata, LIMITS.metadataBytes, "metadata");
+    if (input.retention?.kind === "threadCreationDate") {
+      const days = input.retention.deleteThreadAfterDays;
+      if (!Number.isInteger(days) || days < LIMITS.retentionMinDays || days > LIMITS.retentionMaxDays) {
+        throw validationError(`deleteThreadAfterDays must be an integer from ${LIMITS.retentionMinDays} to ${LIMITS.retentionMaxDays}.`, "retentionPolicy.deleteThreadAfterDays");
+      }
+    }
+  }
+
+  private checkParticipantInput(p: ParticipantInput): void {
+    if (p.displayName !== undefined) checkLength(p.displayName, LIMITS.displayNameLength, "displayName");
+    if (p.metadata) checkMetadata(p.metadata, LIMITS.metadataBytes, "participant metadata");
+  }
+
+  private async appendSystemMessage(tx: StoreOps, thread: ThreadRecord, type: MessageType, body: MessageRecord["body"], now: number): Promise<void> {
+    const id = tick(thread, now);
+    await tx.insertMessage({
+      threadId: thread.id, id: String(id), sequence: thread.nextSequence++, type, body, sender: null, senderDisplayName: null,
+      createdAt: now, editedAt: null, deletedAt: null, version: id, metadata: null,
+    });
+  }
+
+  /** Stores a durable event (its stream position) and queues it for publishing after commit. */
+  private async record(tx: StoreOps, pending: Pending[], event: ChatEvent, recipients: string[]): Promise<void> {
+    event.position = await tx.appendEvent({ threadId: event.threadId, type: event.type, recipients, payload: event, createdAt: event.at });
+    pending.push({ event, recipients });
+  }
+
+  private publish(pending: Pending[]): void {
+    for (const { event, recipients } of pending) {
+      for (const recipient of recipients) {
+        void this.bus.publish(userTopic(recipient), { type: CHAT_EVENT, data: { event, recipient } });
+      }
+    }
+  }
+}
+
+interface Pending {
+  event: ChatEvent;
+  recipients: string[];
+}
+
+/** Next id/version of a thread: epoch ms, strictly increasing even within one millisecond. */
+function tick(thread: ThreadRecord, now: number): number {
+  thread.clock = Math.max(now, thread.clock + 1);
+  return thread.clock;
+}
+
+function pageSize(requested: number | undefined): number {
+  if (requested === undefined) return LIMITS.defaultPageSize;
+  return Math.min(Math.max(1, requested), LIMITS.maxPageSize);
+}
+
+function expiry(createdAt: number, retention: RetentionRecord | null | undefined): number | null {
+  return retention?.kind === "threadCreationDate" ? createdAt + retention.deleteThreadAfterDays * DAY_MS : null;
+}
+
+function toParticipantRecord(threadId: string, p: ParticipantInput, now: number): ParticipantRecord {
+  return {
+    threadId, userId: p.userId, displayName: p.displayName ?? null, shareHistoryTime: p.shareHistoryTime ?? 0,
+    metadata: p.metadata ?? null, joinedAt: now,
+  };
+}
+
+function snapshot(p: ParticipantRecord): ParticipantSnapshot {
+  return { userId: p.userId, displayName: p.displayName, shareHistoryTime: p.shareHistoryTime, metadata: p.metadata };
+}
+
+function hash(text: string): string {
+  return createHash("sha256").update(text).digest("base64url");
+}

@@ -1,0 +1,32 @@
+// Chat events: what happened in a thread, who should hear of it, and whether it is durable (replayable).
+import type { MessageRecord, ParticipantSnapshot, ReadReceiptRecord, ThreadRecord } from "../store/store.js";
+
+interface Base {
+  threadId: string;
+  /** Epoch ms when it happened. */
+  at: number;
+  /** Raw id of the user who caused it. */
+  actor: string;
+  /** Stream position in the Store; absent for ephemeral events (typing). */
+  position?: number;
+}
+
+export type ChatEvent =
+  | (Base & { type: "chatMessageReceived" | "chatMessageEdited" | "chatMessageDeleted"; message: MessageRecord })
+  | (Base & { type: "typingIndicatorReceived"; senderDisplayName: string | null })
+  | (Base & { type: "readReceiptReceived"; receipt: ReadReceiptRecord })
+  | (Base & { type: "chatThreadCreated"; thread: ThreadRecord; participants: ParticipantSnapshot[] })
+  | (Base & { type: "chatThreadPropertiesUpdated"; thread: ThreadRecord })
+  | (Base & { type: "chatThreadDeleted" })
+  | (Base & { type: "participantsAdded" | "participantsRemoved"; participants: ParticipantSnapshot[] });
+
+export type ChatEventType = ChatEvent["type"];
+
+/** Bus message type carrying one ChatEvent to a user's sockets. */
+export const CHAT_EVENT = "chatEvent";
+
+/** The message a Bus subscriber receives: the event and who it is for. */
+export interface ChatEventEnvelope {
+  event: ChatEvent;
+  recipient: string;
+}

@@ -1,0 +1,91 @@
+// Builds the Fastify app (never listens): plugins before routes. Both listeners (HTTP and HTTPS) share it.
+import Fastify from "fastify";
+import type { FastifyInstance, FastifyServerFactory } from "fastify";
+import cors from "@fastify/cors";
+import { randomUUID } from "node:crypto";
+import type { ChatService } from "../domain/chat-service.js";
+import type { IdentityService } from "../domain/identity-service.js";
+import type { TokenService } from "../auth/tokens.js";
+import { registerErrorHandling, sendError, toChatError } from "./plugins/errors.js";
+import { registerRequestContext } from "./plugins/request-context.js";
+import type { RateCounter } from "./plugins/rate-limits.js";
+import { registerRateLimits } from "./plugins/rate-limits.js";
+import { threadRoutes } from "./routes/threads.js";
+import { messageRoutes } from "./routes/messages.js";
+import { participantRoutes } from "./routes/participants.js";
+import { identityRoutes } from "./routes/identity.js";
+import { JSON_CONTENT_TYPE } from "@natter/wire";
+
+export interface AppDeps {
+  chat: ChatService;
+  identity: IdentityService;
+  tokens: TokenService;
+  accessKey: Uint8Array;
+  /** Present when ACS throttles are on (`--limits acs`). */
+  rateCounter?: RateCounter;
+  /** Resolves when the service can take traffic; rejects (or is false) while it cannot. */
+  ready: () => Promise<boolean>;
+  now?: () => number;
+  logger?: boolean | object;
+  bodyLimit?: number;
+  serverFactory?: FastifyServerFactory;
+}
+
+/** Headers browsers may send (the Azure SDK sends x-ms-useragent from browsers) and read. */
+const CORS_ALLOWED_HEADERS = [
+  "authorization", "content-type", "accept", "x-ms-useragent", "x-ms-client-request-id", "repeatability-request-id",
+  "repeatability-first-sent", "x-ms-date", "x-ms-content-sha256", "x-ms-return-client-request-id", "traceparent",
+];
+const CORS_EXPOSED_HEADERS = ["location", "retry-after", "x-ms-client-request-id", "x-ms-request-id", "api-supported-versions"];
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const now = deps.now ?? Date.now;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    serverFactory: deps.serverFactory,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const id = req.headers["x-ms-client-request-id"];
+      return typeof id === "string" && /^[\w.:-]{1,128}$/.test(id) ? id : randomUUID();
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false } },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+    return503OnClosing: true,
+    connectionTimeout: 0,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    forceCloseConnections: "idle",
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, toChatError(error));
+    },
+  });
+
+  registerErrorHandling(app);
+  await app.register(cors, {
+    origin: true,
+    credentials: false,
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+    maxAge: 600,
+  });
+  registerRequestContext(app, { tokens: deps.tokens, accessKey: deps.accessKey, now });
+  if (deps.rateCounter) registerRateLimits(app, deps.rateCounter, now);
+
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-ms-client-request-id", request.id);
+    reply.header("x-content-type-options", "nosniff");
+  });
+
+  app.get("/healthz", async (_request, reply) => {
+    const ok = await deps.ready().catch(() => false);
+    return reply.status(ok ? 200 : 503).type(JSON_CONTENT_TYPE).send({ status: ok ? "ok" : "unavailable" });
+  });
+
+  threadRoutes(app, deps.chat);
+  messageRoutes(app, deps.chat);
+  participantRoutes(app, deps.chat);
+  identityRoutes(app, deps.identity, deps.tokens);
+  return app;
+}

@@ -1,0 +1,97 @@
+// Mappers between the ACS wire shapes (@natter/wire) and domain records. The only code that sees both.
+import type {
+  ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatRetentionPolicy, ChatThreadItem, ChatThreadProperties,
+} from "@natter/wire";
+import { chatVersionHasThreadMetadata } from "@natter/wire";
+import type { ParticipantInput } from "../../domain/chat-service.js";
+import { validationError } from "../../domain/errors.js";
+import { modelFromRawId, rawIdFromModel } from "../../domain/identifiers.js";
+import type {
+  MessageRecord, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, ThreadListItem, ThreadRecord,
+} from "../../store/store.js";
+
+export const toWireTime = (ms: number) => new Date(ms).toISOString();
+
+/** Parses an RFC 3339 date-time from a request; 400 when it is not one. */
+export function fromWireTime(value: string, target: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw validationError(`${target} must be an RFC 3339 date-time with a time zone.`, target);
+  return ms;
+}
+
+export function toWireRetention(r: RetentionRecord): ChatRetentionPolicy {
+  return r.kind === "none" ? { kind: "none" } : { kind: "threadCreationDate", deleteThreadAfterDays: r.deleteThreadAfterDays };
+}
+
+export function fromWireRetention(r: { kind: string; deleteThreadAfterDays?: number }): RetentionRecord {
+  if (r.kind === "none") return { kind: "none" };
+  if (r.deleteThreadAfterDays === undefined) {
+    throw validationError("deleteThreadAfterDays is required for a threadCreationDate retention policy.", "retentionPolicy.deleteThreadAfterDays");
+  }
+  return { kind: "threadCreationDate", deleteThreadAfterDays: r.deleteThreadAfterDays };
+}
+
+export function toWireThread(t: ThreadRecord, apiVersion: string): ChatThreadProperties {
+  const wire: ChatThreadProperties = {
+    id: t.id,
+    topic: t.topic,
+    createdOn: toWireTime(t.createdAt),
+    createdByCommunicationIdentifier: modelFromRawId(t.createdBy),
+  };
+  if (t.deletedAt !== null) wire.deletedOn = toWireTime(t.deletedAt);
+  if (chatVersionHasThreadMetadata(apiVersion)) {
+    if (t.metadata) wire.metadata = t.metadata;
+    if (t.retention) wire.retentionPolicy = toWireRetention(t.retention);
+  }
+  return wire;
+}
+
+export function toWireThreadItem(item: ThreadListItem): ChatThreadItem {
+  const wire: ChatThreadItem = { id: item.thread.id, topic: item.thread.topic };
+  if (item.thread.deletedAt !== null) wire.deletedOn = toWireTime(item.thread.deletedAt);
+  if (item.thread.lastMessageAt !== null) wire.lastMessageReceivedOn = toWireTime(item.thread.lastMessageAt);
+  return wire;
+}
+
+export function toWireParticipant(p: ParticipantRecord | ParticipantSnapshot, apiVersion: string): ChatParticipant {
+  const wire: ChatParticipant = { communicationIdentifier: modelFromRawId(p.userId), shareHistoryTime: toWireTime(p.shareHistoryTime) };
+  if (p.displayName !== null) wire.displayName = p.displayName;
+  if (p.metadata && chatVersionHasThreadMetadata(apiVersion)) wire.metadata = p.metadata;
+  return wire;
+}
+
+export function fromWireParticipant(p: ChatParticipant, apiVersion: string): ParticipantInput {
+  const input: ParticipantInput = { userId: rawIdFromModel(p.communicationIdentifier) };
+  if (p.displayName !== undefined) input.displayName = p.displayName;
+  if (p.shareHistoryTime !== undefined) input.shareHistoryTime = fromWireTime(p.shareHistoryTime, "shareHistoryTime");
+  if (p.metadata !== undefined && chatVersionHasThreadMetadata(apiVersion)) input.metadata = p.metadata;
+  return input;
+}
+
+export function toWireMessage(m: MessageRecord, apiVersion: string): ChatMessage {
+  const wire: ChatMessage = {
+    id: m.id,
+    type: m.type,
+    sequenceId: String(m.sequence),
+    version: String(m.version),
+    createdOn: toWireTime(m.createdAt),
+    content: {},
+  };
+  const content = wire.content!;
+  if (m.body.message !== undefined) content.message = m.body.message;
+  if (m.body.topic !== undefined) content.topic = m.body.topic;
+  if (m.body.participants !== undefined) content.participants = m.body.participants.map((p) => toWireParticipant(p, apiVersion));
+  if (m.body.initiator !== undefined) content.initiatorCommunicationIdentifier = modelFromRawId(m.body.initiator);
+  if (m.sender !== null) {
+    wire.senderCommunicationIdentifier = modelFromRawId(m.sender);
+    wire.senderDisplayName = m.senderDisplayName ?? "";
+  }
+  if (m.deletedAt !== null) wire.deletedOn = toWireTime(m.deletedAt);
+  if (m.editedAt !== null) wire.editedOn = toWireTime(m.editedAt);
+  if (m.metadata) wire.metadata = m.metadata;
+  return wire;
+}
+
+export function toWireReadReceipt(r: ReadReceiptRecord): ChatMessageReadReceipt {
+  return { senderCommunicationIdentifier: modelFromRawId(r.userId), chatMessageId: r.messageId, readOn: toWireTime(r.readAt) };
+}

@@ -1,0 +1,98 @@
+// Per-request context: body parsing that keeps the raw bytes (for HMAC), api-version checks and
+// authentication, driven by each route's `config` ({ api, auth }).
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import secureJson from "secure-json-parse";
+import { CHAT_API_VERSIONS, IDENTITY_API_VERSIONS } from "@natter/wire";
+import type { Caller } from "../../domain/caller.js";
+import { ChatError } from "../../domain/errors.js";
+import type { TokenService } from "../../auth/tokens.js";
+import { verifyHmacRequest } from "../../auth/hmac.js";
+
+export type ApiKind = "chat" | "identity" | "realtime";
+export type AuthKind = "bearer" | "hmac" | "none";
+
+export interface RouteContext {
+  api?: ApiKind;
+  auth?: AuthKind;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    caller?: Caller;
+    rawBody?: Buffer;
+    apiVersion: string;
+  }
+  interface FastifyContextConfig {
+    api?: ApiKind;
+    auth?: AuthKind;
+    /** Rate-limit rule name (see rate-limits.ts). */
+    limit?: string;
+  }
+}
+
+const VERSIONS: Record<ApiKind, readonly string[]> = {
+  chat: CHAT_API_VERSIONS,
+  identity: IDENTITY_API_VERSIONS,
+  realtime: ["2024-09-01", ...CHAT_API_VERSIONS],
+};
+
+function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  try {
+    return secureJson.parse(raw.toString("utf8"), undefined, { protoAction: "remove", constructorAction: "remove" });
+  } catch {
+    throw new ChatError("badRequest", "The request body is not valid JSON.");
+  }
+}
+
+export function caller(request: FastifyRequest): Caller {
+  if (!request.caller) throw new ChatError("unauthorized");
+  return request.caller;
+}
+
+export function registerRequestContext(app: FastifyInstance, deps: { tokens: TokenService; accessKey: Uint8Array; now: () => number }): void {
+  app.decorateRequest("caller", undefined);
+  app.decorateRequest("rawBody", undefined);
+  app.decorateRequest("apiVersion", "");
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(["application/json", "application/merge-patch+json", "text/json"], { parseAs: "buffer" }, (request, body, done) => {
+    try {
+      request.rawBody = body as Buffer;
+      done(null, parseJson(body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  app.addHook("onRequest", async (request) => {
+    const config = request.routeOptions.config;
+    if (config.api) {
+      const version = (request.query as Record<string, unknown>)["api-version"];
+      if (version === undefined || version === "") throw new ChatError("apiVersionUnspecified");
+      if (typeof version !== "string" || !VERSIONS[config.api].includes(version)) {
+        const shown = String(version).slice(0, 40);
+        throw new ChatError("unsupportedApiVersion", `The HTTP resource that matches the request URI does not support the API version '${shown}'.`);
+      }
+      request.apiVersion = version;
+    }
+    if (config.auth === "bearer") {
+      const header = request.headers.authorization;
+      const match = header && /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!match) throw new ChatError("unauthorized", "A Bearer access token is required.");
+      request.caller = await deps.tokens.verify(match[1]);
+    }
+  });
+
+  app.addHook("preValidation", async (request) => {
+    // An absent body validates as an empty object: required fields then produce a clear 400.
+    if (request.body === undefined && (request.method === "POST" || request.method === "PATCH")) request.body = {};
+    if (request.routeOptions.config.auth === "hmac") {
+      verifyHmacRequest(
+        { method: request.method, url: request.raw.url ?? request.url, headers: request.headers, body: request.rawBody ?? Buffer.alloc(0) },
+        deps.accessKey,
+        deps.now(),
+      );
+    }
+  });
+}

@@ -1,0 +1,342 @@
+// SqliteStore: the embedded Store on better-sqlite3 (WAL, synchronous=FULL). One writer connection runs
+// transactions in batches (group commit: one fsync for every transaction queued meanwhile, each isolated by
+// a SAVEPOINT); a second connection serves plain reads, so they only ever see committed data.
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type {
+  EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ReadReceiptRecord,
+  Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
+} from "../store.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+
+type Row = Record<string, unknown>;
+type Db = Database.Database;
+
+const json = (value: unknown): string | null => (value == null ? null : JSON.stringify(value));
+const parse = <T>(value: unknown): T | null => (value == null ? null : (JSON.parse(value as string) as T));
+const MAX_BATCH = 256;
+
+function toUser(r: Row): UserRecord {
+  return { id: r.id as string, createdAt: r.created_at as number, deletedAt: (r.deleted_at as number) ?? null, tokenGeneration: r.token_generation as number };
+}
+function toThread(r: Row): ThreadRecord {
+  return {
+    id: r.id as string, topic: r.topic as string, createdAt: r.created_at as number, createdBy: r.created_by as string,
+    deletedAt: (r.deleted_at as number) ?? null, metadata: parse(r.metadata), retention: parse(r.retention),
+    nextSequence: r.next_sequence as number, clock: r.clock as number, lastMessageAt: (r.last_message_at as number) ?? null,
+    expiresAt: (r.expires_at as number) ?? null,
+  };
+}
+function toParticipant(r: Row): ParticipantRecord {
+  return {
+    threadId: r.thread_id as string, userId: r.user_id as string, displayName: (r.display_name as string) ?? null,
+    shareHistoryTime: r.share_history_time as number, metadata: parse(r.metadata), joinedAt: r.joined_at as number,
+  };
+}
+function toMessage(r: Row): MessageRecord {
+  return {
+    threadId: r.thread_id as string, id: r.id as string, sequence: r.sequence as number, type: r.type as MessageRecord["type"],
+    body: JSON.parse(r.body as string), sender: (r.sender as string) ?? null, senderDisplayName: (r.sender_display_name as string) ?? null,
+    createdAt: r.created_at as number, editedAt: (r.edited_at as number) ?? null, deletedAt: (r.deleted_at as number) ?? null,
+    version: r.version as number, metadata: parse(r.metadata),
+  };
+}
+function toReceipt(r: Row): ReadReceiptRecord {
+  return { threadId: r.thread_id as string, userId: r.user_id as string, messageId: r.message_id as string, sequence: r.sequence as number, readAt: r.read_at as number };
+}
+
+const THREAD_COLUMNS: Record<string, (v: unknown) => unknown> = {
+  topic: (v) => v, createdAt: (v) => v, createdBy: (v) => v, deletedAt: (v) => v, metadata: json, retention: json,
+  nextSequence: (v) => v, clock: (v) => v, lastMessageAt: (v) => v, expiresAt: (v) => v,
+};
+const MESSAGE_COLUMNS: Record<string, (v: unknown) => unknown> = {
+  body: (v) => JSON.stringify(v), editedAt: (v) => v, deletedAt: (v) => v, version: (v) => v, metadata: json,
+};
+const USER_COLUMNS: Record<string, (v: unknown) => unknown> = { createdAt: (v) => v, deletedAt: (v) => v, tokenGeneration: (v) => v };
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+
+/** StoreOps over one better-sqlite3 connection, with a statement cache. */
+class SqliteOps implements StoreOps {
+  private readonly statements = new Map<string, Database.Statement>();
+  constructor(private readonly db: Db) {}
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+  private update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>) {
+    const keys = Object.keys(patch).filter((k) => k in columns && patch[k] !== undefined);
+    if (keys.length === 0) return;
+    const sql = `UPDATE ${table} SET ${keys.map((k) => `${snake(k)} = ?`).join(", ")} WHERE ${where}`;
+    this.stmt(sql).run(...keys.map((k) => columns[k](patch[k])), ...whereArgs);
+  }
+
+  async getUser(id: string) {
+    const r = this.stmt("SELECT * FROM users WHERE id = ?").get(id) as Row | undefined;
+    return r && toUser(r);
+  }
+  async insertUser(u: UserRecord) {
+    this.stmt("INSERT INTO users (id, created_at, deleted_at, token_generation) VALUES (?, ?, ?, ?)").run(u.id, u.createdAt, u.deletedAt, u.tokenGeneration);
+  }
+  async updateUser(id: string, patch: Partial<Omit<UserRecord, "id">>) {
+    this.update("users", "id = ?", [id], patch, USER_COLUMNS);
+  }
+
+  async getThread(id: string) {
+    const r = this.stmt("SELECT * FROM threads WHERE id = ?").get(id) as Row | undefined;
+    return r && toThread(r);
+  }
+  async lockThread(id: string) {
+    // The writer connection holds the database's write lock for the whole transaction already.
+    return this.getThread(id);
+  }
+  async insertThread(t: ThreadRecord) {
+    this.stmt(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt);
+  }
+  async updateThread(id: string, patch: Partial<Omit<ThreadRecord, "id">>) {
+    this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS);
+  }
+  async listThreadsForUser(userId: string, q: ThreadPageQuery): Promise<ThreadListItem[]> {
+    const rows = this.stmt(`SELECT t.*, COALESCE(t.last_message_at, t.created_at) AS activity
+      FROM participants p JOIN threads t ON t.id = p.thread_id
+      WHERE p.user_id = @userId AND COALESCE(t.last_message_at, t.created_at) >= @minActivity
+        AND (@afterAt IS NULL OR COALESCE(t.last_message_at, t.created_at) < @afterAt
+             OR (COALESCE(t.last_message_at, t.created_at) = @afterAt AND t.id < @afterId))
+      ORDER BY activity DESC, t.id DESC LIMIT @limit`).all({
+      userId, minActivity: q.minActivityAt ?? Number.MIN_SAFE_INTEGER, afterAt: q.after?.activityAt ?? null,
+      afterId: q.after?.id ?? null, limit: q.limit,
+    }) as Row[];
+    return rows.map((r) => ({ thread: toThread(r), activityAt: r.activity as number }));
+  }
+  async listExpiredThreads(now: number, limit: number) {
+    return (this.stmt("SELECT id FROM threads WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?").all(now, limit) as Row[]).map((r) => r.id as string);
+  }
+  async deleteThreadContent(id: string) {
+    this.stmt("DELETE FROM messages WHERE thread_id = ?").run(id);
+    this.stmt("DELETE FROM read_receipts WHERE thread_id = ?").run(id);
+  }
+  async purgeThread(id: string) {
+    await this.deleteThreadContent(id);
+    this.stmt("DELETE FROM participants WHERE thread_id = ?").run(id);
+    this.stmt("DELETE FROM events WHERE thread_id = ?").run(id);
+    this.stmt("DELETE FROM threads WHERE id = ?").run(id);
+  }
+
+  async getParticipant(threadId: string, userId: string) {
+    const r = this.stmt("SELECT * FROM participants WHERE thread_id = ? AND user_id = ?").get(threadId, userId) as Row | undefined;
+    return r && toParticipant(r);
+  }
+  async listParticipants(threadId: string, skip: number, limit: number) {
+    return (this.stmt("SELECT * FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid LIMIT ? OFFSET ?").all(threadId, limit, skip) as Row[]).map(toParticipant);
+  }
+  async listParticipantIds(threadId: string) {
+    return (this.stmt("SELECT user_id FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid").all(threadId) as Row[]).map((r) => r.user_id as string);
+  }
+  async countParticipants(threadId: string) {
+    return (this.stmt("SELECT COUNT(*) AS n FROM participants WHERE thread_id = ?").get(threadId) as Row).n as number;
+  }
+  async upsertParticipant(p: ParticipantRecord) {
+    this.stmt(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = excluded.display_name, share_history_time = excluded.share_history_time, metadata = excluded.metadata`)
+      .run(p.threadId, p.userId, p.displayName, p.shareHistoryTime, json(p.metadata), p.joinedAt);
+  }
+  async deleteParticipant(threadId: string, userId: string) {
+    this.stmt("DELETE FROM participants WHERE thread_id = ? AND user_id = ?").run(threadId, userId);
+  }
+
+  async getMessage(threadId: string, id: string) {
+    const r = this.stmt("SELECT * FROM messages WHERE thread_id = ? AND id = ?").get(threadId, id) as Row | undefined;
+    return r && toMessage(r);
+  }
+  async insertMessage(m: MessageRecord) {
+    this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata));
+  }
+  async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
+    this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
+  }
+  async listMessages(threadId: string, q: MessagePageQuery) {
+    return (this.stmt(`SELECT * FROM messages WHERE thread_id = @threadId AND version < @before AND version >= @minVersion AND created_at >= @minCreatedAt
+      ORDER BY version DESC LIMIT @limit`).all({
+      threadId, before: q.beforeVersion ?? Number.MAX_SAFE_INTEGER, minVersion: q.minVersion ?? Number.MIN_SAFE_INTEGER,
+      minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit,
+    }) as Row[]).map(toMessage);
+  }
+
+  async getReadReceipt(threadId: string, userId: string) {
+    const r = this.stmt("SELECT * FROM read_receipts WHERE thread_id = ? AND user_id = ?").get(threadId, userId) as Row | undefined;
+    return r && toReceipt(r);
+  }
+  async upsertReadReceipt(r: ReadReceiptRecord) {
+    this.stmt(`INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (thread_id, user_id) DO UPDATE SET message_id = excluded.message_id, sequence = excluded.sequence, read_at = excluded.read_at`)
+      .run(r.threadId, r.userId, r.messageId, r.sequence, r.readAt);
+  }
+  async listReadReceipts(threadId: string, skip: number, limit: number) {
+    return (this.stmt("SELECT * FROM read_receipts WHERE thread_id = ? ORDER BY read_at DESC, user_id LIMIT ? OFFSET ?").all(threadId, limit, skip) as Row[]).map(toReceipt);
+  }
+
+  async getIdempotency(scope: string, key: string) {
+    const r = this.stmt("SELECT * FROM idempotency WHERE scope = ? AND key = ?").get(scope, key) as Row | undefined;
+    return r && ({ scope: r.scope, key: r.key, fingerprint: r.fingerprint, status: r.status, body: r.body, createdAt: r.created_at } as IdempotencyRecord);
+  }
+  async insertIdempotency(r: IdempotencyRecord) {
+    this.stmt("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt);
+  }
+  async deleteIdempotencyBefore(time: number) {
+    return this.stmt("DELETE FROM idempotency WHERE created_at < ?").run(time).changes;
+  }
+
+  async appendEvent(e: Omit<EventRecord, "position">) {
+    const info = this.stmt("INSERT INTO events (thread_id, type, recipients, payload, created_at) VALUES (?, ?, ?, ?, ?)")
+      .run(e.threadId, e.type, JSON.stringify(e.recipients), JSON.stringify(e.payload), e.createdAt);
+    return Number(info.lastInsertRowid);
+  }
+  async readEvents(userId: string, after: number, limit: number) {
+    return (this.stmt(`SELECT * FROM events WHERE position > ? AND EXISTS (SELECT 1 FROM json_each(events.recipients) WHERE value = ?)
+      ORDER BY position LIMIT ?`).all(after, userId, limit) as Row[]).map((r) => ({
+      position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
+      recipients: JSON.parse(r.recipients as string), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+    }));
+  }
+  async deleteEventsBefore(time: number) {
+    return this.stmt("DELETE FROM events WHERE created_at < ?").run(time).changes;
+  }
+}
+
+interface Job {
+  fn: (tx: StoreOps) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+const WRITE_METHODS = [
+  "insertUser", "updateUser", "insertThread", "updateThread", "deleteThreadContent", "purgeThread", "upsertParticipant",
+  "deleteParticipant", "insertMessage", "updateMessage", "upsertReadReceipt", "insertIdempotency", "deleteIdempotencyBefore",
+  "appendEvent", "deleteEventsBefore",
+] as const;
+
+// The StoreOps methods are installed in the constructor (reads on the reader connection, writes as one-step
+// transactions); this merge tells TypeScript they exist.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface SqliteStore extends StoreOps {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class SqliteStore implements Store {
+  private readonly writer: Db;
+  private readonly reader: Db;
+  private readonly writeOps: SqliteOps;
+  private readonly queue: Job[] = [];
+  private draining = false;
+  private closed = false;
+  /** Number of commits (fsyncs) and transactions so far: the group-commit ratio, for metrics. */
+  readonly stats = { commits: 0, transactions: 0 };
+
+  constructor(readonly path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.writer = new Database(path);
+    this.writer.pragma("journal_mode = WAL");
+    this.writer.pragma("synchronous = FULL");
+    this.writer.pragma("foreign_keys = ON");
+    this.writer.pragma("busy_timeout = 5000");
+    this.reader = path === ":memory:" ? this.writer : new Database(path);
+    this.reader.pragma("busy_timeout = 5000");
+    this.writeOps = new SqliteOps(this.writer);
+    const readOps = new SqliteOps(this.reader);
+    const writes = new Set<string>(WRITE_METHODS);
+    for (const name of Object.getOwnPropertyNames(SqliteOps.prototype) as (keyof StoreOps)[]) {
+      if ((name as string) === "constructor" || (name as string).startsWith("stmt") || (name as string) === "update") continue;
+      const method = writes.has(name)
+        ? (...args: unknown[]) => this.transaction((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...args))
+        : (...args: unknown[]) => (readOps[name] as (...a: unknown[]) => Promise<unknown>).call(readOps, ...args);
+      Object.defineProperty(this, name, { value: method });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const current = this.writer.pragma("user_version", { simple: true }) as number;
+    for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
+      this.writer.transaction(() => {
+        this.writer.exec(SQLITE_MIGRATIONS[version]);
+        this.writer.pragma(`user_version = ${version + 1}`);
+      }).immediate();
+    }
+  }
+
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // Let the current I/O turn queue more transactions first: they share one commit.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        const outcomes: { ok: boolean; value: unknown }[] = [];
+        this.writer.exec("BEGIN IMMEDIATE");
+        try {
+          for (const job of batch) {
+            this.writer.exec("SAVEPOINT job");
+            try {
+              const value = await job.fn(this.writeOps);
+              this.writer.exec("RELEASE job");
+              outcomes.push({ ok: true, value });
+            } catch (error) {
+              this.writer.exec("ROLLBACK TO job");
+              this.writer.exec("RELEASE job");
+              outcomes.push({ ok: false, value: error });
+            }
+          }
+          this.writer.exec("COMMIT");
+          this.stats.commits++;
+          this.stats.transactions += batch.length;
+        } catch (error) {
+          if (this.writer.inTransaction) this.writer.exec("ROLLBACK");
+          batch.forEach((job) => job.reject(error));
+          continue;
+        }
+        batch.forEach((job, i) => (outcomes[i].ok ? job.resolve(outcomes[i].value) : job.reject(outcomes[i].value)));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.reader.prepare("SELECT 1").get();
+  }
+
+  /** Consistent online copy of the database (VACUUM INTO), for `natter backup`. */
+  async backup(target: string): Promise<void> {
+    await this.reader.backup(target);
+  }
+
+  /** SQLite's own consistency check: "ok" when the file is sound. */
+  integrityCheck(): string {
+    return this.reader.pragma("integrity_check", { simple: true }) as string;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    if (this.reader !== this.writer) this.reader.close();
+    this.writer.pragma("wal_checkpoint(TRUNCATE)");
+    this.writer.close();
+  }
+}

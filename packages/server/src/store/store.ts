@@ -1,0 +1,185 @@
+// The Store seam: the source of truth for users, threads, participants, messages, receipts,
+// idempotency records and the durable event stream. Implementations are dumb: the rules live in domain/.
+// Times are epoch milliseconds; identifiers are ACS raw ids.
+
+export interface UserRecord {
+  id: string;
+  createdAt: number;
+  deletedAt: number | null;
+  /** Incremented by revokeTokens/deleteUser; a token is valid only for the generation it was issued in. */
+  tokenGeneration: number;
+}
+
+export type RetentionRecord = { kind: "threadCreationDate"; deleteThreadAfterDays: number } | { kind: "none" };
+
+export interface ThreadRecord {
+  id: string;
+  topic: string;
+  createdAt: number;
+  createdBy: string;
+  deletedAt: number | null;
+  metadata: Record<string, string> | null;
+  retention: RetentionRecord | null;
+  /** The sequence number the next message of this thread gets (starts at 1). */
+  nextSequence: number;
+  /** Last message id/version handed out in this thread (epoch ms, strictly increasing). */
+  clock: number;
+  lastMessageAt: number | null;
+  /** When retention says so, the time after which the thread is purged. */
+  expiresAt: number | null;
+}
+
+export interface ParticipantRecord {
+  threadId: string;
+  userId: string;
+  displayName: string | null;
+  shareHistoryTime: number;
+  metadata: Record<string, string> | null;
+  joinedAt: number;
+}
+
+export interface ParticipantSnapshot {
+  userId: string;
+  displayName: string | null;
+  shareHistoryTime: number;
+  metadata: Record<string, string> | null;
+}
+
+export type MessageType = "text" | "html" | "topicUpdated" | "participantAdded" | "participantRemoved";
+
+export interface MessageBody {
+  message?: string;
+  topic?: string;
+  participants?: ParticipantSnapshot[];
+  initiator?: string;
+}
+
+export interface MessageRecord {
+  threadId: string;
+  id: string;
+  sequence: number;
+  type: MessageType;
+  body: MessageBody;
+  sender: string | null;
+  senderDisplayName: string | null;
+  createdAt: number;
+  editedAt: number | null;
+  deletedAt: number | null;
+  version: number;
+  metadata: Record<string, string> | null;
+}
+
+export interface ReadReceiptRecord {
+  threadId: string;
+  userId: string;
+  messageId: string;
+  sequence: number;
+  readAt: number;
+}
+
+export interface IdempotencyRecord {
+  scope: string;
+  key: string;
+  /** A fingerprint of the request, so a reused key with a different body can be told apart. */
+  fingerprint: string;
+  status: number;
+  body: string;
+  createdAt: number;
+}
+
+export interface EventRecord {
+  /** Stream position, assigned by the Store; strictly increasing in commit order. */
+  position: number;
+  threadId: string;
+  type: string;
+  /** The users that receive this event (participants at the time of the event). */
+  recipients: string[];
+  payload: unknown;
+  createdAt: number;
+}
+
+export interface ThreadListItem {
+  thread: ThreadRecord;
+  /** Last activity used for ordering: last message time, or creation. */
+  activityAt: number;
+}
+
+export interface MessagePageQuery {
+  /** Only messages whose version is below this (keyset cursor, exclusive). */
+  beforeVersion?: number;
+  /** Only messages modified at or after this time. */
+  minVersion?: number;
+  /** Only messages created at or after this time (history sharing). */
+  minCreatedAt?: number;
+  limit: number;
+}
+
+export interface ThreadPageQuery {
+  /** Keyset cursor: strictly after (activityAt, id) in descending order. */
+  after?: { activityAt: number; id: string };
+  minActivityAt?: number;
+  limit: number;
+}
+
+/** Every operation a transaction or a plain read can perform. */
+export interface StoreOps {
+  getUser(id: string): Promise<UserRecord | undefined>;
+  insertUser(user: UserRecord): Promise<void>;
+  updateUser(id: string, patch: Partial<Omit<UserRecord, "id">>): Promise<void>;
+
+  getThread(id: string): Promise<ThreadRecord | undefined>;
+  /** Reads the thread and, inside a transaction, locks it against concurrent writers until commit. */
+  lockThread(id: string): Promise<ThreadRecord | undefined>;
+  insertThread(thread: ThreadRecord): Promise<void>;
+  updateThread(id: string, patch: Partial<Omit<ThreadRecord, "id">>): Promise<void>;
+  listThreadsForUser(userId: string, query: ThreadPageQuery): Promise<ThreadListItem[]>;
+  /** Threads whose retention expired before `now` (not yet purged). */
+  listExpiredThreads(now: number, limit: number): Promise<string[]>;
+  /** Deletes messages and read receipts of a thread (kept: the thread row and its participants). */
+  deleteThreadContent(id: string): Promise<void>;
+  /** Deletes the thread and everything it owns. */
+  purgeThread(id: string): Promise<void>;
+
+  getParticipant(threadId: string, userId: string): Promise<ParticipantRecord | undefined>;
+  listParticipants(threadId: string, skip: number, limit: number): Promise<ParticipantRecord[]>;
+  /** All participant user ids of a thread, in join order. */
+  listParticipantIds(threadId: string): Promise<string[]>;
+  countParticipants(threadId: string): Promise<number>;
+  upsertParticipant(participant: ParticipantRecord): Promise<void>;
+  deleteParticipant(threadId: string, userId: string): Promise<void>;
+
+  getMessage(threadId: string, id: string): Promise<MessageRecord | undefined>;
+  insertMessage(message: MessageRecord): Promise<void>;
+  updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>): Promise<void>;
+  /** Newest version first. */
+  listMessages(threadId: string, query: MessagePageQuery): Promise<MessageRecord[]>;
+
+  getReadReceipt(threadId: string, userId: string): Promise<ReadReceiptRecord | undefined>;
+  upsertReadReceipt(receipt: ReadReceiptRecord): Promise<void>;
+  /** Newest receipt first. */
+  listReadReceipts(threadId: string, skip: number, limit: number): Promise<ReadReceiptRecord[]>;
+
+  getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
+  insertIdempotency(record: IdempotencyRecord): Promise<void>;
+  deleteIdempotencyBefore(time: number): Promise<number>;
+
+  /** Appends a durable event; its position is visible to readers only after the transaction commits. */
+  appendEvent(event: Omit<EventRecord, "position">): Promise<number>;
+  /** Events for `userId` with position > `after`, oldest first. */
+  readEvents(userId: string, after: number, limit: number): Promise<EventRecord[]>;
+  deleteEventsBefore(time: number): Promise<number>;
+}
+
+export interface Store extends StoreOps {
+  /** Creates or upgrades the schema (versioned migrations). Safe to call when several nodes start together. */
+  migrate(): Promise<void>;
+  /**
+   * Runs `fn` atomically. When the returned promise resolves, every write of `fn` is durable (fsync'd).
+   * `fn` must only use `tx` (no other I/O): implementations may batch several transactions into one commit.
+   * If `fn` throws, none of its writes happen and the error is rethrown.
+   */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /** Cheap liveness check of the underlying database. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+// HTTPS material: the user's certificate, or a self-signed one for localhost generated once into the data folder.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generate } from "selfsigned";
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** Path of the certificate file, for NODE_EXTRA_CA_CERTS. */
+  certPath: string;
+  generated: boolean;
+}
+
+export async function loadTls(dataDir: string, certFile?: string, keyFile?: string): Promise<TlsMaterial> {
+  if (certFile && keyFile) {
+    return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), certPath: certFile, generated: false };
+  }
+  const certPath = join(dataDir, "tls-cert.pem");
+  const keyPath = join(dataDir, "tls-key.pem");
+  if (existsSync(certPath) && existsSync(keyPath)) {
+    return { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8"), certPath, generated: false };
+  }
+  const now = Date.now();
+  const pems = await generate([{ name: "commonName", value: "localhost" }, { name: "organizationName", value: "Natter development" }], {
+    keyType: "ec",
+    curve: "P-256",
+    algorithm: "sha256",
+    notBeforeDate: new Date(now - 60_000),
+    notAfterDate: new Date(now + 825 * 86_400_000),
+    extensions: [
+      { name: "basicConstraints", cA: false },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+      { name: "extKeyUsage", serverAuth: true },
+      { name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }, { type: 7, ip: "::1" }] },
+    ],
+  });
+  writeFileSync(keyPath, pems.private, { mode: 0o600 });
+  writeFileSync(certPath, pems.cert, { mode: 0o644 });
+  return { cert: pems.cert, key: pems.private, certPath, generated: true };
+}
