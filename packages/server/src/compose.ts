@@ -18,6 +18,7 @@ import { TokenService } from "./auth/tokens.js";
 import { buildApp } from "./http/app.js";
 import { MemoryRateCounter } from "./http/plugins/rate-limits.js";
 import { loadTls } from "./tls.js";
+import { attachRealtime } from "./realtime/gateway.js";
 
 export interface RunningNatter {
   config: NatterConfig;
@@ -33,6 +34,7 @@ export interface RunningNatter {
   certGenerated: boolean;
   app: FastifyInstance;
   store: Store;
+  bus: Bus;
   chat: ChatService;
   identity: IdentityService;
   tokens: TokenService;
@@ -137,6 +139,10 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     },
   });
   await app.ready();
+  const realtime = attachRealtime({
+    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now,
+    eventRetentionMs: config.eventRetentionHours * 3_600_000,
+  });
   const httpsPort = await listen(httpsServer, config.httpsPort, config.host);
   const httpPort = await listen(httpServer, config.port, config.host);
   accepting = true;
@@ -159,11 +165,12 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     resourceId,
     certPath: tls.certPath,
     certGenerated: tls.generated,
-    app, store, chat, identity, tokens,
+    app, store, bus, chat, identity, tokens,
     close() {
       closing ??= (async () => {
         accepting = false;
         clearInterval(housekeeping);
+        await realtime.close();
         // We listen ourselves (two servers share the app), so we close both; close() lets in-flight requests finish.
         const closed = [httpServer, httpsServer].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
         httpServer.closeIdleConnections();
