@@ -26,6 +26,11 @@ export class ChatRestClient {
   private readonly overrideApiVersion: boolean;
   private readonly pipeline: HttpPipeline;
 
+  /**
+   * @param endpoint - The service endpoint (a trailing slash is ignored).
+   * @param credential - The user's token credential.
+   * @param options - Client options.
+   */
   constructor(endpoint: string, credential: CommunicationTokenCredential, options: ChatClientOptions = {}) {
     this.base = endpoint.replace(/\/+$/, "");
     this.apiVersion = options.apiVersion ?? CHAT_DEFAULT_API_VERSION;

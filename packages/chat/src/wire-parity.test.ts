@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ChatClient as AzureChatClient } from "@azure/communication-chat";
+import { ChatClient as AzureChatClient154 } from "azure-chat-154";
 import { AzureCommunicationTokenCredential as AzureCredential } from "@azure/communication-common";
 import { createHttpHeaders } from "@azure/core-rest-pipeline";
 import type { PipelineRequest } from "@azure/core-rest-pipeline";
@@ -119,8 +120,13 @@ interface Sent {
   body?: unknown;
 }
 
-function azureClient(log: Sent[], extra: { apiVersion?: string } = {}): AzureChatClient {
-  return new AzureChatClient(ENDPOINT, new AzureCredential(TOKEN), {
+function azureClient(
+  log: Sent[],
+  extra: { apiVersion?: string } = {},
+  Client: typeof AzureChatClient = AzureChatClient,
+  credential: unknown = new AzureCredential(TOKEN),
+): AzureChatClient {
+  return new Client(ENDPOINT, credential as AzureCredential, {
     ...extra,
     retryOptions: { maxRetries: 0 },
     httpClient: {
@@ -280,4 +286,54 @@ test("errors: same statusCode, code and message as Azure's RestError", async () 
     { name: ours.name, statusCode: ours.statusCode, code: ours.code, message: ours.message },
     { name: theirs.name, statusCode: theirs.statusCode, code: theirs.code, message: theirs.message },
   );
+});
+
+/** Operations whose 1.5.4 wire form equals 1.6.0's (no thread/participant metadata, no nextLink rewriting). */
+const V154 = [
+  "createChatThreadMinimal",
+  "deleteChatThread",
+  "getProperties",
+  "updateTopic",
+  "sendMessage",
+  "sendMessageMinimal",
+  "sendMessageTypeCase",
+  "getMessage",
+  "updateMessage",
+  "updateMessageEmpty",
+  "deleteMessage",
+  "listParticipants",
+  "removeParticipant",
+  "removeTeamsParticipant",
+  "sendTypingNotification",
+  "sendTypingNotificationBare",
+  "sendReadReceipt",
+  "listReadReceipts",
+];
+
+for (const name of V154) {
+  test(`wire parity with @azure/communication-chat 1.5.4 (apiVersion 2024-03-07): ${name}`, async () => {
+    const azureLog: Sent[] = [];
+    const ourLog: Sent[] = [];
+    const theirs = await SCENARIOS[name](azureClient(azureLog, {}, AzureChatClient154 as unknown as typeof AzureChatClient));
+    const ours = await SCENARIOS[name](ourClient(ourLog, { apiVersion: "2024-03-07" }));
+    assert.ok(azureLog.length > 0);
+    assert.ok(azureLog.every((r) => r.url.includes("api-version=2024-03-07")));
+    assert.deepStrictEqual(ourLog, azureLog);
+    assert.deepStrictEqual(normalize(ours), normalize(theirs));
+  });
+}
+
+test("our AzureCommunicationTokenCredential works with Azure's ChatClient", async () => {
+  const azureLog: Sent[] = [];
+  const client = azureClient(azureLog, {}, AzureChatClient, new AzureCommunicationTokenCredential(TOKEN));
+  await client.getChatThreadClient(THREAD).sendMessage({ content: "hi" });
+  assert.equal(azureLog[0].authorization, `Bearer ${TOKEN}`);
+  const refreshing = new AzureCommunicationTokenCredential({ tokenRefresher: async () => TOKEN, refreshProactively: true });
+  try {
+    const log2: Sent[] = [];
+    await azureClient(log2, {}, AzureChatClient, refreshing).deleteChatThread(THREAD);
+    assert.equal(log2[0].authorization, `Bearer ${TOKEN}`);
+  } finally {
+    refreshing.dispose();
+  }
 });

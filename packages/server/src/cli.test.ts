@@ -1,0 +1,151 @@
+// The `natter serve` process: flags and env, printed connection string, healthz, key file, graceful SIGTERM.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createHash, createHmac } from "node:crypto";
+
+const BIN = fileURLToPath(new URL("../bin/natter.js", import.meta.url));
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+interface Started {
+  child: ChildProcess;
+  httpUrl: string;
+  httpsUrl: string;
+  connectionString: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function serve(args: string[], env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, [BIN, "serve", ...args], { env: { ...process.env, NATTER_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!/Connection string: \S+/.test(out)) {
+    if (child.exitCode !== null) throw new Error(`natter exited early: ${out}`);
+    if (Date.now() > deadline) throw new Error(`natter did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    httpUrl: /HTTP\s+(\S+)/.exec(out)![1],
+    httpsUrl: /HTTPS\s+(\S+)/.exec(out)![1],
+    connectionString: /Connection string: (\S+)/.exec(out)![1],
+    output: () => out,
+    exited,
+  };
+}
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "natter-cli-"));
+  dirs.push(d);
+  return d;
+}
+
+/** Signs an identity request the way @azure/communication-common does (contract §3.2). */
+function signedHeaders(url: URL, method: string, body: string, accessKey: string): Record<string, string> {
+  const date = new Date().toUTCString();
+  const hash = createHash("sha256").update(body).digest("base64");
+  const toSign = `${method}\n${url.pathname}${url.search}\n${date};${url.host};${hash}`;
+  const sig = createHmac("sha256", Buffer.from(accessKey, "base64")).update(toSign).digest("base64");
+  return {
+    "x-ms-date": date, "x-ms-content-sha256": hash, "content-type": "application/json",
+    authorization: `HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=${sig}`,
+  };
+}
+
+describe("natter serve", () => {
+  it("starts on free ports, prints the connection string, keeps its access key owner-only", async () => {
+    const data = tempDir();
+    const s = await serve(["--data", data, "--port", "0", "--https-port", "0"]);
+    try {
+      assert.match(s.connectionString, /^endpoint=https:\/\/localhost:\d+\/;accesskey=[A-Za-z0-9+/=]+$/);
+      assert.ok(s.connectionString.includes(s.httpsUrl));
+      assert.equal((await fetch(new URL("/healthz", s.httpUrl))).status, 200);
+      assert.match(s.output(), new RegExp(`NODE_EXTRA_CA_CERTS=${join(data, "tls-cert.pem").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+      assert.equal(statSync(join(data, "access-key")).mode & 0o777, 0o600);
+      assert.equal(statSync(join(data, "tls-key.pem")).mode & 0o777, 0o600);
+      const key = /accesskey=(\S+)/.exec(s.connectionString)![1];
+      assert.equal(readFileSync(join(data, "access-key"), "utf8").trim(), key);
+    } finally {
+      s.child.kill("SIGTERM");
+      assert.equal(await s.exited, 0);
+    }
+    // The same data folder keeps the same key on the next start.
+    const again = await serve(["--data", data, "--port", "0", "--https-port", "0"]);
+    try {
+      assert.equal(/accesskey=(\S+)/.exec(again.connectionString)![1], /accesskey=(\S+)/.exec(s.connectionString)![1]);
+    } finally {
+      again.child.kill("SIGINT");
+      assert.equal(await again.exited, 0);
+    }
+  });
+
+  it("reads NATTER_* environment variables, and flags win over them", async () => {
+    const data = tempDir();
+    const key = Buffer.alloc(32, 7).toString("base64");
+    const s = await serve(["--https-port", "0"], { NATTER_DATA: data, NATTER_PORT: "0", NATTER_HTTPS_PORT: "1", NATTER_ACCESS_KEY: key });
+    try {
+      assert.ok(s.connectionString.endsWith(`accesskey=${key}`));
+      assert.notEqual(new URL(s.httpsUrl).port, "1");
+    } finally {
+      s.child.kill("SIGTERM");
+      await s.exited;
+    }
+  });
+
+  it("refuses bad configuration with exit code 2 and a clear message", async () => {
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "70000"], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    assert.equal(code, 2);
+    assert.match(err, /--port must be a port number/);
+  });
+
+  it("drains in-flight requests on SIGTERM: every 201 survives a restart", async () => {
+    const data = tempDir();
+    const s = await serve(["--data", data, "--port", "0", "--https-port", "0"]);
+    const key = /accesskey=(\S+)/.exec(s.connectionString)![1];
+    const usersUrl = new URL("/identities?api-version=2023-10-01", s.httpUrl);
+    const body = JSON.stringify({ createTokenWithScopes: ["chat"] });
+    const created = await fetch(usersUrl, { method: "POST", headers: signedHeaders(usersUrl, "POST", body, key), body });
+    assert.equal(created.status, 201);
+    const { accessToken } = (await created.json()) as { accessToken: { token: string } };
+    const auth = { authorization: `Bearer ${accessToken.token}`, "content-type": "application/json" };
+    const thread = await fetch(new URL("/chat/threads?api-version=2024-03-07", s.httpUrl), { method: "POST", headers: auth, body: JSON.stringify({ topic: "drain" }) });
+    const threadId = ((await thread.json()) as { chatThread: { id: string } }).chatThread.id;
+    const messagesUrl = new URL(`/chat/threads/${encodeURIComponent(threadId)}/messages?api-version=2024-03-07`, s.httpUrl);
+    const sends = Array.from({ length: 40 }, (_, i) =>
+      fetch(messagesUrl, { method: "POST", headers: auth, body: JSON.stringify({ content: `m${i}` }) }).then(
+        async (r) => (r.status === 201 ? ((await r.json()) as { id: string }).id : null),
+        () => null,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    s.child.kill("SIGTERM");
+    const ids = (await Promise.all(sends)).filter((id): id is string => id !== null);
+    assert.equal(await s.exited, 0);
+
+    const again = await serve(["--data", data, "--port", "0", "--https-port", "0"]);
+    try {
+      const listUrl = new URL(`/chat/threads/${encodeURIComponent(threadId)}/messages?api-version=2024-03-07&maxPageSize=200`, again.httpUrl);
+      const list = (await (await fetch(listUrl, { headers: auth })).json()) as { value: { id: string; type: string; sequenceId: string }[] };
+      const stored = new Set(list.value.filter((m) => m.type === "text").map((m) => m.id));
+      for (const id of ids) assert.ok(stored.has(id), `message ${id} answered 201 but is missing after restart`);
+      const sequences = list.value.map((m) => Number(m.sequenceId)).sort((a, b) => a - b);
+      assert.deepEqual(sequences, sequences.map((_, i) => i + 1), "sequence ids are contiguous from 1");
+    } finally {
+      again.child.kill("SIGTERM");
+      await again.exited;
+    }
+  });
+});
