@@ -108,18 +108,9 @@ export class ChatService {
     }
     input.participants.forEach((p) => this.checkParticipantInput(p));
     const fingerprint = hash(JSON.stringify([input.topic, input.participants, input.metadata, input.retention]));
-    const scope = `createChatThread:${caller.userId}`;
     const events: Pending[] = [];
-    const result = await this.store.transaction(async (tx) => {
-      if (input.idempotencyKey !== undefined) {
-        const previous = await tx.getIdempotency(scope, input.idempotencyKey);
-        if (previous && previous.createdAt > this.now() - this.idempotencyWindowMs) {
-          if (previous.fingerprint !== fingerprint) {
-            throw new ChatError("conflict", "The repeatability-request-id was already used for a different request.");
-          }
-          return JSON.parse(previous.body) as CreateThreadResult;
-        }
-      }
+    const result = await this.store.transaction((tx) =>
+      this.once(tx, { scope: `createChatThread:${caller.userId}`, key: input.idempotencyKey, fingerprint, windowMs: this.idempotencyWindowMs, strict: true }, async () => {
       const now = this.now();
       const invalidParticipants: InvalidParticipant[] = [];
       const members = new Map<string, ParticipantInput>();
@@ -153,12 +144,9 @@ export class ChatService {
       await tx.updateThread(thread.id, { nextSequence: thread.nextSequence, clock: thread.clock });
       const recipients = records.map((p) => p.userId);
       await this.record(tx, events, { type: "chatThreadCreated", threadId: thread.id, at: now, actor: caller.userId, thread, participants: snapshots }, recipients);
-      const created: CreateThreadResult = { thread, invalidParticipants };
-      if (input.idempotencyKey !== undefined) {
-        await tx.insertIdempotency({ scope, key: input.idempotencyKey, fingerprint, status: 201, body: JSON.stringify(created), createdAt: now });
-      }
-      return created;
-    });
+      return { thread, invalidParticipants };
+      }),
+    );
     this.publish(events);
     return result;
   }
@@ -228,13 +216,14 @@ export class ChatService {
   // ---- messages ----
 
   /** SendChatMessage: allocates the next sequence number and a new id/version. */
-  async sendMessage(caller: Caller, threadId: string, input: SendMessageInput): Promise<MessageRecord> {
+  async sendMessage(caller: Caller, threadId: string, input: SendMessageInput, requestId?: string): Promise<MessageRecord> {
     requireCapability(caller, "participate");
     checkContent(input.content);
     if (input.senderDisplayName !== undefined) checkLength(input.senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
     if (input.metadata) checkMetadata(input.metadata, LIMITS.messageMetadataBytes, "metadata");
     const events: Pending[] = [];
-    const message = await this.store.transaction(async (tx) => {
+    const retry = this.retryKey("sendMessage", caller, threadId, requestId, input);
+    const message = await this.store.transaction((tx) => this.once(tx, retry, async () => {
       const { thread } = await this.access(tx, caller, threadId, true);
       const now = this.now();
       const id = tick(thread, now);
@@ -248,7 +237,7 @@ export class ChatService {
       const recipients = await tx.listParticipantIds(threadId);
       await this.record(tx, events, { type: "chatMessageReceived", threadId, at: now, actor: caller.userId, message: record }, recipients);
       return record;
-    });
+    }));
     this.publish(events);
     return message;
   }
@@ -342,7 +331,7 @@ export class ChatService {
   }
 
   /** AddChatParticipants: present users are left unchanged; unknown users are reported in invalidParticipants. */
-  async addParticipants(caller: Caller, threadId: string, participants: ParticipantInput[]): Promise<InvalidParticipant[]> {
+  async addParticipants(caller: Caller, threadId: string, participants: ParticipantInput[], requestId?: string): Promise<InvalidParticipant[]> {
     requireCapability(caller, "manageParticipants");
     if (participants.length === 0) throw validationError("At least one participant is required.", "participants");
     if (participants.length > LIMITS.participantsPerBatch) {
@@ -350,7 +339,8 @@ export class ChatService {
     }
     participants.forEach((p) => this.checkParticipantInput(p));
     const events: Pending[] = [];
-    const invalid = await this.store.transaction(async (tx) => {
+    const retry = this.retryKey("addParticipants", caller, threadId, requestId, participants);
+    const invalid = await this.store.transaction((tx) => this.once(tx, retry, async () => {
       const { thread } = await this.access(tx, caller, threadId, true);
       const now = this.now();
       const invalidParticipants: InvalidParticipant[] = [];
@@ -374,7 +364,7 @@ export class ChatService {
       const recipients = await tx.listParticipantIds(threadId);
       await this.record(tx, events, { type: "participantsAdded", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
       return invalidParticipants;
-    });
+    }));
     this.publish(events);
     return invalid;
   }
@@ -410,10 +400,11 @@ export class ChatService {
   }
 
   /** SendChatReadReceipt: keeps the latest (highest sequence) receipt per user. */
-  async sendReadReceipt(caller: Caller, threadId: string, messageId: string): Promise<void> {
+  async sendReadReceipt(caller: Caller, threadId: string, messageId: string, requestId?: string): Promise<void> {
     requireCapability(caller, "participate");
     const events: Pending[] = [];
-    await this.store.transaction(async (tx) => {
+    const retry = this.retryKey("sendReadReceipt", caller, threadId, requestId, messageId);
+    await this.store.transaction((tx) => this.once(tx, retry, async () => {
       const { participant } = await this.access(tx, caller, threadId);
       const message = await tx.getMessage(threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
@@ -424,7 +415,7 @@ export class ChatService {
       await tx.upsertReadReceipt(receipt);
       const recipients = await tx.listParticipantIds(threadId);
       await this.record(tx, events, { type: "readReceiptReceived", threadId, at: now, actor: caller.userId, receipt }, recipients);
-    });
+    }));
     this.publish(events);
   }
 
@@ -462,6 +453,29 @@ export class ChatService {
   }
 
   // ---- helpers ----
+
+  /**
+   * Runs `run` once per (scope, key): a replay with the same fingerprint inside the window returns the first
+   * result and writes nothing. A different request under the same key is 409 when `strict`
+   * (repeatability-request-id), and otherwise simply runs (x-ms-client-request-id is also a tracing header).
+   */
+  private async once<T>(tx: StoreOps, o: OnceOptions, run: () => Promise<T>): Promise<T> {
+    if (o.key === undefined) return run();
+    const previous = await tx.getIdempotency(o.scope, o.key);
+    const live = previous !== undefined && previous.createdAt > this.now() - o.windowMs;
+    if (live && previous.fingerprint === o.fingerprint) return (previous.body === "" ? undefined : JSON.parse(previous.body)) as T;
+    if (live && o.strict) throw new ChatError("conflict", "The repeatability-request-id was already used for a different request.");
+    const result = await run();
+    if (previous === undefined) {
+      await tx.insertIdempotency({ scope: o.scope, key: o.key, fingerprint: o.fingerprint, status: 0, body: result === undefined ? "" : JSON.stringify(result), createdAt: this.now() });
+    }
+    return result;
+  }
+
+  /** Retried POSTs (same x-ms-client-request-id, same user) within 10 minutes are answered from the first run. */
+  private retryKey(operation: string, caller: Caller, threadId: string, requestId: string | undefined, input: unknown): OnceOptions {
+    return { scope: `${operation}:${caller.userId}`, key: requestId, fingerprint: hash(JSON.stringify([threadId, input])), windowMs: RETRY_WINDOW_MS, strict: false };
+  }
 
   /** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant). */
   private async access(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
@@ -516,6 +530,17 @@ export class ChatService {
     }
   }
 }
+
+interface OnceOptions {
+  scope: string;
+  key: string | undefined;
+  fingerprint: string;
+  windowMs: number;
+  strict: boolean;
+}
+
+/** How long a retried POST is recognised by its x-ms-client-request-id. */
+const RETRY_WINDOW_MS = 10 * 60_000;
 
 interface Pending {
   event: ChatEvent;

@@ -50,6 +50,12 @@ export function caller(request: FastifyRequest): Caller {
   return request.caller;
 }
 
+/** The client's own x-ms-client-request-id (the Azure SDKs repeat it on retries), if it sent a usable one. */
+export function clientRequestId(request: FastifyRequest): string | undefined {
+  const id = request.headers["x-ms-client-request-id"];
+  return typeof id === "string" && id.length > 0 && id.length <= 128 ? id : undefined;
+}
+
 export function registerRequestContext(app: FastifyInstance, deps: { tokens: TokenService; accessKey: Uint8Array; now: () => number }): void {
   app.decorateRequest("caller", undefined);
   app.decorateRequest("rawBody", undefined);

@@ -6,7 +6,7 @@ import type { ChatService } from "../../domain/chat-service.js";
 import { validationError } from "../../domain/errors.js";
 import { toWireMessage } from "../mappers/chat.js";
 import { decodeState, encodeState, intParam, nextLink, threadPath, timeParam } from "../paging.js";
-import { caller } from "../plugins/request-context.js";
+import { caller, clientRequestId } from "../plugins/request-context.js";
 
 const chat = (limit: string) => ({ api: "chat" as const, auth: "bearer" as const, limit });
 type Params = { threadId: string };
@@ -30,7 +30,7 @@ export function messageRoutes(app: FastifyInstance, chatService: ChatService): v
       const { content, senderDisplayName, type, metadata } = request.body;
       const message = await chatService.sendMessage(caller(request), request.params.threadId, {
         content, senderDisplayName, metadata, type: userMessageType(type),
-      });
+      }, clientRequestId(request));
       return reply
         .status(201)
         .header("location", `${threadPath(request.params.threadId)}/messages/${message.id}`)

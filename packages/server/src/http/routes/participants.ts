@@ -9,7 +9,7 @@ import type { ChatService } from "../../domain/chat-service.js";
 import { rawIdFromModel } from "../../domain/identifiers.js";
 import { fromWireParticipant, toWireParticipant, toWireReadReceipt } from "../mappers/chat.js";
 import { intParam, nextLink, threadPath } from "../paging.js";
-import { caller } from "../plugins/request-context.js";
+import { caller, clientRequestId } from "../plugins/request-context.js";
 
 const chat = (limit: string) => ({ api: "chat" as const, auth: "bearer" as const, limit });
 type Params = { threadId: string };
@@ -34,7 +34,7 @@ export function participantRoutes(app: FastifyInstance, chatService: ChatService
     { config: chat("participants"), schema: { body: addChatParticipantsRequestSchema } },
     async (request, reply) => {
       const inputs = request.body.participants.map((p) => fromWireParticipant(p, request.apiVersion));
-      const invalid = await chatService.addParticipants(caller(request), request.params.threadId, inputs);
+      const invalid = await chatService.addParticipants(caller(request), request.params.threadId, inputs, clientRequestId(request));
       const body: AddChatParticipantsResult = invalid.length > 0 ? { invalidParticipants: invalid } : {};
       return reply.status(201).type(JSON_CONTENT_TYPE).send(body);
     },
@@ -65,7 +65,7 @@ export function participantRoutes(app: FastifyInstance, chatService: ChatService
     "/chat/threads/:threadId/readReceipts",
     { config: chat("sendReadReceipt"), schema: { body: sendReadReceiptRequestSchema } },
     async (request, reply) => {
-      await chatService.sendReadReceipt(caller(request), request.params.threadId, request.body.chatMessageId);
+      await chatService.sendReadReceipt(caller(request), request.params.threadId, request.body.chatMessageId, clientRequestId(request));
       return reply.status(200).send();
     },
   );
