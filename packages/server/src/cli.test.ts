@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -146,6 +146,63 @@ describe("natter serve", () => {
     } finally {
       again.child.kill("SIGTERM");
       await again.exited;
+    }
+  });
+
+  it("backs up a live database with `natter backup`, and the copy restores", async () => {
+    const data = tempDir();
+    const s = await serve(["--data", data, "--port", "0", "--https-port", "0"]);
+    const key = /accesskey=(\S+)/.exec(s.connectionString)![1];
+    const usersUrl = new URL("/identities?api-version=2023-10-01", s.httpUrl);
+    const body = JSON.stringify({ createTokenWithScopes: ["chat"] });
+    const created = await fetch(usersUrl, { method: "POST", headers: signedHeaders(usersUrl, "POST", body, key), body });
+    const { accessToken } = (await created.json()) as { accessToken: { token: string } };
+    const auth = { authorization: `Bearer ${accessToken.token}`, "content-type": "application/json" };
+    const thread = await fetch(new URL("/chat/threads?api-version=2024-03-07", s.httpUrl), { method: "POST", headers: auth, body: JSON.stringify({ topic: "backup" }) });
+    const threadId = ((await thread.json()) as { chatThread: { id: string } }).chatThread.id;
+    const messagesUrl = new URL(`/chat/threads/${encodeURIComponent(threadId)}/messages?api-version=2024-03-07`, s.httpUrl);
+    for (let i = 0; i < 20; i++) await fetch(messagesUrl, { method: "POST", headers: auth, body: JSON.stringify({ content: `before ${i}` }) });
+    // Keep writing while the backup runs: the copy must still be consistent.
+    const writing = Promise.all(Array.from({ length: 20 }, (_, i) => fetch(messagesUrl, { method: "POST", headers: auth, body: JSON.stringify({ content: `during ${i}` }) })));
+    const file = join(tempDir(), "copy.db");
+    const backup = spawn(process.execPath, [BIN, "backup", file, "--data", data], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    backup.stdout.on("data", (d) => (out += d));
+    backup.stderr.on("data", (d) => (out += d));
+    assert.equal(await new Promise((resolve) => backup.on("exit", resolve)), 0, out);
+    assert.match(out, /integrity ok/);
+    await writing;
+    s.child.kill("SIGTERM");
+    await s.exited;
+
+    const restored = tempDir();
+    copyFileSync(file, join(restored, "natter.db"));
+    copyFileSync(join(data, "access-key"), join(restored, "access-key"));
+    const again = await serve(["--data", restored, "--port", "0", "--https-port", "0"]);
+    try {
+      const listUrl = new URL(`/chat/threads/${encodeURIComponent(threadId)}/messages?api-version=2024-03-07&maxPageSize=200`, again.httpUrl);
+      const list = (await (await fetch(listUrl, { headers: auth })).json()) as { value: { type: string; content: { message?: string }; sequenceId: string }[] };
+      const texts = list.value.filter((m) => m.type === "text").map((m) => m.content.message);
+      for (let i = 0; i < 20; i++) assert.ok(texts.includes(`before ${i}`), `before ${i} is in the backup`);
+      const sequences = list.value.map((m) => Number(m.sequenceId)).sort((a, b) => a - b);
+      assert.deepEqual(sequences, sequences.map((_, i) => i + 1));
+    } finally {
+      again.child.kill("SIGTERM");
+      await again.exited;
+    }
+  });
+
+  it("serves Prometheus metrics", async () => {
+    const s = await serve(["--data", tempDir(), "--port", "0", "--https-port", "0"]);
+    try {
+      await fetch(new URL("/healthz", s.httpUrl));
+      const text = await (await fetch(new URL("/metrics", s.httpUrl))).text();
+      assert.match(text, /natter_http_requests_total\{route="\/healthz",method="GET",status="200"\} \d+/);
+      assert.match(text, /natter_http_request_duration_seconds_bucket/);
+      assert.match(text, /natter_realtime_connections \d+/);
+    } finally {
+      s.child.kill("SIGTERM");
+      await s.exited;
     }
   });
 });

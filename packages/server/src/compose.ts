@@ -18,6 +18,7 @@ import { TokenService } from "./auth/tokens.js";
 import { buildApp } from "./http/app.js";
 import { MemoryRateCounter } from "./http/plugins/rate-limits.js";
 import { loadTls } from "./tls.js";
+import { Metrics } from "./http/plugins/metrics.js";
 import { attachRealtime } from "./realtime/gateway.js";
 
 export interface RunningNatter {
@@ -33,6 +34,7 @@ export interface RunningNatter {
   certPath: string;
   certGenerated: boolean;
   app: FastifyInstance;
+  metrics: Metrics;
   store: Store;
   bus: Bus;
   chat: ChatService;
@@ -112,11 +114,16 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const tokens = new TokenService(keyBytes, identity, now);
   const tls = await loadTls(config.dataDir, config.tlsCert, config.tlsKey);
 
+  let realtimeConnections = () => 0;
+  const metrics = new Metrics({
+    realtimeConnections: () => realtimeConnections(),
+    storeStats: () => (store as Partial<SqliteStore>).stats,
+  });
   let httpServer!: http.Server;
   let httpsServer!: https.Server;
   let accepting = false;
   const app = await buildApp({
-    chat, identity, tokens, accessKey: keyBytes, now,
+    chat, identity, tokens, accessKey: keyBytes, now, metrics,
     rateCounter: config.limits === "acs" ? new MemoryRateCounter() : undefined,
     ready: async () => {
       if (!accepting) return false;
@@ -143,6 +150,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now,
     eventRetentionMs: config.eventRetentionHours * 3_600_000,
   });
+  realtimeConnections = () => realtime.connectionCount();
   const httpsPort = await listen(httpsServer, config.httpsPort, config.host);
   const httpPort = await listen(httpServer, config.port, config.host);
   accepting = true;
@@ -165,7 +173,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     resourceId,
     certPath: tls.certPath,
     certGenerated: tls.generated,
-    app, store, bus, chat, identity, tokens,
+    app, metrics, store, bus, chat, identity, tokens,
     close() {
       closing ??= (async () => {
         accepting = false;

@@ -123,5 +123,5 @@ function isBase64Key(value: string): boolean {
 
 export function usage(): string {
   const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.env.padEnd(30)} ${o.description}${o.default ? ` (default ${o.default})` : ""}`);
-  return ["Usage: natter serve [options]", "", "Options (flag, environment variable, meaning):", ...lines].join("\n");
+  return ["Usage: natter serve [options]", "       natter backup <file> [--data <folder>]   consistent copy of the live SQLite database", "", "Options (flag, environment variable, meaning):", ...lines].join("\n");
 }

@@ -1,6 +1,28 @@
 // Process entry of the `natter` CLI: config → compose → listen → graceful shutdown on SIGTERM/SIGINT.
 import { ConfigError, loadConfig, usage } from "./config.js";
 import { startNatter } from "./compose.js";
+import { backupSqliteDatabase } from "./store/sqlite/sqlite-store.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+/** `natter backup <file> [--data dir]`: a consistent copy of the live SQLite database. */
+async function backup(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { data: { type: "string" } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const target = parsed.positionals[0];
+  if (!target || parsed.positionals.length > 1) throw new ConfigError("usage: natter backup <file> [--data <folder>]");
+  if (existsSync(target)) throw new ConfigError(`${target} already exists; choose a new file`);
+  const source = join(parsed.values.data ?? process.env.NATTER_DATA ?? "./natter-data", "natter.db");
+  if (!existsSync(source)) throw new ConfigError(`no database at ${source}`);
+  const { pages, integrity } = await backupSqliteDatabase(source, target);
+  if (integrity !== "ok") throw new Error(`the copy failed its integrity check: ${integrity}`);
+  process.stdout.write(`Backed up ${source} to ${target} (${pages} pages, integrity ok)\n`);
+}
 
 async function serve(args: string[]): Promise<void> {
   const config = loadConfig(args, process.env);
@@ -42,6 +64,9 @@ export async function main(argv: string[]): Promise<void> {
     switch (command) {
       case "serve":
         await serve(rest);
+        return;
+      case "backup":
+        await backup(rest);
         return;
       case undefined:
       case "help":

@@ -15,6 +15,8 @@ import { messageRoutes } from "./routes/messages.js";
 import { participantRoutes } from "./routes/participants.js";
 import { identityRoutes } from "./routes/identity.js";
 import { JSON_CONTENT_TYPE } from "@natter/wire";
+import type { Metrics } from "./plugins/metrics.js";
+import { registerMetrics } from "./plugins/metrics.js";
 
 export interface AppDeps {
   chat: ChatService;
@@ -29,6 +31,7 @@ export interface AppDeps {
   logger?: boolean | object;
   bodyLimit?: number;
   serverFactory?: FastifyServerFactory;
+  metrics?: Metrics;
 }
 
 /** Headers browsers may send (the Azure SDK sends x-ms-useragent from browsers) and read. */
@@ -61,7 +64,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  registerErrorHandling(app);
+  registerErrorHandling(app, () => deps.metrics?.storeErrors.inc());
+  if (deps.metrics) registerMetrics(app, deps.metrics);
   await app.register(cors, {
     origin: true,
     credentials: false,

@@ -11,9 +11,23 @@ export function sendError(reply: FastifyReply, error: ChatError): FastifyReply {
   return reply.status(error.status).type(JSON_CONTENT_TYPE).send(body);
 }
 
+/** Connection-level failures of a database or network peer: the client should come back later. */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN",
+  "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006", "53300", "SQLITE_BUSY", "SQLITE_LOCKED",
+]);
+
+export function isUnavailableError(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
+  return typeof e.message === "string" && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message);
+}
+
 /** Maps Fastify's own errors (parsing, validation, limits) onto the catalogue. */
 export function toChatError(error: FastifyError | Error): ChatError {
   if (error instanceof ChatError) return error;
+  if (isUnavailableError(error)) return new ChatError("serviceUnavailable", undefined, { retryAfterSeconds: 5 });
   const e = error as FastifyError & { validationContext?: string };
   if (e.validation) {
     const first = e.validation[0];
@@ -38,10 +52,11 @@ export function toChatError(error: FastifyError | Error): ChatError {
   return new ChatError("internal");
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, onInfrastructureError: (error: unknown) => void = () => {}): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const chatError = toChatError(error);
-    if (chatError.status >= 500 && chatError.code !== "ServiceUnavailable") request.log.error({ err: error }, "request failed");
+    if (chatError.status >= 500) onInfrastructureError(error);
+    if (chatError.status >= 500) request.log.error({ err: error }, chatError.status === 503 ? "service unavailable" : "request failed");
     return sendError(reply, chatError);
   });
   app.setNotFoundHandler((request, reply) =>

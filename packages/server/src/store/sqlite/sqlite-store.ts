@@ -340,3 +340,22 @@ export class SqliteStore implements Store {
     this.writer.close();
   }
 }
+
+/**
+ * Copies a live SQLite database consistently (SQLite's online backup API: other processes may keep writing)
+ * and checks the copy's integrity. Returns the number of pages copied.
+ */
+export async function backupSqliteDatabase(source: string, target: string): Promise<{ pages: number; integrity: string }> {
+  const db = new Database(source, { readonly: true, fileMustExist: true });
+  try {
+    const { totalPages } = await db.backup(target);
+    const copy = new Database(target, { readonly: true });
+    try {
+      return { pages: totalPages, integrity: copy.pragma("integrity_check", { simple: true }) as string };
+    } finally {
+      copy.close();
+    }
+  } finally {
+    db.close();
+  }
+}
