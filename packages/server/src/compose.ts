@@ -88,6 +88,11 @@ function createBus(config: NatterConfig): Bus {
   }
 }
 
+/** The URL with the values of token-like query parameters replaced. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:access_token|token|accesskey|sig|signature)=)[^&]*/gi, "$1[redacted]");
+}
+
 const listen = (server: http.Server, port: number, host: string) =>
   new Promise<number>((resolve, reject) => {
     server.once("error", reject);
@@ -132,7 +137,16 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     },
     bodyLimit: config.bodyLimit,
     logger: options.log
-      ? { level: config.logLevel, redact: ["req.headers.authorization", "req.headers['x-ms-content-sha256']"] }
+      ? {
+          level: config.logLevel,
+          redact: ["req.headers.authorization", "req.headers['x-ms-content-sha256']"],
+          // Tokens can travel in query strings (realtime connects from browsers): never log them.
+          serializers: {
+            req: (req: { method: string; url: string; hostname?: string; ip?: string; id?: string }) => ({
+              method: req.method, url: redactUrl(req.url), host: req.hostname, remoteAddress: req.ip,
+            }),
+          },
+        }
       : false,
     serverFactory: (handler) => {
       httpsServer = https.createServer({ cert: tls.cert, key: tls.key }, handler);
