@@ -13,7 +13,8 @@ import type { Bus } from "./bus/bus.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import { MemoryBus } from "./bus/memory/memory-bus.js";
 import { ChatService } from "./domain/chat-service.js";
-import { IdentityService } from "./domain/identity-service.js";
+import { IdentityService, TOKENS_REVOKED } from "./domain/identity-service.js";
+import { CONTROL_TOPIC } from "./bus/bus.js";
 import { TokenService } from "./auth/tokens.js";
 import { buildApp } from "./http/app.js";
 import { MemoryRateCounter } from "./http/plugins/rate-limits.js";
@@ -117,6 +118,10 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const chat = new ChatService({ store, bus, resourceId, now, eventRetentionMs: config.eventRetentionHours * 3_600_000 });
   const identity = new IdentityService(store, bus, resourceId, now);
   const tokens = new TokenService(keyBytes, identity, now);
+  // Revocations (from this node or another) drop what the token cache knows about the user at once.
+  await bus.subscribe(CONTROL_TOPIC, (_topic, message) => {
+    if (message.type === TOKENS_REVOKED) tokens.forgetUser((message.data as { userId: string }).userId);
+  });
   const tls = await loadTls(config.dataDir, config.tlsCert, config.tlsKey);
 
   let realtimeConnections = () => 0;

@@ -1,6 +1,6 @@
 // User access tokens: ACS-shaped JWTs (HS256, key derived from the access key) and their verification,
 // including revocation (token generation) and the resource check.
-import { createHmac } from "node:crypto";
+import { createHmac, webcrypto } from "node:crypto";
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import type { CommunicationIdentityTokenScope } from "@natter/wire";
 import type { Caller } from "../domain/caller.js";
@@ -15,8 +15,23 @@ export interface IssuedToken {
   expiresOn: Date;
 }
 
+/** How long a user's token generation is trusted from memory before it is read again (bounds staleness when
+ * a revocation message from another node is lost). */
+const GENERATION_TTL_MS = 5_000;
+const MAX_CACHED_TOKENS = 20_000;
+
+interface VerifiedToken {
+  caller: Caller;
+  expiresAt: number;
+  generation: unknown;
+}
+
 export class TokenService {
   private readonly key: Uint8Array;
+  private cryptoKey?: Promise<webcrypto.CryptoKey>;
+  /** Tokens whose signature and claims were checked already: verification is the hot path of every call. */
+  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly generations = new Map<string, { generation: number | null; readAt: number }>();
 
   constructor(
     accessKey: Uint8Array,
@@ -50,11 +65,44 @@ export class TokenService {
     return { token, expiresOn: new Date(exp * 1000) };
   }
 
+  /** Forgets what is cached about a user's tokens (after a revocation, here or on another node). */
+  forgetUser(userId: string): void {
+    this.generations.delete(userId);
+  }
+
   /** Verifies a bearer token; any failure is 401 with a reason that reveals nothing secret. */
   async verify(token: string): Promise<Caller> {
+    const now = this.now();
+    const cached = this.verified.get(token);
+    if (cached && cached.expiresAt > now) {
+      await this.checkGeneration(cached.caller.userId, cached.generation, now);
+      return cached.caller;
+    }
+    const verified = await this.verifySignature(token);
+    if (this.verified.size >= MAX_CACHED_TOKENS) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, verified);
+    await this.checkGeneration(verified.caller.userId, verified.generation, now);
+    return verified.caller;
+  }
+
+  private async checkGeneration(userId: string, generation: unknown, now: number): Promise<void> {
+    let known = this.generations.get(userId);
+    if (!known || now - known.readAt > GENERATION_TTL_MS) {
+      const user = await this.identity.findUser(userId);
+      known = { generation: user && user.deletedAt === null ? user.tokenGeneration : null, readAt: now };
+      this.generations.set(userId, known);
+      if (this.generations.size > MAX_CACHED_TOKENS) this.generations.delete(this.generations.keys().next().value!);
+    }
+    if (known.generation === null || known.generation !== generation) {
+      throw new ChatError("unauthorized", "The access token has been revoked.");
+    }
+  }
+
+  private async verifySignature(token: string): Promise<VerifiedToken> {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"], currentDate: new Date(this.now()) }));
+      this.cryptoKey ??= webcrypto.subtle.importKey("raw", this.key, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+      ({ payload } = await jwtVerify(token, await this.cryptoKey, { algorithms: ["HS256"], currentDate: new Date(this.now()) }));
     } catch (error) {
       const expired = error instanceof joseErrors.JWTExpired;
       throw new ChatError("unauthorized", expired ? "The access token has expired." : "The access token is invalid.");
@@ -63,10 +111,10 @@ export class TokenService {
       throw new ChatError("unauthorized", "The access token is invalid.");
     }
     const userId = `8:${payload.skypeid}`;
-    const user = await this.identity.findUser(userId);
-    if (!user || user.deletedAt !== null || user.tokenGeneration !== payload.gen) {
-      throw new ChatError("unauthorized", "The access token has been revoked.");
-    }
-    return { userId, scopes: payload.acsScope.split(",").filter(Boolean) };
+    return {
+      caller: { userId, scopes: payload.acsScope.split(",").filter(Boolean) },
+      expiresAt: (payload.exp as number) * 1000,
+      generation: payload.gen,
+    };
   }
 }

@@ -1,8 +1,12 @@
-// SqliteStore: the embedded Store on better-sqlite3 (WAL, synchronous=FULL). One writer connection runs
-// transactions in batches (group commit: one fsync for every transaction queued meanwhile, each isolated by
-// a SAVEPOINT); a second connection serves plain reads, so they only ever see committed data.
+// SqliteStore: the embedded Store on better-sqlite3 (WAL). One writer connection runs transactions in
+// batches (group commit: every transaction queued meanwhile shares one commit, each isolated by a SAVEPOINT);
+// a second connection serves plain reads, so they only ever see committed data.
+// Durability: SQLite commits with synchronous=NORMAL (no fsync on the event loop), then the WAL file is
+// fdatasync'd on libuv's thread pool, and only then do the batch's transactions resolve. So a resolved
+// transaction is on disk, exactly as with synchronous=FULL, while the next batch already runs.
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { fdatasync, mkdirSync, openSync, closeSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
   EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ReadReceiptRecord,
@@ -236,6 +240,10 @@ export class SqliteStore implements Store {
   private readonly writeOps: SqliteOps;
   private readonly queue: Job[] = [];
   private draining = false;
+  private walFd: number | undefined;
+  private checkpointer: Worker | undefined;
+  private readonly syncing = new Set<Promise<void>>();
+  private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit", Database.Statement>;
   private closed = false;
   /** Number of commits (fsyncs) and transactions so far: the group-commit ratio, for metrics. */
   readonly stats = { commits: 0, transactions: 0 };
@@ -244,12 +252,28 @@ export class SqliteStore implements Store {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.writer = new Database(path);
     this.writer.pragma("journal_mode = WAL");
-    this.writer.pragma("synchronous = FULL");
+    // NORMAL: commits do not fsync here; syncWal() does it off the event loop before anything resolves.
+    this.writer.pragma("synchronous = NORMAL");
+    if (path !== ":memory:") {
+      // Checkpoints run on a worker thread (checkpoint-worker.ts), not inside our commits.
+      this.writer.pragma("wal_autocheckpoint = 0");
+      this.writer.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      this.checkpointer = new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData: { path, intervalMs: 250 } });
+      this.checkpointer.unref();
+    }
     this.writer.pragma("foreign_keys = ON");
     this.writer.pragma("busy_timeout = 5000");
+    this.writer.pragma("cache_size = -65536"); // 64 MiB: hot thread and index pages stay in memory
     this.reader = path === ":memory:" ? this.writer : new Database(path);
     this.reader.pragma("busy_timeout = 5000");
     this.writeOps = new SqliteOps(this.writer);
+    this.control = {
+      begin: this.writer.prepare("BEGIN IMMEDIATE"),
+      savepoint: this.writer.prepare("SAVEPOINT job"),
+      release: this.writer.prepare("RELEASE job"),
+      rollbackTo: this.writer.prepare("ROLLBACK TO job"),
+      commit: this.writer.prepare("COMMIT"),
+    };
     const readOps = new SqliteOps(this.reader);
     const writes = new Set<string>(WRITE_METHODS);
     for (const name of Object.getOwnPropertyNames(SqliteOps.prototype) as (keyof StoreOps)[]) {
@@ -288,21 +312,21 @@ export class SqliteStore implements Store {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
         const outcomes: { ok: boolean; value: unknown }[] = [];
-        this.writer.exec("BEGIN IMMEDIATE");
+        this.control.begin.run();
         try {
           for (const job of batch) {
-            this.writer.exec("SAVEPOINT job");
+            this.control.savepoint.run();
             try {
               const value = await job.fn(this.writeOps);
-              this.writer.exec("RELEASE job");
+              this.control.release.run();
               outcomes.push({ ok: true, value });
             } catch (error) {
-              this.writer.exec("ROLLBACK TO job");
-              this.writer.exec("RELEASE job");
+              this.control.rollbackTo.run();
+              this.control.release.run();
               outcomes.push({ ok: false, value: error });
             }
           }
-          this.writer.exec("COMMIT");
+          this.control.commit.run();
           this.stats.commits++;
           this.stats.transactions += batch.length;
         } catch (error) {
@@ -310,11 +334,22 @@ export class SqliteStore implements Store {
           batch.forEach((job) => job.reject(error));
           continue;
         }
-        batch.forEach((job, i) => (outcomes[i].ok ? job.resolve(outcomes[i].value) : job.reject(outcomes[i].value)));
+        const settle = () => batch.forEach((job, i) => (outcomes[i].ok ? job.resolve(outcomes[i].value) : job.reject(outcomes[i].value)));
+        const synced = this.syncWal().then(settle, (error) => batch.forEach((job) => job.reject(error)));
+        this.syncing.add(synced);
+        void synced.finally(() => this.syncing.delete(synced));
       }
     } finally {
       this.draining = false;
     }
+  }
+
+  /** fdatasync of the WAL on the thread pool: everything committed so far is on disk when it resolves. */
+  private syncWal(): Promise<void> {
+    if (this.path === ":memory:") return Promise.resolve();
+    this.walFd ??= openSync(`${this.path}-wal`, "r");
+    const fd = this.walFd;
+    return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   }
 
   async ping(): Promise<void> {
@@ -335,6 +370,17 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     while (this.draining || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    await Promise.allSettled([...this.syncing]);
+    if (this.checkpointer) {
+      const worker = this.checkpointer;
+      await new Promise<void>((resolve) => {
+        worker.once("message", () => resolve());
+        worker.once("exit", () => resolve());
+        worker.postMessage("close");
+      });
+      await worker.terminate();
+    }
+    if (this.walFd !== undefined) closeSync(this.walFd);
     if (this.reader !== this.writer) this.reader.close();
     this.writer.pragma("wal_checkpoint(TRUNCATE)");
     this.writer.close();

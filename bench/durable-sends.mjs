@@ -1,0 +1,51 @@
+// Scenario 1: durable sends. POST sendMessage with 64 concurrent senders over 64 threads and over one hot
+// thread, against Natter (every 201 fsync'd, group commit) and a bare Fastify route (no auth, no storage).
+import { api, createUser, load, median, startBaselineProcess, startNatterProcess } from "./lib.mjs";
+
+const CONNECTIONS = 64;
+
+export async function run({ quick }) {
+  const seconds = quick ? 3 : 10;
+  const runs = quick ? 3 : 5;
+  const natter = await startNatterProcess();
+  const baseline = await startBaselineProcess();
+  try {
+    const users = await Promise.all(Array.from({ length: CONNECTIONS }, () => createUser(natter)));
+    const own = await Promise.all(users.map((u) => api(natter, u.token, "POST", "/chat/threads?api-version=2024-03-07", { topic: "bench" })));
+    const hot = await api(natter, users[0].token, "POST", "/chat/threads?api-version=2024-03-07", {
+      topic: "hot", participants: users.slice(1).map((u) => ({ communicationIdentifier: { rawId: u.id, communicationUser: { id: u.id } } })),
+    });
+    const body = JSON.stringify({ content: "hello, this is a benchmark message", senderDisplayName: "Bench" });
+    const send = (threadId, token) => ({
+      method: "POST", path: `/chat/threads/${encodeURIComponent(threadId)}/messages?api-version=2024-03-07`,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body,
+    });
+    const cases = {
+      baseline: { url: baseline.httpUrl, requestsFor: () => send("19:x@thread.v2", "none") },
+      "natter 64 threads": { url: natter.httpUrl, requestsFor: (i) => send(own[i].chatThread.id, users[i].token) },
+      "natter 1 hot thread": { url: natter.httpUrl, requestsFor: (i) => send(hot.chatThread.id, users[i].token) },
+    };
+    const results = {};
+    for (const [name, c] of Object.entries(cases)) {
+      await load({ ...c, connections: CONNECTIONS, seconds: 1 }); // warm-up
+      const samples = [];
+      for (let r = 0; r < runs; r++) samples.push(await load({ ...c, connections: CONNECTIONS, seconds }));
+      const max = median(samples.map((s) => s.rps));
+      // Latency at half of the maximum rate (open-loop, autocannon overallRate).
+      const half = await load({ ...c, connections: CONNECTIONS, seconds, rate: Math.floor(max / 2) });
+      results[name] = {
+        rps: Math.round(max), p50: median(samples.map((s) => s.p50)), p99: median(samples.map((s) => s.p99)),
+        errors: samples.reduce((a, s) => a + s.errors, 0), p99AtHalfRate: half.p99, halfRate: Math.floor(max / 2),
+      };
+    }
+    const base = results.baseline.rps;
+    const rows = Object.entries(results).map(([name, r]) => ({
+      case: name, "req/s (median)": r.rps, "vs baseline": `${Math.round((r.rps / base) * 100)}%`,
+      "p50 ms": r.p50, "p99 ms": r.p99, "p99 ms @ half rate": r.p99AtHalfRate, errors: r.errors,
+    }));
+    return { name: "durable-sends", description: `POST sendMessage, ${CONNECTIONS} connections, ${runs} runs of ${seconds} s (median)`, rows, results };
+  } finally {
+    await natter.stop();
+    await baseline.stop();
+  }
+}

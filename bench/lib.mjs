@@ -1,0 +1,125 @@
+// Shared benchmark helpers: start servers as child processes on loopback, sign identity calls, drive HTTP
+// load with autocannon, and summarise repeated runs as medians.
+import { spawn } from "node:child_process";
+import { createHash, createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BIN = join(ROOT, "packages/server/bin/natter.js");
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Waits for a line matching `pattern` on the child's output. */
+function waitFor(child, pattern, timeoutMs = 30_000) {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}: ${out}`)), timeoutMs);
+    const onData = (d) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ match: m, out });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`exited with ${code}: ${out}`)));
+  });
+}
+
+/** Starts `natter serve` on loopback with free ports in a fresh data folder. */
+export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = []) {
+  const data = mkdtempSync(join(tmpdir(), "natter-bench-"));
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [...nodeArgs, BIN, "serve", "--data", data, "--port", "0", "--https-port", "0", "--log-level", "silent", ...extraArgs], {
+    stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env },
+  });
+  const { out } = await waitFor(child, /Connection string: (\S+)/);
+  const httpUrl = /HTTP\s+(\S+)/.exec(out)[1];
+  // Start-up time: process start until /healthz answers 200.
+  for (;;) {
+    const ok = await fetch(new URL("/healthz", httpUrl)).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const startupMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const connectionString = /Connection string: (\S+)/.exec(out)[1];
+  return {
+    child, data, httpUrl: httpUrl.replace("localhost", "127.0.0.1"), startupMs,
+    accessKey: /accesskey=(\S+)/.exec(connectionString)[1],
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a bare Fastify app (the baseline) as a child process; `route` is "post201" or "get200". */
+export async function startBaselineProcess() {
+  const child = spawn(process.execPath, [join(ROOT, "bench/baseline-server.mjs")], { stdio: ["ignore", "pipe", "pipe"] });
+  const { match } = await waitFor(child, /listening on (\S+)/);
+  return { child, httpUrl: match[1], async stop() { child.kill("SIGTERM"); await new Promise((r) => child.once("exit", r)); } };
+}
+
+/** RSS of a process in KB, from /proc. */
+export async function rssKb(pid) {
+  const { readFile } = await import("node:fs/promises");
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+}
+
+function signed(url, method, body, accessKey) {
+  const date = new Date().toUTCString();
+  const hash = createHash("sha256").update(body).digest("base64");
+  const sig = createHmac("sha256", Buffer.from(accessKey, "base64")).update(`${method}\n${url.pathname}${url.search}\n${date};${url.host};${hash}`).digest("base64");
+  return { "x-ms-date": date, "x-ms-content-sha256": hash, "content-type": "application/json", authorization: `HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=${sig}` };
+}
+
+/** Creates a user with a chat token through the Identity API. */
+export async function createUser(server) {
+  const url = new URL("/identities?api-version=2023-10-01", server.httpUrl);
+  const body = JSON.stringify({ createTokenWithScopes: ["chat"] });
+  const res = await fetch(url, { method: "POST", headers: signed(url, "POST", body, server.accessKey), body });
+  if (res.status !== 201) throw new Error(`createUser: ${res.status} ${await res.text()}`);
+  const json = await res.json();
+  return { id: json.identity.id, token: json.accessToken.token };
+}
+
+export async function api(server, token, method, path, body) {
+  const res = await fetch(new URL(path, server.httpUrl), {
+    method, headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** One autocannon run; `requestsFor(i)` gives connection i its request. Returns req/s and latency percentiles (ms). */
+export async function load({ url, connections, seconds, requestsFor, pipelining = 1, rate }) {
+  let next = 0;
+  const result = await autocannon({
+    url, connections, duration: seconds, pipelining, ...(rate ? { overallRate: rate } : {}),
+    setupClient: (client) => client.setRequests([requestsFor(next++ % connections)]),
+  });
+  // Any non-2xx answer is an error here: a benchmark of 401s or 404s measures nothing.
+  const errors = result.errors + result.timeouts + (result.non2xx ?? 0);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors, total: result.requests.total };
+}
+
+export function table(rows) {
+  const cols = Object.keys(rows[0]);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (vals) => "| " + vals.map((v, i) => String(v).padEnd(width[i])).join(" | ") + " |";
+  return [line(cols), "|" + width.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map((r) => line(cols.map((c) => r[c])))].join("\n");
+}
