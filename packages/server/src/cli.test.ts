@@ -2,64 +2,20 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createHash, createHmac } from "node:crypto";
+import { NATTER_BIN, signedHeaders, spawnNatter } from "./test-support/natter-process.js";
 
-const BIN = fileURLToPath(new URL("../bin/natter.js", import.meta.url));
+const BIN = NATTER_BIN;
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-interface Started {
-  child: ChildProcess;
-  httpUrl: string;
-  httpsUrl: string;
-  connectionString: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function serve(args: string[], env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, [BIN, "serve", ...args], { env: { ...process.env, NATTER_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!/Connection string: \S+/.test(out)) {
-    if (child.exitCode !== null) throw new Error(`natter exited early: ${out}`);
-    if (Date.now() > deadline) throw new Error(`natter did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    child,
-    httpUrl: /HTTP\s+(\S+)/.exec(out)![1],
-    httpsUrl: /HTTPS\s+(\S+)/.exec(out)![1],
-    connectionString: /Connection string: (\S+)/.exec(out)![1],
-    output: () => out,
-    exited,
-  };
-}
+const serve = spawnNatter;
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "natter-cli-"));
   dirs.push(d);
   return d;
-}
-
-/** Signs an identity request the way @azure/communication-common does (contract §3.2). */
-function signedHeaders(url: URL, method: string, body: string, accessKey: string): Record<string, string> {
-  const date = new Date().toUTCString();
-  const hash = createHash("sha256").update(body).digest("base64");
-  const toSign = `${method}\n${url.pathname}${url.search}\n${date};${url.host};${hash}`;
-  const sig = createHmac("sha256", Buffer.from(accessKey, "base64")).update(toSign).digest("base64");
-  return {
-    "x-ms-date": date, "x-ms-content-sha256": hash, "content-type": "application/json",
-    authorization: `HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=${sig}`,
-  };
 }
 
 describe("natter serve", () => {
