@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "packages/web/**", "natter-data/**", "bench/tmp/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "natter-data/**", "bench/tmp/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,6 +5,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import type { NatterConfig } from "./config.js";
 import { loadConfig } from "./config.js";
@@ -134,6 +135,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   let accepting = false;
   const app = await buildApp({
     chat, identity, tokens, accessKey: keyBytes, now, metrics,
+    webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     rateCounter: config.limits === "acs" ? new MemoryRateCounter() : undefined,
     ready: async () => {
       if (!accepting) return false;

@@ -16,6 +16,7 @@ import { participantRoutes } from "./routes/participants.js";
 import { identityRoutes } from "./routes/identity.js";
 import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { Metrics } from "./plugins/metrics.js";
+import { registerWebApp } from "./web-app.js";
 import { registerMetrics } from "./plugins/metrics.js";
 
 export interface AppDeps {
@@ -32,6 +33,8 @@ export interface AppDeps {
   bodyLimit?: number;
   serverFactory?: FastifyServerFactory;
   metrics?: Metrics;
+  /** Folder of the built web app (index.html and assets); absent: a plain note at /. */
+  webRoot?: string;
 }
 
 /** Headers browsers may send (the Azure SDK sends x-ms-useragent from browsers) and read. */
@@ -91,5 +94,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
   identityRoutes(app, deps.identity, deps.tokens);
+  await registerWebApp(app, deps.webRoot);
   return app;
 }
