@@ -123,3 +123,41 @@ export function table(rows) {
   const line = (vals) => "| " + vals.map((v, i) => String(v).padEnd(width[i])).join(" | ") + " |";
   return [line(cols), "|" + width.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map((r) => line(cols.map((c) => r[c])))].join("\n");
 }
+
+/**
+ * Open-loop load at a fixed rate (autocannon's rate limit releases each second's budget in one burst, which
+ * measures its own bursts): one request every 1/rate s, spread over `connections` keep-alive sockets.
+ * Latency counts from the scheduled send time, so queueing is included. Returns p50/p99 in ms.
+ */
+export async function paced({ url, rate, seconds, connections, requestsFor }) {
+  const http = await import("node:http");
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const latencies = [];
+  let errors = 0;
+  const total = Math.floor(rate * seconds);
+  const start = performance.now();
+  const pending = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const req = requestsFor(i % connections);
+    pending.push(new Promise((resolve) => {
+      const r = http.request(new URL(req.path, url), { method: req.method, headers: req.headers, agent }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode >= 300) errors++;
+          latencies.push(performance.now() - due);
+          resolve();
+        });
+      });
+      r.on("error", () => { errors++; resolve(); });
+      r.end(req.body);
+    }));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (p) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 10) / 10;
+  return { p50: q(0.5), p99: q(0.99), errors, sent: total };
+}
