@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import type { NatterConfig } from "./config.js";
-import { loadConfig } from "./config.js";
+import { demoAuthEnabled, loadConfig } from "./config.js";
+import { DirectoryService } from "./domain/directory-service.js";
+import type { DirectoryOps } from "./store/store.js";
 import type { Store } from "./store/store.js";
 import type { Bus } from "./bus/bus.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
@@ -51,6 +53,10 @@ export interface StartOptions {
   now?: () => number;
   /** Log to stdout as JSON (the CLI); tests keep it off. */
   log?: boolean;
+}
+
+function isDirectory(store: Store): store is Store & DirectoryOps {
+  return typeof (store as Partial<DirectoryOps>).findProfileByName === "function";
 }
 
 /** The access key: given, or read from / generated once into the data folder (owner-only file). */
@@ -136,6 +142,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const app = await buildApp({
     chat, identity, tokens, accessKey: keyBytes, now, metrics,
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
+    directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,
     rateCounter: config.limits === "acs" ? new MemoryRateCounter() : undefined,
     ready: async () => {
       if (!accepting) return false;

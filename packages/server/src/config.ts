@@ -25,6 +25,8 @@ export interface NatterConfig {
   eventRetentionHours: number;
   /** How often expired threads and old records are purged (seconds). */
   housekeepingSeconds: number;
+  /** Demo sign-in endpoints: "auto" turns them on only when bound to a loopback address. */
+  demoAuth: "on" | "off" | "auto";
 }
 
 export class ConfigError extends Error {}
@@ -52,6 +54,7 @@ export const OPTIONS: Option[] = [
   { flag: "log-level", env: "NATTER_LOG_LEVEL", description: "fatal | error | warn | info | debug | trace | silent", default: "info" },
   { flag: "body-limit", env: "NATTER_BODY_LIMIT", description: "largest request body in bytes", default: "1048576" },
   { flag: "event-retention-hours", env: "NATTER_EVENT_RETENTION_HOURS", description: "how long missed realtime events can be resumed", default: "24" },
+  { flag: "demo-auth", env: "NATTER_DEMO_AUTH", description: "on | off | auto: demo sign-in for the web app (auto = on only on loopback)", default: "auto" },
   { flag: "housekeeping-seconds", env: "NATTER_HOUSEKEEPING_SECONDS", description: "interval of retention purges", default: "60" },
 ];
 
@@ -107,6 +110,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     bodyLimit: positive(get("body-limit")!, "body-limit"),
     eventRetentionHours: positive(get("event-retention-hours")!, "event-retention-hours"),
     housekeepingSeconds: positive(get("housekeeping-seconds")!, "housekeeping-seconds"),
+    demoAuth: oneOf(get("demo-auth")!, ["on", "off", "auto"] as const, "demo-auth"),
   };
   if (config.accessKey !== undefined && !isBase64Key(config.accessKey)) {
     throw new ConfigError("--access-key must be base64 of at least 16 bytes");
@@ -115,6 +119,12 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   if (config.store === "postgres" && !config.databaseUrl) throw new ConfigError("--store postgres needs --database-url (NATTER_DATABASE_URL)");
   if (config.bus === "redis" && !config.redisUrl) throw new ConfigError("--bus redis needs --redis-url (NATTER_REDIS_URL)");
   return config;
+}
+
+/** Whether demo sign-in is on: explicitly, or by default when nothing beyond this machine can reach it. */
+export function demoAuthEnabled(config: Pick<NatterConfig, "demoAuth" | "host">): boolean {
+  if (config.demoAuth !== "auto") return config.demoAuth === "on";
+  return ["127.0.0.1", "::1", "localhost"].includes(config.host) || config.host.startsWith("127.");
 }
 
 function isBase64Key(value: string): boolean {

@@ -17,6 +17,8 @@ import { identityRoutes } from "./routes/identity.js";
 import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { Metrics } from "./plugins/metrics.js";
 import { registerWebApp } from "./web-app.js";
+import { demoRoutes } from "./routes/demo.js";
+import type { DirectoryService } from "../domain/directory-service.js";
 import { registerMetrics } from "./plugins/metrics.js";
 
 export interface AppDeps {
@@ -33,6 +35,8 @@ export interface AppDeps {
   bodyLimit?: number;
   serverFactory?: FastifyServerFactory;
   metrics?: Metrics;
+  /** Present when demo sign-in is on. */
+  directory?: DirectoryService;
   /** Folder of the built web app (index.html and assets); absent: a plain note at /. */
   webRoot?: string;
 }
@@ -94,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
   identityRoutes(app, deps.identity, deps.tokens);
+  if (deps.directory) demoRoutes(app, deps.directory, deps.tokens);
   await registerWebApp(app, deps.webRoot);
   return app;
 }

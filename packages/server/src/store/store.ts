@@ -121,6 +121,23 @@ export interface ThreadPageQuery {
   limit: number;
 }
 
+/** A display name a user picked at demo sign-in (the web app's user directory). */
+export interface ProfileRecord {
+  userId: string;
+  displayName: string;
+  createdAt: number;
+}
+
+/** The user directory behind demo sign-in. Kept apart from StoreOps until every Store implements it. */
+export interface DirectoryOps {
+  /** Case-insensitive lookup by display name. */
+  findProfileByName(displayName: string): Promise<ProfileRecord | undefined>;
+  /** Fails if the name is taken (case-insensitively) by another user. */
+  insertProfile(profile: ProfileRecord): Promise<void>;
+  /** Profiles ordered by display name (case-insensitive), after `afterName` when given. */
+  listProfiles(limit: number, afterName?: string): Promise<ProfileRecord[]>;
+}
+
 /** Every operation a transaction or a plain read can perform. */
 export interface StoreOps {
   getUser(id: string): Promise<UserRecord | undefined>;

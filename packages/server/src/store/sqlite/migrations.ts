@@ -86,4 +86,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX events_thread ON events(thread_id, position);
   CREATE INDEX events_created ON events(created_at);
   `,
+  // 2: the user directory of demo sign-in
+  `
+  CREATE TABLE profiles (
+    user_id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX profiles_name ON profiles(display_name COLLATE NOCASE);
+  `,
 ];

@@ -9,6 +9,7 @@ import { fdatasync, mkdirSync, openSync, closeSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
+  DirectoryOps, ProfileRecord,
   EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ReadReceiptRecord,
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
@@ -61,7 +62,7 @@ const USER_COLUMNS: Record<string, (v: unknown) => unknown> = { createdAt: (v) =
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
 /** StoreOps over one better-sqlite3 connection, with a statement cache. */
-class SqliteOps implements StoreOps {
+class SqliteOps implements StoreOps, DirectoryOps {
   private readonly statements = new Map<string, Database.Statement>();
   constructor(private readonly db: Db) {}
 
@@ -211,6 +212,18 @@ class SqliteOps implements StoreOps {
       recipients: JSON.parse(r.recipients as string), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
     }));
   }
+  async findProfileByName(displayName: string) {
+    const r = this.stmt("SELECT * FROM profiles WHERE display_name = ? COLLATE NOCASE").get(displayName) as Row | undefined;
+    return r && ({ userId: r.user_id, displayName: r.display_name, createdAt: r.created_at } as ProfileRecord);
+  }
+  async insertProfile(p: ProfileRecord) {
+    this.stmt("INSERT INTO profiles (user_id, display_name, created_at) VALUES (?, ?, ?)").run(p.userId, p.displayName, p.createdAt);
+  }
+  async listProfiles(limit: number, afterName?: string) {
+    return (this.stmt("SELECT * FROM profiles WHERE (@after IS NULL OR display_name > @after COLLATE NOCASE) ORDER BY display_name COLLATE NOCASE LIMIT @limit")
+      .all({ after: afterName ?? null, limit }) as Row[]).map((r) => ({ userId: r.user_id, displayName: r.display_name, createdAt: r.created_at }) as ProfileRecord);
+  }
+
   async deleteEventsBefore(time: number) {
     return this.stmt("DELETE FROM events WHERE created_at < ?").run(time).changes;
   }
@@ -225,13 +238,13 @@ interface Job {
 const WRITE_METHODS = [
   "insertUser", "updateUser", "insertThread", "updateThread", "deleteThreadContent", "purgeThread", "upsertParticipant",
   "deleteParticipant", "insertMessage", "updateMessage", "upsertReadReceipt", "insertIdempotency", "deleteIdempotencyBefore",
-  "appendEvent", "deleteEventsBefore",
+  "appendEvent", "deleteEventsBefore", "insertProfile",
 ] as const;
 
 // The StoreOps methods are installed in the constructor (reads on the reader connection, writes as one-step
 // transactions); this merge tells TypeScript they exist.
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
-export interface SqliteStore extends StoreOps {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface SqliteStore extends StoreOps, DirectoryOps {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class SqliteStore implements Store {
