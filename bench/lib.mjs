@@ -37,8 +37,8 @@ function waitFor(child, pattern, timeoutMs = 30_000) {
 }
 
 /** Starts `natter serve` on loopback with free ports in a fresh data folder. */
-export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = []) {
-  const data = mkdtempSync(join(tmpdir(), "natter-bench-"));
+export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = [], dataDir = undefined) {
+  const data = dataDir ?? mkdtempSync(join(tmpdir(), "natter-bench-"));
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [...nodeArgs, BIN, "serve", "--data", data, "--port", "0", "--https-port", "0", "--log-level", "silent", ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env },
@@ -114,7 +114,7 @@ export async function load({ url, connections, seconds, requestsFor, pipelining 
   });
   // Any non-2xx answer is an error here: a benchmark of 401s or 404s measures nothing.
   const errors = result.errors + result.timeouts + (result.non2xx ?? 0);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors, total: result.requests.total };
+  return { rps: result.requests.average, mean: result.latency.mean, p50: result.latency.p50, p99: result.latency.p99, errors, total: result.requests.total };
 }
 
 export function table(rows) {
