@@ -14,7 +14,10 @@ import type { DirectoryOps } from "./store/store.js";
 import type { Store } from "./store/store.js";
 import type { Bus } from "./bus/bus.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { PostgresStore } from "./store/postgres/postgres-store.js";
 import { MemoryBus } from "./bus/memory/memory-bus.js";
+import { RedisBus } from "./bus/redis/redis-bus.js";
+import { RedisRateCounter } from "./bus/redis/redis-rate-counter.js";
 import { ChatService } from "./domain/chat-service.js";
 import { IdentityService, TOKENS_REVOKED } from "./domain/identity-service.js";
 import { CONTROL_TOPIC } from "./bus/bus.js";
@@ -23,7 +26,9 @@ import { buildApp } from "./http/app.js";
 import { MemoryRateCounter } from "./http/plugins/rate-limits.js";
 import { loadTls } from "./tls.js";
 import { Metrics } from "./http/plugins/metrics.js";
+import { guardServer } from "./http/plugins/errors.js";
 import { attachRealtime } from "./realtime/gateway.js";
+import { attachTrouter } from "./realtime/trouter/trouter.js";
 
 export interface RunningNatter {
   config: NatterConfig;
@@ -53,6 +58,8 @@ export interface StartOptions {
   now?: () => number;
   /** Log to stdout as JSON (the CLI); tests keep it off. */
   log?: boolean;
+  /** Log as JSON into this stream instead of stdout (turns logging on; tests that inspect the log). */
+  logStream?: NodeJS.WritableStream;
 }
 
 function isDirectory(store: Store): store is Store & DirectoryOps {
@@ -83,16 +90,16 @@ function createStore(config: NatterConfig): Store {
     case "sqlite":
       return new SqliteStore(join(config.dataDir, "natter.db"));
     case "postgres":
-      throw new Error("--store postgres is not available in this build yet");
+      return new PostgresStore(config.databaseUrl!);
   }
 }
 
-function createBus(config: NatterConfig): Bus {
+function createBus(config: NatterConfig, onError: (error: Error, context: string) => void): Bus {
   switch (config.bus) {
     case "memory":
       return new MemoryBus();
     case "redis":
-      throw new Error("--bus redis is not available in this build yet");
+      return new RedisBus(config.redisUrl!, { onError });
   }
 }
 
@@ -121,7 +128,14 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
 
   const store = createStore(config);
   await store.migrate();
-  const bus = createBus(config);
+  // Redis failures are survived (ioredis reconnects); they are counted and logged once the app exists.
+  let onRedisError = (_error: Error, _context: string): void => {};
+  const bus = createBus(config, (error, context) => onRedisError(error, context));
+  // Fail fast, naming the server, when Redis is unreachable at startup.
+  if (bus instanceof RedisBus) await bus.ready();
+  const rateCounter = config.limits !== "acs" ? undefined
+    : config.bus === "redis" ? new RedisRateCounter(config.redisUrl!, { onError: (error) => onRedisError(error, "rate counter") }) : new MemoryRateCounter();
+  if (rateCounter instanceof RedisRateCounter) await rateCounter.ready();
   const chat = new ChatService({ store, bus, resourceId, now, eventRetentionMs: config.eventRetentionHours * 3_600_000 });
   const identity = new IdentityService(store, bus, resourceId, now);
   const tokens = new TokenService(keyBytes, identity, now);
@@ -143,16 +157,17 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     chat, identity, tokens, accessKey: keyBytes, now, metrics,
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,
-    rateCounter: config.limits === "acs" ? new MemoryRateCounter() : undefined,
+    rateCounter,
     ready: async () => {
       if (!accepting) return false;
       await store.ping();
       return true;
     },
     bodyLimit: config.bodyLimit,
-    logger: options.log
+    logger: options.log || options.logStream
       ? {
           level: config.logLevel,
+          ...(options.logStream ? { stream: options.logStream } : {}),
           redact: ["req.headers.authorization", "req.headers['x-ms-content-sha256']"],
           // Tokens can travel in query strings (realtime connects from browsers): never log them.
           serializers: {
@@ -163,22 +178,37 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
         }
       : false,
     serverFactory: (handler) => {
-      httpsServer = https.createServer({ cert: tls.cert, key: tls.key }, handler);
-      httpServer = http.createServer(handler);
+      const headersTimeout = config.headersTimeoutSeconds * 1000;
+      const requestTimeout = config.requestTimeoutSeconds * 1000;
+      // Node enforces both timeouts only when it sweeps its connections: sweep often enough to honour them.
+      const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)));
+      httpsServer = https.createServer({ cert: tls.cert, key: tls.key, connectionsCheckingInterval }, handler);
+      httpServer = http.createServer({ connectionsCheckingInterval }, handler);
       for (const s of [httpServer, httpsServer]) {
-        s.headersTimeout = 10_000;
-        s.requestTimeout = 30_000;
+        s.headersTimeout = headersTimeout;
+        s.requestTimeout = requestTimeout;
         s.keepAliveTimeout = 5_000;
+        guardServer(s);
       }
       return httpsServer;
     },
   });
   await app.ready();
+  onRedisError = (error, context) => {
+    metrics.busErrors.inc();
+    // A dropped publish is only counted: during an outage there is one per message.
+    if (context !== "publish") app.log.warn({ err: error, context }, "redis error");
+  };
   const realtime = attachRealtime({
     servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now,
     eventRetentionMs: config.eventRetentionHours * 3_600_000,
   });
-  realtimeConnections = () => realtime.connectionCount();
+  // Azure's browser SDK realtime (Trouter subset) on the same listeners; its HTTP routes are in the app.
+  const trouter = attachTrouter({
+    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now,
+    eventRetentionMs: config.eventRetentionHours * 3_600_000, accessKey: keyBytes,
+  });
+  realtimeConnections = () => realtime.connectionCount() + trouter.connectionCount();
   const httpsPort = await listen(httpsServer, config.httpsPort, config.host);
   const httpPort = await listen(httpServer, config.port, config.host);
   accepting = true;
@@ -207,6 +237,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
         accepting = false;
         clearInterval(housekeeping);
         await realtime.close();
+        await trouter.close();
         // We listen ourselves (two servers share the app), so we close both; close() lets in-flight requests finish.
         const closed = [httpServer, httpsServer].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
         httpServer.closeIdleConnections();
@@ -214,6 +245,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
         await app.close();
         await Promise.all(closed);
         await bus.close();
+        if (rateCounter instanceof RedisRateCounter) await rateCounter.close();
         await store.close();
       })();
       return closing;

@@ -27,6 +27,10 @@ export interface NatterConfig {
   housekeepingSeconds: number;
   /** Demo sign-in endpoints: "auto" turns them on only when bound to a loopback address. */
   demoAuth: "on" | "off" | "auto";
+  /** Seconds a client has to send the request headers before the connection is closed (slowloris guard). */
+  headersTimeoutSeconds: number;
+  /** Seconds a client has to send a whole request. */
+  requestTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -56,6 +60,8 @@ export const OPTIONS: Option[] = [
   { flag: "event-retention-hours", env: "NATTER_EVENT_RETENTION_HOURS", description: "how long missed realtime events can be resumed", default: "24" },
   { flag: "demo-auth", env: "NATTER_DEMO_AUTH", description: "on | off | auto: demo sign-in for the web app (auto = on only on loopback)", default: "auto" },
   { flag: "housekeeping-seconds", env: "NATTER_HOUSEKEEPING_SECONDS", description: "interval of retention purges", default: "60" },
+  { flag: "headers-timeout-seconds", env: "NATTER_HEADERS_TIMEOUT_SECONDS", description: "time a client has to send the request headers", default: "10" },
+  { flag: "request-timeout-seconds", env: "NATTER_REQUEST_TIMEOUT_SECONDS", description: "time a client has to send a whole request", default: "30" },
 ];
 
 function port(value: string, name: string): number {
@@ -111,7 +117,10 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     eventRetentionHours: positive(get("event-retention-hours")!, "event-retention-hours"),
     housekeepingSeconds: positive(get("housekeeping-seconds")!, "housekeeping-seconds"),
     demoAuth: oneOf(get("demo-auth")!, ["on", "off", "auto"] as const, "demo-auth"),
+    headersTimeoutSeconds: positive(get("headers-timeout-seconds")!, "headers-timeout-seconds"),
+    requestTimeoutSeconds: positive(get("request-timeout-seconds")!, "request-timeout-seconds"),
   };
+  if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) throw new ConfigError("--headers-timeout-seconds must not exceed --request-timeout-seconds");
   if (config.accessKey !== undefined && !isBase64Key(config.accessKey)) {
     throw new ConfigError("--access-key must be base64 of at least 16 bytes");
   }

@@ -31,6 +31,7 @@ async function serve(args: string[]): Promise<void> {
     `Natter is running (store: ${config.store}, bus: ${config.bus}, limits: ${config.limits})`,
     `  HTTPS  ${natter.httpsUrl}`,
     `  HTTP   ${natter.httpUrl}`,
+    `  Web app: ${natter.httpsUrl}`,
     `  Connection string: ${natter.connectionString}`,
     `  Certificate: ${natter.certPath}${natter.certGenerated ? " (self-signed, generated now)" : ""}`,
     `  Trust it in Node with: NODE_EXTRA_CA_CERTS=${natter.certPath}`,

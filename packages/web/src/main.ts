@@ -1,5 +1,10 @@
-// Natter web app entry (placeholder until the app lands).
-import { ChatClient } from "@natter/communication-chat";
+// Natter web app entry: styles (a file, never inline: the CSP allows only 'self') and the Preact root.
+import "./styles.css";
+import { h, render } from "preact";
+import { App } from "./app";
 
-const app = document.querySelector("#app")!;
-app.textContent = typeof ChatClient === "function" ? "Natter" : "SDK missing";
+const root = document.querySelector("#app");
+if (root) {
+  root.textContent = "";
+  render(h(App, {}), root);
+}

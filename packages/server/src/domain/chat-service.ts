@@ -202,7 +202,8 @@ export class ChatService {
     await this.store.transaction(async (tx) => {
       const thread = await tx.lockThread(threadId);
       if (!thread) throw notFound("The chat thread was not found.");
-      if (!(await tx.getParticipant(threadId, caller.userId))) throw forbidden();
+      // 404 before 403, as for every other operation on a deleted thread; a participant's repeat is a no-op.
+      if (!(await tx.getParticipant(threadId, caller.userId))) throw thread.deletedAt !== null ? notFound("The chat thread was not found.") : forbidden();
       if (thread.deletedAt !== null) return;
       const now = this.now();
       await tx.updateThread(threadId, { deletedAt: now });

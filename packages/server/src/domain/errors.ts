@@ -18,10 +18,12 @@ export const ERRORS = {
   forbidden: { status: 403, code: "Forbidden", message: "The initiator doesn't have the permission to perform the requested operation." },
   notFound: { status: 404, code: "NotFound", message: "The requested resource was not found." },
   methodNotAllowed: { status: 405, code: "MethodNotAllowed", message: "The method is not allowed for this resource." },
+  requestTimeout: { status: 408, code: "RequestTimeout", message: "The request was not received in time." },
   conflict: { status: 409, code: "Conflict", message: "The request conflicts with the current state." },
   payloadTooLarge: { status: 413, code: "RequestEntityTooLarge", message: "The request body is too large." },
   unsupportedMediaType: { status: 415, code: "UnsupportedMediaType", message: "The request content type is not supported." },
   tooManyRequests: { status: 429, code: "TooManyRequests", message: "Rate limit exceeded." },
+  headersTooLarge: { status: 431, code: "RequestHeaderFieldsTooLarge", message: "The request headers are too large." },
   internal: { status: 500, code: "InternalError", message: "The server encountered an internal error." },
   serviceUnavailable: { status: 503, code: "ServiceUnavailable", message: "The server is currently unable to handle the request." },
 } as const satisfies Record<string, ErrorKind>;

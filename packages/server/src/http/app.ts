@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { ChatService } from "../domain/chat-service.js";
 import type { IdentityService } from "../domain/identity-service.js";
 import type { TokenService } from "../auth/tokens.js";
-import { registerErrorHandling, sendError, toChatError } from "./plugins/errors.js";
+import { handleClientError, registerErrorHandling, sendError, toChatError } from "./plugins/errors.js";
 import { registerRequestContext } from "./plugins/request-context.js";
 import type { RateCounter } from "./plugins/rate-limits.js";
 import { registerRateLimits } from "./plugins/rate-limits.js";
@@ -20,6 +20,7 @@ import { registerWebApp } from "./web-app.js";
 import { demoRoutes } from "./routes/demo.js";
 import type { DirectoryService } from "../domain/directory-service.js";
 import { registerMetrics } from "./plugins/metrics.js";
+import { registerTrouterRoutes } from "../realtime/trouter/routes.js";
 
 export interface AppDeps {
   chat: ChatService;
@@ -45,6 +46,8 @@ export interface AppDeps {
 const CORS_ALLOWED_HEADERS = [
   "authorization", "content-type", "accept", "x-ms-useragent", "x-ms-client-request-id", "repeatability-request-id",
   "repeatability-first-sent", "x-ms-date", "x-ms-content-sha256", "x-ms-return-client-request-id", "traceparent",
+  // Azure's signaling client (realtime) sends the token as X-Skypetoken to /v4/a, the handshake and the registrar.
+  "x-skypetoken",
 ];
 const CORS_EXPOSED_HEADERS = ["location", "retry-after", "x-ms-client-request-id", "x-ms-request-id", "api-supported-versions"];
 
@@ -69,6 +72,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, toChatError(error));
     },
+    // Malformed HTTP, oversized headers and timeouts: the ACS error body, not Fastify's own.
+    clientErrorHandler: handleClientError,
   });
 
   registerErrorHandling(app, () => deps.metrics?.storeErrors.inc());
@@ -80,6 +85,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     exposedHeaders: CORS_EXPOSED_HEADERS,
     methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
     maxAge: 600,
+    // An OPTIONS request that is not a CORS preflight gets 204 too (the strict mode answers it in text/plain).
+    strictPreflight: false,
   });
   registerRequestContext(app, { tokens: deps.tokens, accessKey: deps.accessKey, now });
   if (deps.rateCounter) registerRateLimits(app, deps.rateCounter, now);
@@ -98,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
   identityRoutes(app, deps.identity, deps.tokens);
+  registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now });
   if (deps.directory) demoRoutes(app, deps.directory, deps.tokens);
   await registerWebApp(app, deps.webRoot);
   return app;

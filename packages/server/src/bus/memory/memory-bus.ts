@@ -1,15 +1,20 @@
 // MemoryBus: the Bus for a single node; delivers synchronously-queued messages inside this process.
 import type { Bus, BusHandler, BusMessage } from "../bus.js";
 
+/** One subscribe() call: the same handler subscribed twice is two subscriptions (the Bus counts them). */
+interface Subscription {
+  handler: BusHandler;
+}
+
 export class MemoryBus implements Bus {
-  private readonly handlers = new Map<string, Set<BusHandler>>();
+  private readonly topics = new Map<string, Set<Subscription>>();
 
   async publish(topic: string, message: BusMessage): Promise<void> {
-    const set = this.handlers.get(topic);
-    if (!set) return;
-    for (const handler of [...set]) {
+    const subs = this.topics.get(topic);
+    if (!subs) return;
+    for (const sub of [...subs]) {
       try {
-        handler(topic, message);
+        sub.handler(topic, message);
       } catch {
         // A failing subscriber must not affect the publisher or other subscribers.
       }
@@ -17,16 +22,18 @@ export class MemoryBus implements Bus {
   }
 
   async subscribe(topic: string, handler: BusHandler): Promise<() => Promise<void>> {
-    let set = this.handlers.get(topic);
-    if (!set) this.handlers.set(topic, (set = new Set()));
-    set.add(handler);
+    let subs = this.topics.get(topic);
+    if (!subs) this.topics.set(topic, (subs = new Set()));
+    const sub: Subscription = { handler };
+    subs.add(sub);
     return async () => {
-      set.delete(handler);
-      if (set.size === 0) this.handlers.delete(topic);
+      // Idempotent: a second call finds nothing to remove (and never removes a newer subscription).
+      if (!subs.delete(sub)) return;
+      if (subs.size === 0 && this.topics.get(topic) === subs) this.topics.delete(topic);
     };
   }
 
   async close(): Promise<void> {
-    this.handlers.clear();
+    this.topics.clear();
   }
 }

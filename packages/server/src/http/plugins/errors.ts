@@ -1,4 +1,7 @@
 // Turns every failure into the ACS error body with its status; never a stack trace, never a non-JSON body.
+import { STATUS_CODES } from "node:http";
+import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { CommunicationErrorResponse } from "@natter/wire";
@@ -8,6 +11,8 @@ export function sendError(reply: FastifyReply, error: ChatError): FastifyReply {
   const body: CommunicationErrorResponse = { error: { code: error.code, message: error.message } };
   if (error.target !== undefined) body.error.target = error.target;
   if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
+  // Also here: errors found before routing (a malformed URL) skip the app's onSend hooks.
+  reply.header("x-content-type-options", "nosniff");
   return reply.status(error.status).type(JSON_CONTENT_TYPE).send(body);
 }
 
@@ -62,4 +67,38 @@ export function registerErrorHandling(app: FastifyInstance, onInfrastructureErro
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new ChatError("notFound", `No resource matches ${request.method} ${request.url.split("?")[0].slice(0, 200)}.`)),
   );
+}
+
+/** Writes an ACS error as a raw HTTP/1.1 answer and closes the connection (for errors below Fastify). */
+function answerAndClose(socket: Duplex, error: ChatError): void {
+  const started = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !started) {
+    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+    socket.end(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ""}\r\ncontent-type: ${JSON_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+    );
+    // Read (and drop) what the client still sends, so closing does not reset the connection before it reads the answer.
+    socket.resume();
+  }
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * Node's 'clientError' (a request that is not valid HTTP, headers over the size limit, a header or request
+ * timeout): answered with the ACS body like every other failure, then the connection is closed.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const chatError =
+    error.code === "HPE_HEADER_OVERFLOW" ? new ChatError("headersTooLarge")
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? new ChatError("requestTimeout")
+        : new ChatError("badRequest", "The request is not valid HTTP/1.1.");
+  answerAndClose(socket, chatError);
+}
+
+/** Failures below Fastify on a listener: malformed HTTP and CONNECT get ACS error answers too. */
+export function guardServer(server: Server): void {
+  server.on("clientError", handleClientError);
+  server.on("connect", (_request, socket: Duplex) => answerAndClose(socket, new ChatError("methodNotAllowed", "CONNECT is not supported.")));
 }

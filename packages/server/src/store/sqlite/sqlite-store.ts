@@ -299,13 +299,15 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    const current = this.writer.pragma("user_version", { simple: true }) as number;
-    for (let version = current; version < SQLITE_MIGRATIONS.length; version++) {
-      this.writer.transaction(() => {
-        this.writer.exec(SQLITE_MIGRATIONS[version]);
-        this.writer.pragma(`user_version = ${version + 1}`);
-      }).immediate();
-    }
+    // The version is read inside the write-locked transaction: processes migrating together take turns.
+    const step = this.writer.transaction((): boolean => {
+      const version = this.writer.pragma("user_version", { simple: true }) as number;
+      if (version >= SQLITE_MIGRATIONS.length) return false;
+      this.writer.exec(SQLITE_MIGRATIONS[version]);
+      this.writer.pragma(`user_version = ${version + 1}`);
+      return true;
+    });
+    while (step.immediate()) { /* next migration */ }
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {

@@ -1,0 +1,188 @@
+// Runs the Bus contract against RedisBus when NATTER_TEST_REDIS_URL is set (two RedisBus instances = two nodes,
+// a random channel prefix per test so parallel runs on a shared Redis never meet), plus RedisBus's own failure
+// modes: a dropped subscriber connection (CLIENT KILL) is resubscribed by itself; an unreachable Redis fails fast.
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { defineBusContract, waitFor } from "../contract/bus-contract.js";
+import type { BusMessage } from "../bus.js";
+import { RedisBus } from "./redis-bus.js";
+import type { RedisBusErrorContext } from "./redis-bus.js";
+
+const url = process.env.NATTER_TEST_REDIS_URL;
+const SKIP = "NATTER_TEST_REDIS_URL not set (e.g. redis://127.0.0.1:6379)";
+const newPrefix = () => `natter-test-${randomBytes(6).toString("hex")}:`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Two connected RedisBus instances sharing one fresh prefix. */
+async function openPair(onError?: (error: Error, context: RedisBusErrorContext) => void) {
+  const prefix = newPrefix();
+  const buses = [new RedisBus(url!, { prefix, onError }), new RedisBus(url!, { prefix, onError })] as [RedisBus, RedisBus];
+  await Promise.all(buses.map((bus) => bus.ready()));
+  return { prefix, buses, cleanup: async () => void (await Promise.all(buses.map((bus) => bus.close()))) };
+}
+
+/** Ids of the connections whose name starts with `namePrefix` (CLIENT LIST). */
+async function clientIds(admin: Redis, namePrefix: string): Promise<string[]> {
+  const list = (await admin.client("LIST")) as string;
+  return list
+    .split("\n")
+    .map((line) => Object.fromEntries(line.trim().split(" ").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])))
+    .filter((c: Record<string, string>) => c.name?.startsWith(namePrefix))
+    .map((c: Record<string, string>) => c.id);
+}
+
+if (!url) {
+  it("RedisBus contract", { skip: SKIP }, () => {});
+  it("RedisBus failure modes on a live Redis", { skip: SKIP }, () => {});
+} else {
+  defineBusContract("RedisBus", () => openPair());
+
+  describe("RedisBus on a live Redis", () => {
+    let admin: Redis;
+    before(async () => {
+      admin = new Redis(url);
+    });
+    after(async () => {
+      await admin.quit();
+    });
+
+    it("resubscribes by itself after its subscriber connection is killed, and delivers what is published afterwards", async () => {
+      const errors: string[] = [];
+      const { prefix, buses: [a, b], cleanup } = await openPair((error, context) => errors.push(`${context}: ${error.message}`));
+      try {
+        const topics = Array.from({ length: 1500 }, (_, i) => `user:8:acs:fault-${i}`);
+        const got = new Map<string, BusMessage[]>();
+        const handler = (topic: string, message: BusMessage) => got.set(topic, [...(got.get(topic) ?? []), message]);
+        for (const topic of topics) await b.subscribe(topic, handler);
+        const probeTopic = "user:8:acs:fault-probe"; // subscribed last: resubscribed in the last batch
+        let probes = 0;
+        await b.subscribe(probeTopic, () => probes++);
+        await a.publish(probeTopic, { type: "probe", data: null });
+        await waitFor(() => probes > 0, () => "probe before the kill not received");
+
+        // Drop the subscriber connections of this test's buses only (never other clients of the shared server).
+        const ids = await clientIds(admin, `${prefix}bus-sub`);
+        assert.equal(ids.length, 2, "both subscriber connections are listed");
+        for (const id of ids) await admin.client("KILL", "ID", id);
+        const probesBefore = probes;
+        // Publishes during the outage resolve (they may be lost: at-most-once).
+        await a.publish(probeTopic, { type: "probe", data: "during" });
+        // Wait until the resubscription is in effect: keep probing.
+        const deadline = Date.now() + 10_000;
+        while (probes === probesBefore) {
+          assert.ok(Date.now() < deadline, "no probe delivered within 10 s after the subscriber connection was killed");
+          await a.publish(probeTopic, { type: "probe", data: "after" });
+          await sleep(25);
+        }
+        // Every topic is subscribed again, not just the probe.
+        await Promise.all(topics.map((topic, i) => a.publish(topic, { type: "after-kill", data: { i } })));
+        await waitFor(() => topics.every((t) => got.get(t)?.some((m) => m.type === "after-kill")), () => `${topics.filter((t) => got.get(t)?.some((m) => m.type === "after-kill")).length}/${topics.length} topics received after the kill`);
+        // Still exactly one subscription per channel on each bus (no duplicate deliveries).
+        const [, count] = (await admin.call("PUBSUB", "NUMSUB", `${prefix}${topics[0]}`)) as [string, number];
+        assert.equal(Number(count), 1);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("survives its publisher connection being killed: later publishes are delivered", async () => {
+      const { prefix, buses: [a, b], cleanup } = await openPair();
+      try {
+        const topic = "user:8:acs:pub-kill";
+        let received = 0;
+        await b.subscribe(topic, () => received++);
+        for (const id of await clientIds(admin, `${prefix}bus-pub`)) await admin.client("KILL", "ID", id);
+        const deadline = Date.now() + 10_000;
+        while (received === 0) {
+          assert.ok(Date.now() < deadline, "no publish delivered within 10 s after the publisher connection was killed");
+          await a.publish(topic, { type: "t", data: null }); // never throws, even while reconnecting
+          await sleep(25);
+        }
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("unsubscribes the Redis channel when the last local handler goes", async () => {
+      const { prefix, buses: [a], cleanup } = await openPair();
+      try {
+        const numsub = async (topic: string) => Number(((await admin.call("PUBSUB", "NUMSUB", `${prefix}${topic}`)) as [string, number])[1]);
+        const first = await a.subscribe("t1", () => {});
+        const second = await a.subscribe("t1", () => {});
+        assert.equal(await numsub("t1"), 1, "one Redis subscription for two local handlers");
+        await first();
+        assert.equal(await numsub("t1"), 1);
+        await second();
+        await waitFor(() => a.topicCount === 0, () => `topicCount=${a.topicCount}`);
+        assert.equal(await numsub("t1"), 0);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("reports undecodable messages through onError and delivers nothing for them", async () => {
+      const errors: RedisBusErrorContext[] = [];
+      const { prefix, buses: [a, b], cleanup } = await openPair((_error, context) => errors.push(context));
+      try {
+        const got: BusMessage[] = [];
+        await b.subscribe("t", (_topic, message) => got.push(message));
+        await admin.publish(`${prefix}t`, "not json");
+        await admin.publish(`${prefix}t`, JSON.stringify({ data: "no type" }));
+        await a.publish("t", { type: "ok", data: 1 });
+        await waitFor(() => got.length === 1 && errors.filter((c) => c === "decode").length === 2, () => `got=${got.length} errors=${errors.join(",")}`);
+        assert.deepEqual(got, [{ type: "ok", data: 1 }]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("a payload that is not JSON-serialisable is reported, not thrown", async () => {
+      const errors: RedisBusErrorContext[] = [];
+      const { buses: [a], cleanup } = await openPair((_error, context) => errors.push(context));
+      try {
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        await a.publish("t", { type: "t", data: cyclic });
+        await a.publish("t", { type: "t", data: 1n });
+        assert.deepEqual(errors, ["publish", "publish"]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("close() quits both connections", async () => {
+      const { prefix, buses, cleanup } = await openPair();
+      assert.equal((await clientIds(admin, prefix)).length, 4);
+      await cleanup();
+      const deadline = Date.now() + 5_000;
+      while ((await clientIds(admin, prefix)).length > 0) {
+        assert.ok(Date.now() < deadline, "connections still open after close()");
+        await sleep(20);
+      }
+      await buses[0].close(); // idempotent
+    });
+  });
+}
+
+// Needs no Redis: nothing listens on port 1.
+describe("RedisBus without Redis", () => {
+  it("ready() fails fast with a clear message and stops retrying; publish and subscribe never throw", async () => {
+    const errors: RedisBusErrorContext[] = [];
+    const bus = new RedisBus("redis://:secret@127.0.0.1:1", { onError: (_error, context) => errors.push(context) });
+    const subscribed = await bus.subscribe("t", () => {}); // not connected: deferred to the next 'ready'
+    await bus.publish("t", { type: "t", data: 1 });
+    const started = Date.now();
+    await assert.rejects(bus.ready(500), (error: Error) => {
+      assert.match(error.message, /^Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/? is not reachable: /);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 3_000);
+    assert.ok(errors.includes("publish"), `errors: ${errors.join(",")}`);
+    await subscribed();
+    await bus.publish("t", { type: "t", data: 2 }); // closed: resolves
+    await bus.close();
+  });
+});

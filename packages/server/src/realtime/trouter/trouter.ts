@@ -1,0 +1,283 @@
+// The WebSocket half of the Trouter subset (routes.ts is the HTTP half): accepts socket.io 0.9 WebSockets
+// at /socket.io/1/websocket/<sid> on both listeners, binds each to the user named by its signed session id,
+// and pushes that user's chat events as Trouter notifications. Live delivery only: Trouter has no resume.
+// Keeps the client's timers happy (heartbeats, acks of `ping`/`user.activity`) so it never reconnects
+// spuriously; closes sockets when the token expires or is revoked, and at shutdown.
+import type http from "node:http";
+import type https from "node:https";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+import type { RawData, WebSocket } from "ws";
+import type { BusMessage } from "../../bus/bus.js";
+import { CONTROL_TOPIC, userTopic } from "../../bus/bus.js";
+import type { ChatEventEnvelope } from "../../domain/events.js";
+import { CHAT_EVENT } from "../../domain/events.js";
+import { TOKENS_REVOKED } from "../../domain/identity-service.js";
+import type { RealtimeDeps } from "../gateway.js";
+import { REALTIME_PATH } from "../protocol.js";
+import { toTrouterPayload } from "./payloads.js";
+import type { Ticket } from "./protocol.js";
+import { FRAMES, HEARTBEAT_INTERVAL_MS, IDLE_TIMEOUT_MS, CONNECTION_TTL_SECONDS, TROUTER_PATHS, TicketSigner, parseFrame } from "./protocol.js";
+
+export interface TrouterDeps extends RealtimeDeps {
+  /** The access key (session ids are signed with a key derived from it; see routes.ts). */
+  accessKey: Uint8Array;
+}
+
+export interface TrouterGateway {
+  /** Open Trouter sockets, for metrics. */
+  connectionCount(): number;
+  /** Disconnects every socket and stops listening for upgrades. */
+  close(): Promise<void>;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_PAYLOAD_BYTES = 64 * 1024;
+/** A socket whose unsent data exceeds this is dropped (the client reconnects; Trouter has no resume). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+const SHUTDOWN_GRACE_MS = 2_000;
+/** Disconnect reason that makes the client fetch a fresh token before it reconnects. */
+const UNAUTHORIZED = JSON.stringify({ reason: "unauthorized" });
+
+export function attachTrouter(deps: TrouterDeps): TrouterGateway {
+  return new Trouter(deps);
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}
+
+class Trouter implements TrouterGateway {
+  readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+  readonly connections = new Set<Connection>();
+  readonly signer: TicketSigner;
+  private closing = false;
+  private readonly listeners = new Map<http.Server | https.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
+  private readonly control: Promise<(() => Promise<void>) | undefined>;
+
+  constructor(readonly deps: TrouterDeps) {
+    this.signer = new TicketSigner(deps.accessKey);
+    for (const server of deps.servers) {
+      const listener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
+      this.listeners.set(server, listener);
+      server.on("upgrade", listener);
+    }
+    this.control = deps.bus
+      .subscribe(CONTROL_TOPIC, (_topic, message) => {
+        if (message.type !== TOKENS_REVOKED) return;
+        const { userId } = message.data as { userId: string };
+        for (const c of this.connections) if (c.ticket.userId === userId) c.disconnect(UNAUTHORIZED);
+      })
+      .catch((error: unknown) => {
+        deps.log.error({ err: error }, "trouter: cannot subscribe to the control topic");
+        return undefined;
+      });
+  }
+
+  connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const [server, listener] of this.listeners) server.off("upgrade", listener);
+    await Promise.all([...this.connections].map((c) => c.shutdown()));
+    const unsubscribe = await this.control;
+    await unsubscribe?.().catch(() => undefined);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      return;
+    }
+    if (!url.pathname.startsWith(TROUTER_PATHS.websocketPrefix)) {
+      // Not ours. The Natter gateway owns its path; answer anything else rather than leave it hanging.
+      if (url.pathname !== (this.deps.options?.path ?? REALTIME_PATH)) reject(socket, 404, "Not Found");
+      return;
+    }
+    socket.on("error", () => socket.destroy());
+    if (this.closing) return reject(socket, 503, "Service Unavailable");
+    const now = this.deps.now();
+    const sid = url.pathname.slice(TROUTER_PATHS.websocketPrefix.length).replace(/\/$/, "");
+    const ticket = this.signer.verify(sid, now);
+    if (!ticket || ticket.tokenExpiresAt <= now) return reject(socket, 401, "Unauthorized");
+    // The token was checked at the handshake; a revocation since then shows in the user's token generation.
+    this.deps.store.getUser(ticket.userId).then(
+      (user) => {
+        if (!user || user.deletedAt !== null || user.tokenGeneration !== ticket.generation) return reject(socket, 401, "Unauthorized");
+        if (this.closing) return reject(socket, 503, "Service Unavailable");
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          const ccid = url.searchParams.get("ccid");
+          const base = `${"encrypted" in req.socket && req.socket.encrypted ? "https" : "http"}://${req.headers.host ?? "localhost"}${TROUTER_PATHS.trouter}/c/${ccid && /^[\w-]{1,64}$/.test(ccid) ? ccid : "0"}/`;
+          const connection = new Connection(this, ws, ticket, base);
+          this.connections.add(connection);
+          ws.once("close", () => this.connections.delete(connection));
+        });
+      },
+      (error: unknown) => {
+        this.deps.log.warn({ err: error }, "trouter: cannot check the user at connect");
+        reject(socket, 503, "Service Unavailable");
+      },
+    );
+  }
+}
+
+class Connection {
+  private requestId = 0;
+  private lastReceivedAt: number;
+  private readonly heartbeat: NodeJS.Timeout;
+  private expiryTimer?: NodeJS.Timeout;
+  private unsubscribe?: Promise<(() => Promise<void>) | undefined>;
+  private closed = false;
+
+  constructor(
+    private readonly trouter: Trouter,
+    private readonly ws: WebSocket,
+    readonly ticket: Ticket,
+    /** This connection's public URL (the allocation's `url`); notifications are addressed below it. */
+    private readonly baseUrl: string,
+  ) {
+    this.lastReceivedAt = Date.now();
+    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on("close", () => this.cleanup());
+    ws.on("error", () => ws.terminate());
+    this.heartbeat = setInterval(() => this.tick(), HEARTBEAT_INTERVAL_MS);
+    this.armExpiry();
+    this.open();
+  }
+
+  /** Subscribes first, then says "connected": nothing published after the client sees Connected is missed. */
+  private open(): void {
+    const { bus, log } = this.trouter.deps;
+    this.unsubscribe = bus.subscribe(userTopic(this.ticket.userId), (_topic, message) => this.onBus(message)).then(
+      (unsubscribe) => {
+        if (this.closed) {
+          void unsubscribe().catch(() => undefined);
+          return undefined;
+        }
+        this.send(FRAMES.connect);
+        this.send(FRAMES.event("trouter.connected", [{ ttl: CONNECTION_TTL_SECONDS }]));
+        return unsubscribe;
+      },
+      (error: unknown) => {
+        log.error({ err: error }, "trouter: cannot subscribe to the user's topic");
+        this.ws.close(1011, "internal error");
+        return undefined;
+      },
+    );
+  }
+
+  private send(frame: string): void {
+    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+  }
+
+  private onBus(message: BusMessage): void {
+    if (message.type !== CHAT_EVENT || this.closed) return;
+    const { event, recipient } = message.data as ChatEventEnvelope;
+    if (recipient !== this.ticket.userId) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.trouter.deps.log.info({ userId: this.ticket.userId, buffered: this.ws.bufferedAmount }, "trouter: dropping a slow consumer");
+      this.ws.terminate();
+      return;
+    }
+    const id = ++this.requestId;
+    this.send(
+      FRAMES.message(
+        JSON.stringify({
+          id,
+          method: "POST",
+          url: `${this.baseUrl}chat`,
+          headers: { "MS-CV": `natter${id}.0` },
+          body: JSON.stringify(toTrouterPayload(event, recipient)),
+        }),
+      ),
+    );
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    this.lastReceivedAt = Date.now();
+    if (isBinary) return;
+    const frame = parseFrame(data.toString());
+    if (!frame) return;
+    switch (frame.type) {
+      case 0: // disconnect (stopRealtimeNotifications)
+        this.ws.close(1000);
+        return;
+      case 5: // events: `user.activity` and `ping` wait for an ack (10 s / 5 s) or the client reconnects
+        if (frame.id) this.send(FRAMES.ack(frame.id));
+        return;
+      case 3: {
+        // The client's response to a notification: 200 handled, 404 no handler (unknown or malformed payload).
+        try {
+          const response = JSON.parse(frame.data) as { id?: unknown; status?: unknown };
+          if (response.status !== 200) this.trouter.deps.log.debug({ id: response.id, status: response.status }, "trouter: notification not handled");
+        } catch {
+          // not a response: ignore
+        }
+        return;
+      }
+      default: // 2:: heartbeat echoes and anything else
+        return;
+    }
+  }
+
+  private tick(): void {
+    if (Date.now() - this.lastReceivedAt > IDLE_TIMEOUT_MS) {
+      this.ws.terminate();
+      return;
+    }
+    this.send(FRAMES.heartbeat);
+  }
+
+  private armExpiry(): void {
+    const fire = () => {
+      const left = this.ticket.tokenExpiresAt - this.trouter.deps.now();
+      if (left > 0) {
+        this.expiryTimer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+        return;
+      }
+      this.disconnect(UNAUTHORIZED);
+    };
+    fire();
+  }
+
+  /** Sends a socket.io disconnect (optionally with a reason) and closes the WebSocket. */
+  disconnect(reason?: string): void {
+    if (this.closed) return;
+    this.send(FRAMES.disconnect(reason));
+    this.ws.close(1000);
+  }
+
+  /** Disconnects and waits for the close handshake (bounded). */
+  shutdown(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.ws.readyState === this.ws.CLOSED) return resolve();
+      const timer = setTimeout(() => {
+        this.ws.terminate();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      this.ws.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.disconnect();
+    });
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.expiryTimer);
+    void this.unsubscribe?.then((unsubscribe) => unsubscribe?.()).catch(() => undefined);
+  }
+}

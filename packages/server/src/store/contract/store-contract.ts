@@ -1,0 +1,644 @@
+// The Store contract: one node:test suite that every Store implementation must pass (SqliteStore,
+// PostgresStore). It checks the guarantees written in store.ts: record round trips, ordering and keyset paging,
+// atomic transactions, per-thread sequences without duplicates under concurrency (also across two nodes),
+// and stream positions that readers never see filled in behind them.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type {
+  DirectoryOps, EventRecord, MessageRecord, ParticipantRecord, ReadReceiptRecord, Store, StoreOps, ThreadRecord, UserRecord,
+} from "../store.js";
+
+export interface OpenedStore {
+  /** A Store on a fresh, empty database (not migrated yet). */
+  store: Store;
+  /** Closes every Store opened for this database and removes the database. */
+  cleanup(): Promise<void>;
+  /** Opens one more Store on the same database: another "node". Optional; cleanup() closes it too. */
+  reopen?(): Promise<Store>;
+}
+
+const USER = (n: number | string) => `8:acs:natter_${n}`;
+
+function user(over: Partial<UserRecord> = {}): UserRecord {
+  return { id: USER("a"), createdAt: 1_000, deletedAt: null, tokenGeneration: 0, ...over };
+}
+function thread(over: Partial<ThreadRecord> = {}): ThreadRecord {
+  return {
+    id: "19:t1@thread.v2", topic: "Topic", createdAt: 1_000, createdBy: USER("a"), deletedAt: null, metadata: null, retention: null,
+    nextSequence: 1, clock: 999, lastMessageAt: null, expiresAt: null, ...over,
+  };
+}
+function participant(over: Partial<ParticipantRecord> = {}): ParticipantRecord {
+  return { threadId: "19:t1@thread.v2", userId: USER("a"), displayName: null, shareHistoryTime: 0, metadata: null, joinedAt: 1_000, ...over };
+}
+function message(over: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    threadId: "19:t1@thread.v2", id: "1000", sequence: 1, type: "text", body: { message: "hi" }, sender: null, senderDisplayName: null,
+    createdAt: 1_000, editedAt: null, deletedAt: null, version: 1_000, metadata: null, ...over,
+  };
+}
+function receipt(over: Partial<ReadReceiptRecord> = {}): ReadReceiptRecord {
+  return { threadId: "19:t1@thread.v2", userId: USER("a"), messageId: "1000", sequence: 1, readAt: 2_000, ...over };
+}
+function event(over: Partial<Omit<EventRecord, "position">> = {}): Omit<EventRecord, "position"> {
+  return { threadId: "19:t1@thread.v2", type: "chatMessageReceived", recipients: [USER("a")], payload: { n: 1 }, createdAt: 1_000, ...over };
+}
+
+const isDirectory = (store: Store): store is Store & DirectoryOps =>
+  typeof (store as Partial<DirectoryOps>).findProfileByName === "function";
+
+/** The domain's append: lock the thread, take its next sequence and clock, write, move the thread on, record the event. */
+async function appendMessage(store: Store, threadId: string, recipients: string[], extraReads = 0): Promise<{ sequence: number; position: number }> {
+  return store.transaction(async (tx) => {
+    const t = await tx.lockThread(threadId);
+    if (!t) throw new Error(`no thread ${threadId}`);
+    const sequence = t.nextSequence;
+    const clock = Math.max(Date.now(), t.clock + 1);
+    await tx.insertMessage(message({ threadId, id: String(clock), sequence, version: clock, createdAt: clock, body: { message: `m${sequence}` } }));
+    await tx.updateThread(threadId, { nextSequence: sequence + 1, clock, lastMessageAt: clock });
+    const position = await tx.appendEvent(event({ threadId, recipients, payload: { sequence }, createdAt: clock }));
+    // Work after the append keeps the transaction open a little longer: commits then finish out of order.
+    for (let i = 0; i < extraReads; i++) await tx.getThread(threadId);
+    return { sequence, position };
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function defineStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  /** Opens a fresh migrated store, runs `fn`, and always cleans up. */
+  async function withStore(fn: (store: Store, opened: OpenedStore) => Promise<void>): Promise<void> {
+    const opened = await open();
+    try {
+      await opened.store.migrate();
+      await fn(opened.store, opened);
+    } finally {
+      await opened.cleanup();
+    }
+  }
+  const test = (title: string, fn: (store: Store, opened: OpenedStore) => Promise<void>) => it(title, () => withStore(fn));
+
+  describe(`Store contract: ${name}`, () => {
+    describe("migrations", () => {
+      test("migrate() is idempotent and keeps data", async (store) => {
+        await store.insertUser(user());
+        await store.migrate();
+        await store.migrate();
+        assert.deepEqual(await store.getUser(USER("a")), user());
+        await store.ping();
+      });
+
+      it("two nodes migrating together on an empty database both succeed", async (t) => {
+        const opened = await open();
+        try {
+          if (!opened.reopen) return t.skip("the backend cannot open a second store");
+          const other = await opened.reopen();
+          await Promise.all([opened.store.migrate(), other.migrate(), opened.store.migrate()]);
+          await other.insertUser(user());
+          assert.deepEqual(await opened.store.getUser(USER("a")), user());
+        } finally {
+          await opened.cleanup();
+        }
+      });
+    });
+
+    describe("users", () => {
+      test("round trip, optional fields null and set; missing is undefined", async (store) => {
+        await store.insertUser(user());
+        await store.insertUser(user({ id: USER("b"), deletedAt: 5_000, tokenGeneration: 3 }));
+        assert.deepEqual(await store.getUser(USER("a")), user());
+        assert.deepEqual(await store.getUser(USER("b")), user({ id: USER("b"), deletedAt: 5_000, tokenGeneration: 3 }));
+        assert.equal(await store.getUser(USER("zz")), undefined);
+      });
+
+      test("duplicate id is rejected", async (store) => {
+        await store.insertUser(user());
+        await assert.rejects(store.insertUser(user()));
+      });
+
+      test("updateUser patches each field; undefined and unknown keys are ignored", async (store) => {
+        await store.insertUser(user());
+        await store.insertUser(user({ id: USER("b") }));
+        await store.updateUser(USER("a"), { tokenGeneration: 7 });
+        assert.deepEqual(await store.getUser(USER("a")), user({ tokenGeneration: 7 }));
+        await store.updateUser(USER("a"), { deletedAt: 9_000 });
+        assert.deepEqual(await store.getUser(USER("a")), user({ tokenGeneration: 7, deletedAt: 9_000 }));
+        await store.updateUser(USER("a"), { deletedAt: null, createdAt: 42 });
+        assert.deepEqual(await store.getUser(USER("a")), user({ tokenGeneration: 7, createdAt: 42 }));
+        await store.updateUser(USER("a"), { tokenGeneration: undefined, id: "x" } as Partial<UserRecord>);
+        await store.updateUser(USER("a"), {});
+        assert.deepEqual(await store.getUser(USER("a")), user({ tokenGeneration: 7, createdAt: 42 }));
+        assert.deepEqual(await store.getUser(USER("b")), user({ id: USER("b") }), "other rows untouched");
+      });
+    });
+
+    describe("threads", () => {
+      const full = thread({
+        id: "19:full@thread.v2", topic: "Ünïcødé 💬 \"quoted\"", deletedAt: 7_000, metadata: { a: "1", "b c": "ä" },
+        retention: { kind: "threadCreationDate", deleteThreadAfterDays: 30 }, nextSequence: 12, clock: 1_700_000_000_123,
+        lastMessageAt: 1_700_000_000_000, expiresAt: 1_800_000_000_000,
+      });
+
+      test("round trip, optional fields null and set; lockThread reads the same", async (store) => {
+        await store.insertThread(thread());
+        await store.insertThread(full);
+        await store.insertThread(thread({ id: "19:none@thread.v2", retention: { kind: "none" }, metadata: {} }));
+        assert.deepEqual(await store.getThread(thread().id), thread());
+        assert.deepEqual(await store.getThread(full.id), full);
+        assert.deepEqual(await store.getThread("19:none@thread.v2"), thread({ id: "19:none@thread.v2", retention: { kind: "none" }, metadata: {} }));
+        assert.equal(await store.getThread("19:missing@thread.v2"), undefined);
+        assert.deepEqual(await store.lockThread(full.id), full, "outside a transaction lockThread is a read");
+        const inTx = await store.transaction(async (tx) => [await tx.lockThread(full.id), await tx.lockThread("19:missing@thread.v2")]);
+        assert.deepEqual(inTx, [full, undefined]);
+        await assert.rejects(store.insertThread(thread()), "duplicate id");
+      });
+
+      test("updateThread patches each field, to a value and back to null", async (store) => {
+        await store.insertThread(thread());
+        await store.insertThread(thread({ id: "19:other@thread.v2" }));
+        const patches: Partial<ThreadRecord>[] = [
+          { topic: "New" }, { createdAt: 5 }, { createdBy: USER("b") }, { deletedAt: 8_000 }, { metadata: { k: "v" } },
+          { retention: { kind: "threadCreationDate", deleteThreadAfterDays: 90 } }, { nextSequence: 5 }, { clock: 123_456 },
+          { lastMessageAt: 4_000 }, { expiresAt: 9_999 },
+        ];
+        let expected = thread();
+        for (const patch of patches) {
+          await store.updateThread(expected.id, patch);
+          expected = { ...expected, ...patch };
+          assert.deepEqual(await store.getThread(expected.id), expected, JSON.stringify(patch));
+        }
+        const nulls: Partial<ThreadRecord> = { deletedAt: null, metadata: null, retention: null, lastMessageAt: null, expiresAt: null };
+        await store.updateThread(expected.id, nulls);
+        expected = { ...expected, ...nulls };
+        assert.deepEqual(await store.getThread(expected.id), expected);
+        await store.updateThread(expected.id, { topic: undefined });
+        await store.updateThread(expected.id, {});
+        assert.deepEqual(await store.getThread(expected.id), expected);
+        // Several fields at once, inside a transaction.
+        await store.transaction((tx) => tx.updateThread(expected.id, { nextSequence: 9, clock: 200_000, lastMessageAt: 200_000 }));
+        assert.deepEqual(await store.getThread(expected.id), { ...expected, nextSequence: 9, clock: 200_000, lastMessageAt: 200_000 });
+        assert.deepEqual(await store.getThread("19:other@thread.v2"), thread({ id: "19:other@thread.v2" }), "other rows untouched");
+      });
+
+      test("listThreadsForUser: activity desc then id desc, only the user's, limit, keyset after, minActivityAt", async (store) => {
+        const me = USER("me");
+        // activity = lastMessageAt ?? createdAt
+        const specs: [string, number, number | null][] = [
+          ["19:a@thread.v2", 1_000, null], // 1000
+          ["19:b@thread.v2", 500, 3_000], // 3000
+          ["19:c@thread.v2", 2_000, null], // 2000
+          ["19:d@thread.v2", 100, 2_000], // 2000 (tie with c: id desc → d first)
+          ["19:e@thread.v2", 2_000, null], // 2000
+          ["19:f@thread.v2", 4_000, null], // not mine
+        ];
+        for (const [id, createdAt, lastMessageAt] of specs) {
+          await store.insertThread(thread({ id, createdAt, lastMessageAt }));
+          await store.upsertParticipant(participant({ threadId: id, userId: id === "19:f@thread.v2" ? USER("x") : me }));
+        }
+        await store.upsertParticipant(participant({ threadId: "19:a@thread.v2", userId: USER("x") }));
+        const expected = ["19:b@thread.v2", "19:e@thread.v2", "19:d@thread.v2", "19:c@thread.v2", "19:a@thread.v2"];
+        const all = await store.listThreadsForUser(me, { limit: 100 });
+        assert.deepEqual(all.map((i) => i.thread.id), expected);
+        assert.deepEqual(all.map((i) => i.activityAt), [3_000, 2_000, 2_000, 2_000, 1_000]);
+        assert.deepEqual(all[0].thread, thread({ id: "19:b@thread.v2", createdAt: 500, lastMessageAt: 3_000 }));
+        assert.deepEqual((await store.listThreadsForUser(me, { limit: 2 })).map((i) => i.thread.id), expected.slice(0, 2));
+        // Keyset paging, page size 2, through ties.
+        const paged: string[] = [];
+        let after: { activityAt: number; id: string } | undefined;
+        for (;;) {
+          const page = await store.listThreadsForUser(me, { limit: 2, after });
+          paged.push(...page.map((i) => i.thread.id));
+          if (page.length < 2) break;
+          const last = page[page.length - 1];
+          after = { activityAt: last.activityAt, id: last.thread.id };
+        }
+        assert.deepEqual(paged, expected);
+        assert.deepEqual((await store.listThreadsForUser(me, { limit: 10, after: { activityAt: 2_000, id: "19:d@thread.v2" } })).map((i) => i.thread.id),
+          ["19:c@thread.v2", "19:a@thread.v2"]);
+        assert.deepEqual((await store.listThreadsForUser(me, { limit: 10, minActivityAt: 2_000 })).map((i) => i.thread.id), expected.slice(0, 4));
+        assert.deepEqual((await store.listThreadsForUser(me, { limit: 10, minActivityAt: 2_001 })).map((i) => i.thread.id), ["19:b@thread.v2"]);
+        assert.deepEqual(await store.listThreadsForUser(USER("nobody"), { limit: 10 }), []);
+        // Activity moves with lastMessageAt.
+        await store.updateThread("19:a@thread.v2", { lastMessageAt: 10_000 });
+        assert.equal((await store.listThreadsForUser(me, { limit: 1 }))[0].thread.id, "19:a@thread.v2");
+      });
+
+      test("listExpiredThreads: expiresAt <= now, never null, limited", async (store) => {
+        await store.insertThread(thread({ id: "19:a@thread.v2", expiresAt: 1_000 }));
+        await store.insertThread(thread({ id: "19:b@thread.v2", expiresAt: 2_000 }));
+        await store.insertThread(thread({ id: "19:c@thread.v2", expiresAt: 3_000 }));
+        await store.insertThread(thread({ id: "19:d@thread.v2", expiresAt: null }));
+        assert.deepEqual((await store.listExpiredThreads(2_000, 10)).sort(), ["19:a@thread.v2", "19:b@thread.v2"]);
+        assert.deepEqual(await store.listExpiredThreads(999, 10), []);
+        assert.equal((await store.listExpiredThreads(10_000, 2)).length, 2);
+        assert.equal((await store.listExpiredThreads(10_000, 10)).length, 3);
+        await store.purgeThread("19:a@thread.v2");
+        assert.deepEqual((await store.listExpiredThreads(2_000, 10)).sort(), ["19:b@thread.v2"]);
+      });
+
+      test("deleteThreadContent drops messages and receipts, keeps thread and participants; purgeThread drops everything", async (store) => {
+        for (const id of ["19:a@thread.v2", "19:b@thread.v2"]) {
+          await store.insertThread(thread({ id }));
+          await store.upsertParticipant(participant({ threadId: id }));
+          await store.insertMessage(message({ threadId: id }));
+          await store.upsertReadReceipt(receipt({ threadId: id }));
+          await store.transaction((tx) => tx.appendEvent(event({ threadId: id })));
+        }
+        await store.deleteThreadContent("19:a@thread.v2");
+        assert.ok(await store.getThread("19:a@thread.v2"));
+        assert.equal(await store.countParticipants("19:a@thread.v2"), 1);
+        assert.deepEqual(await store.listMessages("19:a@thread.v2", { limit: 10 }), []);
+        assert.equal(await store.getReadReceipt("19:a@thread.v2", USER("a")), undefined);
+        assert.equal((await store.readEvents(USER("a"), 0, 10)).length, 2, "events stay");
+
+        await store.transaction((tx) => tx.purgeThread("19:a@thread.v2"));
+        assert.equal(await store.getThread("19:a@thread.v2"), undefined);
+        assert.equal(await store.countParticipants("19:a@thread.v2"), 0);
+        assert.deepEqual((await store.readEvents(USER("a"), 0, 10)).map((e) => e.threadId), ["19:b@thread.v2"]);
+        // The other thread is untouched.
+        assert.ok(await store.getThread("19:b@thread.v2"));
+        assert.equal(await store.countParticipants("19:b@thread.v2"), 1);
+        assert.equal((await store.listMessages("19:b@thread.v2", { limit: 10 })).length, 1);
+        assert.ok(await store.getReadReceipt("19:b@thread.v2", USER("a")));
+        await store.purgeThread("19:missing@thread.v2"); // no-op
+      });
+    });
+
+    describe("participants", () => {
+      test("round trip, upsert keeps join order, skip/limit, ids, count, delete", async (store) => {
+        await store.insertThread(thread());
+        const b = participant({ userId: USER("b"), joinedAt: 2_000 });
+        const a = participant({ userId: USER("a"), joinedAt: 2_000, displayName: "Ann ✓", shareHistoryTime: 1_500, metadata: { role: "x" } });
+        const c = participant({ userId: USER("c"), joinedAt: 1_000 });
+        const d = participant({ userId: USER("d"), joinedAt: 3_000 });
+        // Insertion order b, a (same joinedAt), c (earlier), d.
+        for (const p of [b, a, c, d]) await store.upsertParticipant(p);
+        assert.deepEqual(await store.getParticipant(thread().id, USER("a")), a);
+        assert.deepEqual(await store.getParticipant(thread().id, USER("b")), b);
+        assert.equal(await store.getParticipant(thread().id, USER("zz")), undefined);
+        assert.equal(await store.getParticipant("19:other@thread.v2", USER("a")), undefined);
+        const order = [USER("c"), USER("b"), USER("a"), USER("d")];
+        assert.deepEqual(await store.listParticipantIds(thread().id), order);
+        assert.deepEqual((await store.listParticipants(thread().id, 0, 100)).map((p) => p.userId), order);
+        assert.deepEqual(await store.listParticipants(thread().id, 1, 2), [b, a]);
+        assert.deepEqual(await store.listParticipants(thread().id, 4, 2), []);
+        assert.equal(await store.countParticipants(thread().id), 4);
+
+        // Upsert updates displayName, shareHistoryTime and metadata; joinedAt and the order stay.
+        const b2 = { ...b, displayName: "Bob", shareHistoryTime: 99, metadata: { m: "1" }, joinedAt: 9_999 };
+        await store.upsertParticipant(b2);
+        assert.deepEqual(await store.getParticipant(thread().id, USER("b")), { ...b2, joinedAt: 2_000 });
+        await store.upsertParticipant({ ...b2, displayName: null, metadata: null });
+        assert.deepEqual(await store.getParticipant(thread().id, USER("b")), { ...b2, displayName: null, metadata: null, joinedAt: 2_000 });
+        assert.deepEqual(await store.listParticipantIds(thread().id), order);
+        assert.equal(await store.countParticipants(thread().id), 4);
+
+        await store.deleteParticipant(thread().id, USER("b"));
+        await store.deleteParticipant(thread().id, USER("zz"));
+        assert.deepEqual(await store.listParticipantIds(thread().id), [USER("c"), USER("a"), USER("d")]);
+        assert.equal(await store.countParticipants(thread().id), 3);
+        assert.equal(await store.countParticipants("19:other@thread.v2"), 0);
+        assert.deepEqual(await store.listParticipantIds("19:other@thread.v2"), []);
+      });
+    });
+
+    describe("messages", () => {
+      const full = message({
+        id: "2000", sequence: 2, type: "participantAdded", version: 2_500, createdAt: 2_000, editedAt: 2_400, deletedAt: 2_500,
+        sender: USER("a"), senderDisplayName: "Ann", metadata: { k: "v", "ü": "€" },
+        body: {
+          message: "<p>hé 💬 \u0000 \"q\" \\ </p>", topic: "t", initiator: USER("a"),
+          participants: [
+            { userId: USER("b"), displayName: null, shareHistoryTime: 0, metadata: null },
+            { userId: USER("a"), displayName: "Ann", shareHistoryTime: 5, metadata: { x: "y" } },
+          ],
+        },
+      });
+
+      test("round trip, optional fields null and set; duplicate id or sequence is rejected", async (store) => {
+        await store.insertThread(thread());
+        await store.insertMessage(message());
+        await store.insertMessage(full);
+        await store.insertMessage(message({ id: "3000", sequence: 3, version: 3_000, type: "html", senderDisplayName: "", body: {} }));
+        assert.deepEqual(await store.getMessage(thread().id, "1000"), message());
+        assert.deepEqual(await store.getMessage(thread().id, "2000"), full);
+        assert.deepEqual(await store.getMessage(thread().id, "3000"), message({ id: "3000", sequence: 3, version: 3_000, type: "html", senderDisplayName: "", body: {} }));
+        assert.equal(await store.getMessage(thread().id, "9999"), undefined);
+        assert.equal(await store.getMessage("19:other@thread.v2", "1000"), undefined);
+        await assert.rejects(store.insertMessage(message({ sequence: 50, version: 50_000 })), "duplicate id");
+        await assert.rejects(store.insertMessage(message({ id: "4000", version: 4_000, sequence: 2 })), "duplicate (thread, sequence)");
+        // The same sequence in another thread is fine.
+        await store.insertMessage(message({ threadId: "19:other@thread.v2" }));
+      });
+
+      test("updateMessage patches each field, and back to null", async (store) => {
+        await store.insertMessage(message());
+        await store.insertMessage(message({ id: "2000", sequence: 2, version: 2_000 }));
+        const patches: Partial<MessageRecord>[] = [
+          { body: { message: "edited" } }, { editedAt: 1_500 }, { version: 1_500 }, { metadata: { a: "b" } }, { deletedAt: 1_600 },
+        ];
+        let expected = message();
+        for (const patch of patches) {
+          await store.updateMessage(expected.threadId, expected.id, patch);
+          expected = { ...expected, ...patch };
+          assert.deepEqual(await store.getMessage(expected.threadId, expected.id), expected, JSON.stringify(patch));
+        }
+        await store.updateMessage(expected.threadId, expected.id, { editedAt: null, deletedAt: null, metadata: null, version: undefined });
+        await store.updateMessage(expected.threadId, expected.id, {});
+        expected = { ...expected, editedAt: null, deletedAt: null, metadata: null };
+        assert.deepEqual(await store.getMessage(expected.threadId, expected.id), expected);
+        assert.deepEqual(await store.getMessage(expected.threadId, "2000"), message({ id: "2000", sequence: 2, version: 2_000 }));
+      });
+
+      test("listMessages: version desc, beforeVersion (exclusive), minVersion, minCreatedAt, limit", async (store) => {
+        // Message i: created at i*1000, version i*1000 unless edited later.
+        for (let i = 1; i <= 6; i++) {
+          await store.insertMessage(message({ id: String(i * 1_000), sequence: i, createdAt: i * 1_000, version: i * 1_000 }));
+        }
+        await store.insertMessage(message({ threadId: "19:other@thread.v2", id: "99", version: 99_000 }));
+        await store.updateMessage(thread().id, "2000", { editedAt: 10_000, version: 10_000 }); // message 2 is now the newest version
+        const ids = async (q: Parameters<StoreOps["listMessages"]>[1]) => (await store.listMessages(thread().id, q)).map((m) => m.id);
+        assert.deepEqual(await ids({ limit: 100 }), ["2000", "6000", "5000", "4000", "3000", "1000"]);
+        assert.deepEqual(await ids({ limit: 2 }), ["2000", "6000"]);
+        assert.deepEqual(await ids({ limit: 100, beforeVersion: 10_000 }), ["6000", "5000", "4000", "3000", "1000"]);
+        assert.deepEqual(await ids({ limit: 2, beforeVersion: 5_000 }), ["4000", "3000"]);
+        assert.deepEqual(await ids({ limit: 100, minVersion: 5_000 }), ["2000", "6000", "5000"]);
+        assert.deepEqual(await ids({ limit: 100, minCreatedAt: 3_000 }), ["6000", "5000", "4000", "3000"]);
+        assert.deepEqual(await ids({ limit: 100, minCreatedAt: 2_000, minVersion: 4_000, beforeVersion: 10_000 }), ["6000", "5000", "4000"]);
+        assert.deepEqual(await ids({ limit: 100, beforeVersion: 1_000 }), []);
+        // Keyset paging with beforeVersion visits everything once.
+        const seen: string[] = [];
+        let before: number | undefined;
+        for (;;) {
+          const page = await store.listMessages(thread().id, { limit: 4, beforeVersion: before });
+          seen.push(...page.map((m) => m.id));
+          if (page.length < 4) break;
+          before = page[page.length - 1].version;
+        }
+        assert.deepEqual(seen, ["2000", "6000", "5000", "4000", "3000", "1000"]);
+        assert.deepEqual(await store.listMessages("19:missing@thread.v2", { limit: 10 }), []);
+      });
+    });
+
+    describe("read receipts", () => {
+      test("upsert inserts then replaces; newest first with skip/limit", async (store) => {
+        await store.upsertReadReceipt(receipt());
+        assert.deepEqual(await store.getReadReceipt(thread().id, USER("a")), receipt());
+        const moved = receipt({ messageId: "3000", sequence: 3, readAt: 5_000 });
+        await store.upsertReadReceipt(moved);
+        assert.deepEqual(await store.getReadReceipt(thread().id, USER("a")), moved);
+        assert.equal(await store.getReadReceipt(thread().id, USER("zz")), undefined);
+        await store.upsertReadReceipt(receipt({ userId: USER("b"), readAt: 3_000 }));
+        await store.upsertReadReceipt(receipt({ userId: USER("c"), readAt: 4_000 }));
+        await store.upsertReadReceipt(receipt({ userId: USER("d"), readAt: 9_000, threadId: "19:other@thread.v2" }));
+        const all = await store.listReadReceipts(thread().id, 0, 100);
+        assert.deepEqual(all.map((r) => r.userId), [USER("a"), USER("c"), USER("b")]);
+        assert.deepEqual(all[0], moved);
+        assert.deepEqual((await store.listReadReceipts(thread().id, 1, 1)).map((r) => r.userId), [USER("c")]);
+        assert.deepEqual(await store.listReadReceipts(thread().id, 3, 10), []);
+      });
+    });
+
+    describe("idempotency", () => {
+      test("insert, get, duplicate rejected, deleteIdempotencyBefore is exclusive and counts", async (store) => {
+        const r = { scope: "sendMessage:u", key: "k1", fingerprint: "f", status: 201, body: "{\"id\":\"1\"}", createdAt: 1_000 };
+        await store.insertIdempotency(r);
+        await store.insertIdempotency({ ...r, key: "k2", createdAt: 2_000, body: "" });
+        await store.insertIdempotency({ ...r, scope: "other", createdAt: 3_000 });
+        assert.deepEqual(await store.getIdempotency(r.scope, r.key), r);
+        assert.deepEqual(await store.getIdempotency(r.scope, "k2"), { ...r, key: "k2", createdAt: 2_000, body: "" });
+        assert.equal(await store.getIdempotency(r.scope, "zz"), undefined);
+        await assert.rejects(store.insertIdempotency(r));
+        assert.equal(await store.deleteIdempotencyBefore(2_000), 1);
+        assert.equal(await store.getIdempotency(r.scope, r.key), undefined);
+        assert.ok(await store.getIdempotency(r.scope, "k2"));
+        assert.equal(await store.deleteIdempotencyBefore(2_000), 0);
+        assert.equal(await store.deleteIdempotencyBefore(10_000), 2);
+      });
+    });
+
+    describe("events", () => {
+      test("positions strictly increase; readEvents filters by recipient and position; limit; deleteEventsBefore", async (store) => {
+        const a = USER("a"), b = USER("b");
+        const positions: number[] = [];
+        positions.push(await store.transaction((tx) => tx.appendEvent(event({ recipients: [a, b], payload: { n: 1, nested: { x: [1, "ü"] } }, createdAt: 1_000 }))));
+        positions.push(await store.appendEvent(event({ recipients: [b], payload: { n: 2 }, createdAt: 2_000 })));
+        positions.push(...await store.transaction(async (tx) => [
+          await tx.appendEvent(event({ recipients: [a], payload: { n: 3 }, createdAt: 3_000, type: "chatThreadDeleted", threadId: "19:x@thread.v2" })),
+          await tx.appendEvent(event({ recipients: [], payload: { n: 4 }, createdAt: 4_000 })),
+        ]));
+        positions.push(await store.transaction((tx) => tx.appendEvent(event({ recipients: [a], payload: "plain", createdAt: 5_000 }))));
+        for (let i = 1; i < positions.length; i++) assert.ok(positions[i] > positions[i - 1], `positions increase: ${positions}`);
+        assert.ok(positions[0] > 0);
+
+        const forA = await store.readEvents(a, 0, 100);
+        assert.deepEqual(forA.map((e) => e.position), [positions[0], positions[2], positions[4]]);
+        assert.deepEqual(forA[0], { position: positions[0], threadId: thread().id, type: "chatMessageReceived", recipients: [a, b], payload: { n: 1, nested: { x: [1, "ü"] } }, createdAt: 1_000 });
+        assert.deepEqual(forA[1], { position: positions[2], threadId: "19:x@thread.v2", type: "chatThreadDeleted", recipients: [a], payload: { n: 3 }, createdAt: 3_000 });
+        assert.equal(forA[2].payload, "plain");
+        assert.deepEqual((await store.readEvents(b, 0, 100)).map((e) => e.position), [positions[0], positions[1]]);
+        assert.deepEqual((await store.readEvents(a, positions[0], 100)).map((e) => e.position), [positions[2], positions[4]]);
+        assert.deepEqual((await store.readEvents(a, positions[0], 1)).map((e) => e.position), [positions[2]]);
+        assert.deepEqual(await store.readEvents(a, positions[4], 100), []);
+        assert.deepEqual(await store.readEvents(USER("nobody"), 0, 100), []);
+
+        assert.equal(await store.deleteEventsBefore(3_000), 2);
+        assert.deepEqual((await store.readEvents(a, 0, 100)).map((e) => e.position), [positions[2], positions[4]]);
+        assert.deepEqual(await store.readEvents(b, 0, 100), []);
+        assert.equal(await store.deleteEventsBefore(3_000), 0);
+        // Positions never go back, even after deletes.
+        const next = await store.appendEvent(event({ recipients: [a] }));
+        assert.ok(next > positions[4]);
+      });
+
+      test("an event appended in a rolled-back transaction is never visible", async (store) => {
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.appendEvent(event());
+          throw new Error("boom");
+        }), /boom/);
+        assert.deepEqual(await store.readEvents(USER("a"), 0, 100), []);
+        const p = await store.appendEvent(event());
+        assert.deepEqual((await store.readEvents(USER("a"), 0, 100)).map((e) => e.position), [p]);
+      });
+    });
+
+    describe("directory (DirectoryOps, when implemented)", () => {
+      it("profiles: case-insensitive name lookup and uniqueness, listing by name", (t) => withStore(async (store) => {
+        if (!isDirectory(store)) return t.skip("the store does not implement DirectoryOps");
+        await store.insertProfile({ userId: USER("a"), displayName: "bob", createdAt: 1 });
+        await store.insertProfile({ userId: USER("b"), displayName: "Alice", createdAt: 2 });
+        await store.insertProfile({ userId: USER("c"), displayName: "carol", createdAt: 3 });
+        assert.deepEqual(await store.findProfileByName("ALICE"), { userId: USER("b"), displayName: "Alice", createdAt: 2 });
+        assert.equal(await store.findProfileByName("dave"), undefined);
+        await assert.rejects(store.insertProfile({ userId: USER("d"), displayName: "BOB", createdAt: 4 }));
+        assert.deepEqual((await store.listProfiles(10)).map((p) => p.displayName), ["Alice", "bob", "carol"]);
+        assert.deepEqual((await store.listProfiles(1, "ALICE")).map((p) => p.displayName), ["bob"]);
+        assert.deepEqual((await store.listProfiles(10, "bob")).map((p) => p.displayName), ["carol"]);
+      }));
+    });
+
+    describe("transactions", () => {
+      test("results are returned and writes are visible to plain reads once resolved", async (store) => {
+        const result = await store.transaction(async (tx) => {
+          await tx.insertUser(user());
+          await tx.insertThread(thread());
+          assert.deepEqual(await tx.getUser(USER("a")), user(), "a transaction reads its own writes");
+          return { ok: 42 };
+        });
+        assert.deepEqual(result, { ok: 42 });
+        assert.deepEqual(await store.getUser(USER("a")), user());
+        assert.deepEqual(await store.getThread(thread().id), thread());
+        assert.equal(await store.transaction(async () => undefined), undefined);
+      });
+
+      test("a throwing transaction writes nothing and rethrows its error", async (store) => {
+        await store.insertThread(thread());
+        const error = new Error("rule broken");
+        const thrown = await store.transaction(async (tx) => {
+          await tx.insertUser(user());
+          await tx.updateThread(thread().id, { topic: "changed", nextSequence: 50 });
+          await tx.insertMessage(message());
+          await tx.upsertParticipant(participant());
+          await tx.appendEvent(event());
+          throw error;
+        }).catch((e: unknown) => e);
+        assert.equal(thrown, error);
+        assert.equal(await store.getUser(USER("a")), undefined);
+        assert.deepEqual(await store.getThread(thread().id), thread());
+        assert.equal(await store.getMessage(thread().id, "1000"), undefined);
+        assert.equal(await store.countParticipants(thread().id), 0);
+        assert.deepEqual(await store.readEvents(USER("a"), 0, 10), []);
+      });
+
+      test("a failing statement fails the transaction and undoes its earlier writes", async (store) => {
+        await store.insertUser(user({ id: USER("taken") }));
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.insertUser(user({ id: USER("new") }));
+          await tx.insertUser(user({ id: USER("taken") }));
+        }));
+        assert.equal(await store.getUser(USER("new")), undefined);
+      });
+
+      test("transactions started together: the failing one writes nothing, the others commit", async (store) => {
+        const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.transaction(async (tx) => {
+          await tx.insertUser(user({ id: USER(i) }));
+          if (i % 4 === 1) throw new Error(`fail ${i}`);
+          return i;
+        })));
+        for (let i = 0; i < 12; i++) {
+          const outcome = outcomes[i];
+          if (i % 4 === 1) {
+            assert.equal(outcome.status, "rejected");
+            assert.match(String((outcome as PromiseRejectedResult).reason), new RegExp(`fail ${i}`));
+            assert.equal(await store.getUser(USER(i)), undefined);
+          } else {
+            assert.deepEqual(outcome, { status: "fulfilled", value: i });
+            assert.deepEqual(await store.getUser(USER(i)), user({ id: USER(i) }));
+          }
+        }
+      });
+    });
+
+    describe("concurrency", () => {
+      async function concurrentAppends(stores: Store[], writers: number, perWriter: number) {
+        const threadId = "19:busy@thread.v2";
+        await stores[0].insertThread(thread({ id: threadId }));
+        const results = await Promise.all(Array.from({ length: writers }, async (_, w) => {
+          const store = stores[w % stores.length];
+          const mine: { sequence: number; position: number }[] = [];
+          for (let i = 0; i < perWriter; i++) mine.push(await appendMessage(store, threadId, [USER("r")], i % 3));
+          return mine;
+        }));
+        const total = writers * perWriter;
+        const sequences = results.flat().map((r) => r.sequence).sort((x, y) => x - y);
+        assert.deepEqual(sequences, Array.from({ length: total }, (_, i) => i + 1), "sequences are exactly 1..N");
+        const t = await stores[stores.length - 1].getThread(threadId);
+        assert.equal(t?.nextSequence, total + 1);
+        const messages = await stores[0].listMessages(threadId, { limit: total + 10 });
+        assert.equal(messages.length, total);
+        assert.deepEqual(messages.map((m) => m.sequence).sort((x, y) => x - y), sequences);
+        // The thread lock orders whole transactions, so stream positions follow the sequence numbers.
+        const events = await stores[0].readEvents(USER("r"), 0, total + 10);
+        assert.deepEqual(events.map((e) => (e.payload as { sequence: number }).sequence), sequences);
+      }
+
+      test("8 writers x 50 appends on one thread: sequences exactly 1..400", async (store) => {
+        await concurrentAppends([store], 8, 50);
+      });
+
+      it("two nodes on one database: 8 writers x 50 appends across both, sequences exactly 1..400", async (t) => {
+        const opened = await open();
+        try {
+          if (!opened.reopen) return t.skip("the backend cannot open a second store");
+          const other = await opened.reopen();
+          await Promise.all([opened.store.migrate(), other.migrate()]);
+          await concurrentAppends([opened.store, other], 8, 50);
+        } finally {
+          await opened.cleanup();
+        }
+      });
+
+      /**
+       * Writers on different threads (no thread lock orders them) append with work after the append, so their
+       * commits interleave; a reader polls readEvents meanwhile. Whatever it has seen must be a prefix of the
+       * final stream: an event showing up later below an already-seen position would be lost on resume.
+       */
+      async function streamPositions(stores: Store[]) {
+        const reader = USER("reader");
+        const writers = 8, perWriter = 40;
+        for (let w = 0; w < writers; w++) await stores[0].insertThread(thread({ id: `19:w${w}@thread.v2` }));
+        let done = false;
+        const observed: number[] = [];
+        let polls = 0;
+        const poll = async (store: Store) => {
+          const last = observed.length > 0 ? observed[observed.length - 1] : 0;
+          const events = await store.readEvents(reader, last, 10_000);
+          polls++;
+          for (const e of events) {
+            assert.ok(e.position > (observed.length > 0 ? observed[observed.length - 1] : 0));
+            observed.push(e.position);
+          }
+        };
+        const readerLoop = (async () => {
+          const store = stores[stores.length - 1];
+          while (!done) {
+            await poll(store);
+            await sleep(0);
+          }
+          await poll(store);
+        })();
+        const appended: number[] = [];
+        await Promise.all(Array.from({ length: writers }, async (_, w) => {
+          const store = stores[w % stores.length];
+          for (let i = 0; i < perWriter; i++) {
+            const { position } = await appendMessage(store, `19:w${w}@thread.v2`, [reader, USER(`w${w}`)], (i * 7 + w) % 4);
+            appended.push(position);
+          }
+        }));
+        done = true;
+        await readerLoop;
+        const final = (await stores[0].readEvents(reader, 0, 10_000)).map((e) => e.position);
+        assert.equal(final.length, writers * perWriter);
+        assert.deepEqual([...appended].sort((x, y) => x - y), final, "appendEvent returned the stored positions");
+        assert.deepEqual(observed, final, "the reader's incremental view equals the final stream (no gap filled in later)");
+        assert.ok(polls > 1);
+      }
+
+      test("stream positions: concurrent appenders on different threads, a concurrent reader never sees a gap filled later", async (store) => {
+        await streamPositions([store]);
+      });
+
+      it("stream positions across two nodes", async (t) => {
+        const opened = await open();
+        try {
+          if (!opened.reopen) return t.skip("the backend cannot open a second store");
+          const other = await opened.reopen();
+          await Promise.all([opened.store.migrate(), other.migrate()]);
+          await streamPositions([opened.store, other]);
+        } finally {
+          await opened.cleanup();
+        }
+      });
+    });
+  });
+}

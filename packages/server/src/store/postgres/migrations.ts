@@ -1,0 +1,104 @@
+// Versioned PostgreSQL schema (the same tables as SQLite's). Each entry runs once, in order, inside the
+// migrating transaction; schema_migrations records which have run. Never edit an entry that has shipped.
+// Times are BIGINT epoch milliseconds; JSON values are TEXT (exact round trip; "\u0000" stays legal).
+
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: the initial schema
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    deleted_at BIGINT,
+    token_generation INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE threads (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    deleted_at BIGINT,
+    metadata TEXT,
+    retention TEXT,
+    next_sequence BIGINT NOT NULL,
+    clock BIGINT NOT NULL,
+    last_message_at BIGINT,
+    expires_at BIGINT
+  );
+  CREATE INDEX threads_expires ON threads(expires_at) WHERE expires_at IS NOT NULL;
+
+  CREATE TABLE participants (
+    thread_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    display_name TEXT,
+    share_history_time BIGINT NOT NULL,
+    metadata TEXT,
+    joined_at BIGINT NOT NULL,
+    ord BIGINT GENERATED ALWAYS AS IDENTITY,
+    PRIMARY KEY (thread_id, user_id)
+  );
+  CREATE INDEX participants_user ON participants(user_id, thread_id);
+  CREATE INDEX participants_order ON participants(thread_id, joined_at, ord);
+
+  CREATE TABLE messages (
+    thread_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    sequence BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sender TEXT,
+    sender_display_name TEXT,
+    created_at BIGINT NOT NULL,
+    edited_at BIGINT,
+    deleted_at BIGINT,
+    version BIGINT NOT NULL,
+    metadata TEXT,
+    PRIMARY KEY (thread_id, id)
+  );
+  CREATE UNIQUE INDEX messages_sequence ON messages(thread_id, sequence);
+  CREATE UNIQUE INDEX messages_version ON messages(thread_id, version);
+
+  CREATE TABLE read_receipts (
+    thread_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sequence BIGINT NOT NULL,
+    read_at BIGINT NOT NULL,
+    PRIMARY KEY (thread_id, user_id)
+  );
+
+  CREATE TABLE idempotency (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (scope, key)
+  );
+  CREATE INDEX idempotency_created ON idempotency(created_at);
+
+  -- Positions come from this sequence, but only under the event-append lock (see postgres-store.ts).
+  CREATE SEQUENCE events_position;
+  CREATE TABLE events (
+    position BIGINT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    recipients TEXT[] NOT NULL,
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  CREATE INDEX events_thread ON events(thread_id, position);
+  CREATE INDEX events_created ON events(created_at);
+  CREATE INDEX events_recipients ON events USING GIN (recipients);
+  `,
+  // 2: the user directory of demo sign-in
+  `
+  CREATE TABLE profiles (
+    user_id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  CREATE UNIQUE INDEX profiles_name ON profiles(lower(display_name));
+  `,
+];

@@ -1,0 +1,97 @@
+// Runs the Store contract against PostgresStore when NATTER_TEST_PG_URL is set: every test gets a fresh
+// schema (natter_test_<random>, selected with search_path), dropped afterwards. A second pool plays a second node.
+import { randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import pg from "pg";
+import type { Store } from "../store.js";
+import { defineStoreContract } from "../contract/store-contract.js";
+import { PostgresStore, isUnavailableError } from "./postgres-store.js";
+
+const url = process.env.NATTER_TEST_PG_URL;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+if (!url) {
+  it("PostgresStore contract", { skip: "NATTER_TEST_PG_URL not set" }, () => {});
+} else {
+  defineStoreContract("PostgresStore", async () => {
+    const schema = `natter_test_${randomBytes(6).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const open = () => new PostgresStore({ connectionString: url, options: `-c search_path=${schema}`, max: 10 });
+    const stores: Store[] = [open()];
+    return {
+      store: stores[0],
+      async reopen() {
+        const store = open();
+        stores.push(store);
+        return store;
+      },
+      async cleanup() {
+        for (const store of stores) await store.close();
+        const cleaner = new pg.Client({ connectionString: url });
+        await cleaner.connect();
+        try {
+          await cleaner.query(`DROP SCHEMA ${schema} CASCADE`);
+        } finally {
+          await cleaner.end();
+        }
+      },
+    };
+  });
+
+  describe("PostgresStore specifics", () => {
+    it("an unreachable server fails queries with an error isUnavailableError recognises, and does not crash", async () => {
+      const store = new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/postgres", connectionTimeoutMillis: 1_000 });
+      try {
+        const error = await store.ping().then(() => undefined, (e: unknown) => e);
+        assert.ok(error instanceof Error);
+        assert.ok(isUnavailableError(error), String(error));
+        const txError = await store.transaction((tx) => tx.getThread("x")).then(() => undefined, (e: unknown) => e);
+        assert.ok(isUnavailableError(txError), String(txError));
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("connections killed by the server: idle ones are replaced, a transaction's fails as unavailable, nothing crashes", async () => {
+      const errors: Error[] = [];
+      const store = new PostgresStore({ connectionString: url, max: 1, onError: (e) => errors.push(e) });
+      const killer = new pg.Client({ connectionString: url });
+      await killer.connect();
+      const pid = async () => (await store.pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+      try {
+        // An idle pooled connection dies: the pool's 'error' event must not crash the process.
+        await killer.query("SELECT pg_terminate_backend($1)", [await pid()]);
+        await sleep(100);
+        await store.ping();
+        // The connection of a running transaction dies: the transaction rejects with an unavailable error.
+        const victim = await pid(); // max: 1, so the transaction gets this very connection
+        const txError = await store.transaction(async (tx) => {
+          await killer.query("SELECT pg_terminate_backend($1)", [victim]);
+          await sleep(100);
+          return tx.getThread("x");
+        }).then(() => undefined, (e: unknown) => e);
+        assert.ok(txError !== undefined && isUnavailableError(txError), String(txError));
+        await store.ping();
+      } finally {
+        await killer.end();
+        await store.close();
+      }
+      assert.ok(errors.length >= 1);
+      assert.ok(errors.every((e) => isUnavailableError(e)), errors.map(String).join("; "));
+    });
+
+    it("isUnavailableError: connection codes and messages yes, SQL errors no", () => {
+      assert.ok(isUnavailableError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })));
+      assert.ok(isUnavailableError(new Error("Connection terminated unexpectedly")));
+      assert.ok(isUnavailableError(Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" })));
+      assert.ok(isUnavailableError(Object.assign(new Error("x"), { code: "08006" })));
+      assert.ok(isUnavailableError(new AggregateError([Object.assign(new Error("a"), { code: "ECONNREFUSED" })], "")));
+      assert.ok(!isUnavailableError(Object.assign(new Error("duplicate key value"), { code: "23505" })));
+      assert.ok(!isUnavailableError("ECONNREFUSED"));
+    });
+  });
+}

@@ -1,0 +1,374 @@
+// PostgresStore: the scale-out Store on PostgreSQL (`pg` Pool). Several Natter nodes share one database.
+// transaction(fn) runs on one pooled client between BEGIN and COMMIT (READ COMMITTED; synchronous_commit=on,
+// so a resolved transaction is durable); lockThread is SELECT ... FOR UPDATE; plain reads go to the pool.
+//
+// Stream positions. Readers resume with "events after position P", so a reader who has seen P must never
+// later find a newly committed event below P. A plain sequence does not give that: T1 takes 5, T2 takes 6,
+// T2 commits, a reader sees 6, then T1 commits 5 behind it. We therefore allocate positions under one
+// cluster-wide transaction-scoped advisory lock (EVENT_LOCK), taken by the very statement that inserts the
+// event and held until COMMIT/ROLLBACK: event-writing transactions pass the lock one after the other, so they
+// take positions in the order in which they commit. PostgreSQL releases a transaction's locks only after it
+// has become visible to new snapshots, so the next holder's (larger) position cannot become visible before
+// this one. A rollback leaves a hole that is never filled. The cost: event-writing transactions are serialised
+// from their appendEvent to their COMMIT (the domain appends the event as one of the last statements, so the
+// lock covers roughly one round trip plus the commit's WAL flush). See docs/scaling.md.
+import pg from "pg";
+import type { PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
+import type {
+  DirectoryOps, EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ProfileRecord,
+  ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
+} from "../store.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
+
+type Row = Record<string, unknown>;
+type Query = <R extends QueryResultRow = Row>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
+
+/** Advisory lock keys (bigint, database-wide): schema migrations, and the event-position lock. */
+export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("natter\0\0")
+export const EVENT_LOCK = "7953083516447997953";
+
+const json = (value: unknown): string | null => (value == null ? null : JSON.stringify(value));
+const parse = <T>(value: unknown): T | null => (value == null ? null : (JSON.parse(value as string) as T));
+const num = (value: unknown): number | null => (value == null ? null : Number(value));
+
+// BIGINT (int8, oid 20) columns hold epoch ms and counters, all far below 2^53: read them as numbers.
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 20 && format !== "binary" ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+function toUser(r: Row): UserRecord {
+  return { id: r.id as string, createdAt: r.created_at as number, deletedAt: num(r.deleted_at), tokenGeneration: r.token_generation as number };
+}
+function toThread(r: Row): ThreadRecord {
+  return {
+    id: r.id as string, topic: r.topic as string, createdAt: r.created_at as number, createdBy: r.created_by as string,
+    deletedAt: num(r.deleted_at), metadata: parse(r.metadata), retention: parse(r.retention),
+    nextSequence: r.next_sequence as number, clock: r.clock as number, lastMessageAt: num(r.last_message_at), expiresAt: num(r.expires_at),
+  };
+}
+function toParticipant(r: Row): ParticipantRecord {
+  return {
+    threadId: r.thread_id as string, userId: r.user_id as string, displayName: (r.display_name as string | null) ?? null,
+    shareHistoryTime: r.share_history_time as number, metadata: parse(r.metadata), joinedAt: r.joined_at as number,
+  };
+}
+function toMessage(r: Row): MessageRecord {
+  return {
+    threadId: r.thread_id as string, id: r.id as string, sequence: r.sequence as number, type: r.type as MessageRecord["type"],
+    body: JSON.parse(r.body as string), sender: (r.sender as string | null) ?? null, senderDisplayName: (r.sender_display_name as string | null) ?? null,
+    createdAt: r.created_at as number, editedAt: num(r.edited_at), deletedAt: num(r.deleted_at), version: r.version as number, metadata: parse(r.metadata),
+  };
+}
+function toReceipt(r: Row): ReadReceiptRecord {
+  return { threadId: r.thread_id as string, userId: r.user_id as string, messageId: r.message_id as string, sequence: r.sequence as number, readAt: r.read_at as number };
+}
+function toEvent(r: Row): EventRecord {
+  return {
+    position: r.position as number, threadId: r.thread_id as string, type: r.type as string, recipients: r.recipients as string[],
+    payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+  };
+}
+function toProfile(r: Row): ProfileRecord {
+  return { userId: r.user_id as string, displayName: r.display_name as string, createdAt: r.created_at as number };
+}
+
+const same = (v: unknown) => v;
+const THREAD_COLUMNS: Record<string, (v: unknown) => unknown> = {
+  topic: same, createdAt: same, createdBy: same, deletedAt: same, metadata: json, retention: json,
+  nextSequence: same, clock: same, lastMessageAt: same, expiresAt: same,
+};
+const MESSAGE_COLUMNS: Record<string, (v: unknown) => unknown> = {
+  body: (v) => JSON.stringify(v), editedAt: same, deletedAt: same, version: same, metadata: json,
+};
+const USER_COLUMNS: Record<string, (v: unknown) => unknown> = { createdAt: same, deletedAt: same, tokenGeneration: same };
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+
+/** StoreOps over one query function: a transaction's client, or the pool (each statement on its own). */
+class PostgresOps implements StoreOps, DirectoryOps {
+  constructor(private readonly q: Query, private readonly inTransaction: boolean) {}
+
+  private async update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>) {
+    const keys = Object.keys(patch).filter((k) => k in columns && patch[k] !== undefined);
+    if (keys.length === 0) return;
+    const sets = keys.map((k, i) => `${snake(k)} = $${i + 1}`).join(", ");
+    let n = keys.length;
+    const clause = where.replace(/\?/g, () => `$${++n}`);
+    await this.q(`UPDATE ${table} SET ${sets} WHERE ${clause}`, [...keys.map((k) => columns[k](patch[k])), ...whereArgs]);
+  }
+
+  async getUser(id: string) {
+    const { rows } = await this.q("SELECT * FROM users WHERE id = $1", [id]);
+    return rows[0] && toUser(rows[0]);
+  }
+  async insertUser(u: UserRecord) {
+    await this.q("INSERT INTO users (id, created_at, deleted_at, token_generation) VALUES ($1, $2, $3, $4)", [u.id, u.createdAt, u.deletedAt, u.tokenGeneration]);
+  }
+  async updateUser(id: string, patch: Partial<Omit<UserRecord, "id">>) {
+    await this.update("users", "id = ?", [id], patch, USER_COLUMNS);
+  }
+
+  async getThread(id: string) {
+    const { rows } = await this.q("SELECT * FROM threads WHERE id = $1", [id]);
+    return rows[0] && toThread(rows[0]);
+  }
+  async lockThread(id: string) {
+    if (!this.inTransaction) return this.getThread(id);
+    const { rows } = await this.q("SELECT * FROM threads WHERE id = $1 FOR UPDATE", [id]);
+    return rows[0] && toThread(rows[0]);
+  }
+  async insertThread(t: ThreadRecord) {
+    await this.q(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+      t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt]);
+  }
+  async updateThread(id: string, patch: Partial<Omit<ThreadRecord, "id">>) {
+    await this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS);
+  }
+  async listThreadsForUser(userId: string, q: ThreadPageQuery): Promise<ThreadListItem[]> {
+    const { rows } = await this.q(`SELECT t.*, COALESCE(t.last_message_at, t.created_at) AS activity
+      FROM participants p JOIN threads t ON t.id = p.thread_id
+      WHERE p.user_id = $1 AND COALESCE(t.last_message_at, t.created_at) >= $2
+        AND ($3::bigint IS NULL OR (COALESCE(t.last_message_at, t.created_at), t.id) < ($3::bigint, $4::text COLLATE "C"))
+      ORDER BY activity DESC, t.id DESC LIMIT $5`, [
+      userId, q.minActivityAt ?? Number.MIN_SAFE_INTEGER, q.after?.activityAt ?? null, q.after?.id ?? null, q.limit]);
+    return rows.map((r) => ({ thread: toThread(r), activityAt: r.activity as number }));
+  }
+  async listExpiredThreads(now: number, limit: number) {
+    const { rows } = await this.q("SELECT id FROM threads WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2", [now, limit]);
+    return rows.map((r) => r.id as string);
+  }
+  async deleteThreadContent(id: string) {
+    await this.q("DELETE FROM messages WHERE thread_id = $1", [id]);
+    await this.q("DELETE FROM read_receipts WHERE thread_id = $1", [id]);
+  }
+  async purgeThread(id: string) {
+    await this.deleteThreadContent(id);
+    await this.q("DELETE FROM participants WHERE thread_id = $1", [id]);
+    await this.q("DELETE FROM events WHERE thread_id = $1", [id]);
+    await this.q("DELETE FROM threads WHERE id = $1", [id]);
+  }
+
+  async getParticipant(threadId: string, userId: string) {
+    const { rows } = await this.q("SELECT * FROM participants WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
+    return rows[0] && toParticipant(rows[0]);
+  }
+  async listParticipants(threadId: string, skip: number, limit: number) {
+    const { rows } = await this.q("SELECT * FROM participants WHERE thread_id = $1 ORDER BY joined_at, ord LIMIT $2 OFFSET $3", [threadId, limit, skip]);
+    return rows.map(toParticipant);
+  }
+  async listParticipantIds(threadId: string) {
+    const { rows } = await this.q("SELECT user_id FROM participants WHERE thread_id = $1 ORDER BY joined_at, ord", [threadId]);
+    return rows.map((r) => r.user_id as string);
+  }
+  async countParticipants(threadId: string) {
+    const { rows } = await this.q("SELECT COUNT(*) AS n FROM participants WHERE thread_id = $1", [threadId]);
+    return rows[0].n as number;
+  }
+  async upsertParticipant(p: ParticipantRecord) {
+    await this.q(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = excluded.display_name, share_history_time = excluded.share_history_time, metadata = excluded.metadata`,
+    [p.threadId, p.userId, p.displayName, p.shareHistoryTime, json(p.metadata), p.joinedAt]);
+  }
+  async deleteParticipant(threadId: string, userId: string) {
+    await this.q("DELETE FROM participants WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
+  }
+
+  async getMessage(threadId: string, id: string) {
+    const { rows } = await this.q("SELECT * FROM messages WHERE thread_id = $1 AND id = $2", [threadId, id]);
+    return rows[0] && toMessage(rows[0]);
+  }
+  async insertMessage(m: MessageRecord) {
+    await this.q(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
+      m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)]);
+  }
+  async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
+    await this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
+  }
+  async listMessages(threadId: string, q: MessagePageQuery) {
+    const { rows } = await this.q(`SELECT * FROM messages WHERE thread_id = $1 AND version < $2 AND version >= $3 AND created_at >= $4
+      ORDER BY version DESC LIMIT $5`, [
+      threadId, q.beforeVersion ?? Number.MAX_SAFE_INTEGER, q.minVersion ?? Number.MIN_SAFE_INTEGER, q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, q.limit]);
+    return rows.map(toMessage);
+  }
+
+  async getReadReceipt(threadId: string, userId: string) {
+    const { rows } = await this.q("SELECT * FROM read_receipts WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
+    return rows[0] && toReceipt(rows[0]);
+  }
+  async upsertReadReceipt(r: ReadReceiptRecord) {
+    await this.q(`INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (thread_id, user_id) DO UPDATE SET message_id = excluded.message_id, sequence = excluded.sequence, read_at = excluded.read_at`,
+    [r.threadId, r.userId, r.messageId, r.sequence, r.readAt]);
+  }
+  async listReadReceipts(threadId: string, skip: number, limit: number) {
+    const { rows } = await this.q("SELECT * FROM read_receipts WHERE thread_id = $1 ORDER BY read_at DESC, user_id LIMIT $2 OFFSET $3", [threadId, limit, skip]);
+    return rows.map(toReceipt);
+  }
+
+  async getIdempotency(scope: string, key: string) {
+    const { rows } = await this.q("SELECT * FROM idempotency WHERE scope = $1 AND key = $2", [scope, key]);
+    const r = rows[0];
+    return r && ({ scope: r.scope, key: r.key, fingerprint: r.fingerprint, status: r.status, body: r.body, createdAt: r.created_at } as IdempotencyRecord);
+  }
+  async insertIdempotency(r: IdempotencyRecord) {
+    await this.q("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt]);
+  }
+  async deleteIdempotencyBefore(time: number) {
+    return (await this.q("DELETE FROM idempotency WHERE created_at < $1", [time])).rowCount ?? 0;
+  }
+
+  async appendEvent(e: Omit<EventRecord, "position">) {
+    if (!this.inTransaction) throw new Error("appendEvent runs inside a transaction");
+    // The lock (held to the end of the transaction) is taken before nextval: see the top of this file.
+    // MATERIALIZED keeps the planner from folding the CTE, so the lock is always acquired first.
+    const { rows } = await this.q(`WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::bigint))
+      INSERT INTO events (position, thread_id, type, recipients, payload, created_at)
+      SELECT nextval('events_position'), $2, $3, $4::text[], $5, $6 FROM gate RETURNING position`,
+    [EVENT_LOCK, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
+    return rows[0].position as number;
+  }
+  async readEvents(userId: string, after: number, limit: number) {
+    const { rows } = await this.q("SELECT * FROM events WHERE position > $1 AND recipients @> ARRAY[$2::text] ORDER BY position LIMIT $3", [after, userId, limit]);
+    return rows.map(toEvent);
+  }
+  async deleteEventsBefore(time: number) {
+    return (await this.q("DELETE FROM events WHERE created_at < $1", [time])).rowCount ?? 0;
+  }
+
+  async findProfileByName(displayName: string) {
+    const { rows } = await this.q("SELECT * FROM profiles WHERE lower(display_name) = lower($1)", [displayName]);
+    return rows[0] && toProfile(rows[0]);
+  }
+  async insertProfile(p: ProfileRecord) {
+    await this.q("INSERT INTO profiles (user_id, display_name, created_at) VALUES ($1, $2, $3)", [p.userId, p.displayName, p.createdAt]);
+  }
+  async listProfiles(limit: number, afterName?: string) {
+    const { rows } = await this.q(`SELECT * FROM profiles WHERE ($1::text IS NULL OR lower(display_name) COLLATE "C" > lower($1) COLLATE "C")
+      ORDER BY lower(display_name) COLLATE "C" LIMIT $2`, [afterName ?? null, limit]);
+    return rows.map(toProfile);
+  }
+}
+
+/** Writes that take several statements (or the event lock) and so run as a transaction of their own. */
+const TRANSACTIONAL = new Set<string>(["appendEvent", "deleteThreadContent", "purgeThread"]);
+
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "ECONNABORTED",
+  "57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+  "53300", // too_many_connections
+]);
+const UNAVAILABLE_MESSAGES = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|Client was closed/i;
+
+/**
+ * True when `err` means "PostgreSQL cannot be reached right now" (refused, reset, terminated, shutting down,
+ * out of connections, connect timeout): the HTTP layer should answer 503, not 500.
+ */
+export function isUnavailableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
+  if (err instanceof AggregateError && err.errors.some((e) => isUnavailableError(e))) return true;
+  if (UNAVAILABLE_MESSAGES.test(err.message)) return true;
+  return err.cause !== undefined && err.cause !== err && isUnavailableError(err.cause);
+}
+
+export interface PostgresStoreOptions extends PoolConfig {
+  /** Called with errors of idle pooled connections (PostgreSQL restarted, network cut). They never crash the process. */
+  onError?: (error: Error) => void;
+}
+
+// The StoreOps methods are installed in the constructor (reads on the pool, writes as one statement or as a
+// transaction of their own); this merge tells TypeScript they exist.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface PostgresStore extends StoreOps, DirectoryOps {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class PostgresStore implements Store {
+  readonly pool: pg.Pool;
+  private closed: Promise<void> | undefined;
+
+  constructor(config: string | PostgresStoreOptions) {
+    const { onError, ...poolConfig } = typeof config === "string" ? { connectionString: config } as PostgresStoreOptions : config;
+    this.pool = new pg.Pool({
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+      ...poolConfig,
+      types: typeParsers,
+    });
+    // A resolved transaction must be durable, whatever the server's default is. (A SET rather than startup
+    // `options`: options given in the URL would replace ours.) It is queued before the client's first query.
+    this.pool.on("connect", (client) => {
+      client.query("SET synchronous_commit TO on").catch(() => {
+        // The connection is broken: the next query on it fails and says so.
+      });
+    });
+    // Without a listener, an idle client's error (server restart, network cut) would crash the process.
+    this.pool.on("error", (error) => onError?.(error));
+    const poolOps = new PostgresOps((sql, params) => this.pool.query(sql, params), false);
+    for (const name of Object.getOwnPropertyNames(PostgresOps.prototype) as (keyof PostgresOps)[]) {
+      if ((name as string) === "constructor" || (name as string) === "update") continue;
+      const method = TRANSACTIONAL.has(name)
+        ? (...args: unknown[]) => this.transaction((tx) => (tx[name as keyof StoreOps] as (...a: unknown[]) => Promise<unknown>)(...args))
+        : (...args: unknown[]) => (poolOps[name] as (...a: unknown[]) => Promise<unknown>).call(poolOps, ...args);
+      Object.defineProperty(this, name, { value: method });
+    }
+  }
+
+  /** Applies missing migrations in one transaction, under an advisory lock: nodes starting together take turns. */
+  async migrate(): Promise<void> {
+    await this.withClient(async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [MIGRATION_LOCK]);
+      await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+      const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
+      const applied = new Set(rows.map((r) => r.version));
+      for (let version = 1; version <= POSTGRES_MIGRATIONS.length; version++) {
+        if (applied.has(version)) continue;
+        await client.query(POSTGRES_MIGRATIONS[version - 1]);
+        await client.query("INSERT INTO schema_migrations (version) VALUES ($1)", [version]);
+      }
+    });
+  }
+
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("store is closed"));
+    return this.withClient((client) => fn(new PostgresOps((sql, params) => client.query(sql, params), true)));
+  }
+
+  /** BEGIN … COMMIT on one pooled client; ROLLBACK and rethrow on error. A broken connection is discarded. */
+  private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onClientError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onClientError);
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        broken ??= rollbackError as Error;
+      }
+      throw error;
+    } finally {
+      client.off("error", onClientError);
+      client.release(broken ?? false);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.pool.end();
+    return this.closed;
+  }
+}

@@ -1,0 +1,66 @@
+// Runs the Store contract against SqliteStore: a fresh database file in a temp folder per test; a second
+// SqliteStore on the same file plays a second node.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
+import type { Store } from "../store.js";
+import { defineStoreContract } from "../contract/store-contract.js";
+import { SqliteStore } from "./sqlite-store.js";
+
+defineStoreContract("SqliteStore", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "natter-store-"));
+  const path = join(dir, "natter.db");
+  const stores: Store[] = [new SqliteStore(path)];
+  return {
+    store: stores[0],
+    async reopen() {
+      const store = new SqliteStore(path);
+      stores.push(store);
+      return store;
+    },
+    async cleanup() {
+      for (const store of stores.reverse()) await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("SqliteStore specifics", () => {
+  it("several processes migrating one new database file at the same moment all succeed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-migrate-"));
+    const path = join(dir, "natter.db");
+    const workers = 6;
+    // Each worker opens its own SqliteStore (own connections, like another process), waits at a barrier, migrates.
+    const code = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      import(workerData.module).then(async ({ SqliteStore }) => {
+        const store = new SqliteStore(workerData.path);
+        const barrier = new Int32Array(workerData.barrier);
+        Atomics.add(barrier, 0, 1);
+        while (Atomics.load(barrier, 0) < workerData.workers) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 10);
+        let result;
+        try { await store.migrate(); result = "ok"; } catch (e) { result = String(e); }
+        await store.close();
+        parentPort.postMessage(result);
+      });`;
+    const barrier = new SharedArrayBuffer(4);
+    const module = new URL("./sqlite-store.js", import.meta.url).href;
+    try {
+      const results = await Promise.all(Array.from({ length: workers }, () => new Promise<string>((resolve, reject) => {
+        const worker = new Worker(code, { eval: true, workerData: { module, path, barrier, workers } });
+        worker.once("message", (m: string) => resolve(m));
+        worker.once("error", reject);
+      })));
+      assert.deepEqual(results, Array(workers).fill("ok"));
+      const store = new SqliteStore(path);
+      await store.migrate();
+      await store.insertUser({ id: "8:acs:x", createdAt: 1, deletedAt: null, tokenGeneration: 0 });
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
