@@ -3,9 +3,7 @@
 // on the other side, safe HTML, reload keeps the session and history, a dropped connection recovers with
 // nothing missed, topic edit, participants panel, leave. No console errors. Screenshots go to
 // test-results/ (and one to docs/images/web-app.png). Waits for elements, never for fixed times.
-// Live-delivery checks (the other user's screen updating by itself) need the SDK's realtime transport:
-// while the app reports "Live updates unavailable" they run as TODO and the page is refreshed by a focus
-// event so the rest of the flow goes on.
+// Live-delivery checks (the other user's screen updating by itself) go through the SDK's WebSocket transport.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
@@ -96,15 +94,15 @@ test("the web app: two users chat in Chromium", { skip, timeout: 90_000 }, async
     const a = alice.page;
     const b = bob.page;
 
-    // Live or not: "unavailable" means the SDK has no realtime transport (startRealtimeNotifications threw).
-    await a.waitForFunction(() => document.querySelector(".live-badge")?.getAttribute("data-state") !== "connecting");
-    const realtime = (await liveState(a)) !== "unavailable";
-    t.diagnostic(`realtime: ${realtime ? "available" : "unavailable (live-delivery checks are TODO)"}`);
-    const liveTimeout = realtime ? 10_000 : 1_500;
-    /** A check that needs live delivery to the other page; without realtime it is TODO, then the page syncs on focus. */
-    const live = async (name: string, page: Page, check: () => Promise<void>) => {
-      await t.test(name, realtime ? {} : { todo: "realtime transport" }, async () => check());
-      if (!realtime) await page.evaluate(() => window.dispatchEvent(new Event("focus")));
+    // Both pages go live through the SDK's WebSocket transport.
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => document.querySelector(".live-badge")?.getAttribute("data-state") === "live", null, { timeout: 15_000 });
+    }
+    assert.equal(await liveState(a), "live");
+    const liveTimeout = 10_000;
+    /** A check that needs live delivery to the other page (no reload, no focus sync). */
+    const live = async (name: string, _page: Page, check: () => Promise<void>) => {
+      await t.test(name, async () => check());
     };
 
     await b.getByText("No conversations yet").waitFor();
@@ -247,7 +245,7 @@ test("the web app: two users chat in Chromium", { skip, timeout: 90_000 }, async
     await messageBubble(b, "Sent while you were offline").waitFor();
     await alice.context.setOffline(false);
     await messageBubble(a, "Sent while you were offline").waitFor();
-    await a.locator(`.live-badge[data-state=${realtime ? "live" : "unavailable"}]`).waitFor({ timeout: 30_000 });
+    await a.locator(`.live-badge[data-state=live]`).waitFor({ timeout: 30_000 });
     alice.offline = false;
 
     // Bob leaves; Alice sees it.

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { AzureCommunicationTokenCredential as AzureCredential } from "@azure/communication-common";
 import { AzureCommunicationTokenCredential } from "@natter/communication-common";
 import type { ChatMessageReceivedEvent, RealtimeTransportContext } from "./index.js";
-import { ChatClient, ChatThreadClient, REALTIME_NOT_AVAILABLE_MESSAGE, setDefaultRealtimeTransport } from "./index.js";
+import { ChatClient, ChatThreadClient, setDefaultRealtimeTransport } from "./index.js";
 
 function jwt(): string {
   const enc = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -146,9 +146,9 @@ test("abortSignal cancels an operation", async () => {
   assert.equal(calls.length, 0);
 });
 
-test("realtime: start throws a clear error without a transport; on() needs start except for connection events", async () => {
-  const client = new ChatClient("https://natter.test", new AzureCommunicationTokenCredential(jwt()));
-  await assert.rejects(client.startRealtimeNotifications(), { message: REALTIME_NOT_AVAILABLE_MESSAGE });
+test("realtime: start rejects with a clear error when the service is unreachable; on() needs start except for connection events", async () => {
+  const client = new ChatClient("https://natter.invalid", new AzureCommunicationTokenCredential(jwt()));
+  await assert.rejects(client.startRealtimeNotifications(), { message: /Realtime connection failed before it was ready/ });
   assert.throws(() => client.on("chatMessageReceived", () => undefined), /must call startRealtimeNotifications/);
   client.on("realTimeNotificationConnected", () => undefined);
   client.off("realTimeNotificationConnected", () => undefined);

@@ -31,10 +31,7 @@ import type { Listener } from "./realtime/event-dispatcher.js";
 import { EventDispatcher } from "./realtime/event-dispatcher.js";
 import type { RealtimeTransport } from "./realtime/realtime-transport.js";
 import { getDefaultRealtimeTransport } from "./realtime/realtime-transport.js";
-
-/** Message of the error startRealtimeNotifications throws while no transport is configured. */
-export const REALTIME_NOT_AVAILABLE_MESSAGE =
-  "Realtime notifications are not available yet in @natter/communication-chat: no realtime transport is configured.";
+import { createWebSocketTransport } from "./realtime/websocket-transport.js";
 
 /** The client for chat operations of one user. */
 export class ChatClient {
@@ -131,14 +128,15 @@ export class ChatClient {
   }
 
   /**
-   * Starts receiving realtime notifications; call before subscribing to events. Throws while no realtime
-   * transport is configured (see `setDefaultRealtimeTransport` / `ChatClientOptions.realtimeTransport`).
+   * Starts receiving realtime notifications; call before subscribing to events. Resolves once connected
+   * (Natter's WebSocket protocol by default, or `ChatClientOptions.realtimeTransport`); rejects if the first
+   * connection fails. Afterwards it reconnects and resumes by itself until stopRealtimeNotifications. In Node 20
+   * it needs the `ws` package (Node 22+ and browsers have a global WebSocket).
    */
   async startRealtimeNotifications(): Promise<void> {
     if (this.isRealtimeNotificationsStarted) return;
     if (!this.transport) {
-      const factory = this.clientOptions.realtimeTransport ?? getDefaultRealtimeTransport();
-      if (!factory) throw new Error(REALTIME_NOT_AVAILABLE_MESSAGE);
+      const factory = this.clientOptions.realtimeTransport ?? getDefaultRealtimeTransport() ?? createWebSocketTransport;
       this.transport = factory({
         endpoint: this.endpoint,
         credential: this.tokenCredential,

@@ -4,7 +4,7 @@ export * from "./models/models.js";
 export * from "./models/requests.js";
 export * from "./models/options.js";
 export * from "./models/events.js";
-export { ChatClient, REALTIME_NOT_AVAILABLE_MESSAGE } from "./chat-client.js";
+export { ChatClient } from "./chat-client.js";
 export { ChatThreadClient } from "./chat-thread-client.js";
 export { CHAT_DEFAULT_API_VERSION } from "./chat-rest-client.js";
 export type { RealtimeTransport, RealtimeTransportContext, RealtimeTransportFactory } from "./realtime/realtime-transport.js";

@@ -117,7 +117,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
 
 function LiveBadge({ store }: { store: ChatStore }) {
   const state = store.offline ? "offline" : store.live;
-  const text = { offline: "Offline", connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", unavailable: "Live updates unavailable" }[state];
+  const text = { offline: "Offline", connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" }[state];
   return (
     <span class={`live-badge live-${state}`} role="status" aria-label={`Connection: ${text}`} data-state={state}>
       <span class="dot" aria-hidden="true" />
@@ -143,10 +143,6 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
     store.offline || store.live === "reconnecting" ? (
       <div class="banner warn" role="status">
         {store.offline ? "You are offline." : "Connection lost."} Reconnecting… Messages sent meanwhile will appear once you are back.
-      </div>
-    ) : store.live === "unavailable" ? (
-      <div class="banner info" role="status">
-        Live updates are unavailable on this server: conversations refresh when you return to this window or act.
       </div>
     ) : null;
 

@@ -2,15 +2,15 @@
 // the realtime connection state, and a fan-out of realtime events to the open conversation. After a lost
 // connection (or the browser coming back online) it re-reads the thread list and asks the conversation to
 // re-read its latest page, so nothing sent meanwhile is missed.
-import { ChatClient, REALTIME_NOT_AVAILABLE_MESSAGE } from "@natter/communication-chat";
+import { ChatClient } from "@natter/communication-chat";
 import type { ChatEventMap, ChatMessage, ChatThreadClient, ChatThreadItem } from "@natter/communication-chat";
 import { AzureCommunicationTokenCredential } from "@natter/communication-common";
 import type { Session } from "./session";
 import { ENDPOINT, INSECURE, saveSession, signIn } from "./session";
 import { errorMessage, isUserMessage, messageFromEvent, previewText, rawId } from "./model";
 
-/** connecting: first connection; live: events flow; reconnecting: lost, retrying; unavailable: no transport. */
-export type LiveState = "connecting" | "live" | "reconnecting" | "unavailable";
+/** connecting: first connection; live: events flow; reconnecting: lost, retrying. */
+export type LiveState = "connecting" | "live" | "reconnecting";
 
 export interface ThreadSummary {
   id: string;
@@ -257,16 +257,12 @@ export class ChatStore {
     this.client.on("realTimeNotificationDisconnected", this.handleDisconnected);
     try {
       await this.client.startRealtimeNotifications();
-    } catch (error) {
+    } catch {
       if (this.stopped) return;
-      if (errorMessage(error) === REALTIME_NOT_AVAILABLE_MESSAGE) {
-        this.live = "unavailable";
-      } else {
-        // The first connection failed (server or network down): keep trying, and say so.
-        this.live = "reconnecting";
-        this.retryTimer = setTimeout(() => void this.startRealtime(), this.retryDelay);
-        this.retryDelay = Math.min(this.retryDelay * 2, 30_000);
-      }
+      // The first connection failed (server or network down): keep trying, and say so.
+      this.live = "reconnecting";
+      this.retryTimer = setTimeout(() => void this.startRealtime(), this.retryDelay);
+      this.retryDelay = Math.min(this.retryDelay * 2, 30_000);
       this.changed();
       return;
     }
@@ -334,14 +330,13 @@ export class ChatStore {
   private readonly handleConnected = (): void => {
     if (this.stopped) return;
     const wasDown = this.live === "reconnecting";
-    if (this.live === "unavailable") return;
     this.live = "live";
     this.changed();
     if (wasDown) void this.resync();
   };
 
   private readonly handleDisconnected = (): void => {
-    if (this.stopped || this.live === "unavailable") return;
+    if (this.stopped) return;
     this.live = "reconnecting";
     this.changed();
   };
