@@ -162,3 +162,13 @@ describe("natter serve", () => {
     }
   });
 });
+
+describe("docs/configuration.md", () => {
+  it("lists every flag and environment variable that config.ts accepts, and no others", async () => {
+    const { OPTIONS } = await import("./config.js");
+    const doc = readFileSync(new URL("../../../docs/configuration.md", import.meta.url), "utf8");
+    const rows = [...doc.matchAll(/^\| `--([a-z-]+)`(?: \/ `--([a-z-]+)`)? \| `(NATTER_[A-Z_]+)`/gm)].flatMap((m) => [m[1], m[2]].filter(Boolean));
+    assert.deepEqual([...rows].sort(), OPTIONS.map((o) => o.flag).sort());
+    for (const o of OPTIONS) assert.ok(doc.includes(`\`${o.env}\``), `${o.env} documented`);
+  });
+});
