@@ -8,7 +8,7 @@ import { ROOT, table } from "./lib.mjs";
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
-const scenarios = ["durable-sends", "reads", "startup"].filter((s) => !only || s === only);
+const scenarios = ["durable-sends", "reads", "startup", "scale-out"].filter((s) => !only || s === only);
 
 const resultsFile = join(ROOT, "bench/results.json");
 const all = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : {};
@@ -22,7 +22,11 @@ for (const name of scenarios) {
 }
 writeFileSync(resultsFile, JSON.stringify(all, null, 2) + "\n");
 
-const sections = Object.values(all).map((r) =>
+// The SDK size comparison runs separately (node bench/sdk-size.mjs: it bundles, it does not load servers).
+const sdkSizeFile = join(ROOT, "bench/results-sdk-size.json");
+const sdkSize = existsSync(sdkSizeFile) ? JSON.parse(readFileSync(sdkSizeFile, "utf8")) : undefined;
+const reported = sdkSize ? { ...all, "sdk-size": { ...sdkSize, machine, quick: false } } : all;
+const sections = Object.values(reported).map((r) =>
   `## ${r.name}\n\n${r.description}. Measured ${r.date.slice(0, 16).replace("T", " ")} UTC on ${r.machine}${r.quick ? " (quick run)" : ""}.\nCommand: \`${r.command}\`\n\n${table(r.rows)}\n${r.notes ? `\n${r.notes}\n` : ""}`,
 );
 const extra = existsSync(join(ROOT, "bench/RESULTS.notes.md")) ? readFileSync(join(ROOT, "bench/RESULTS.notes.md"), "utf8") : "";

@@ -234,6 +234,18 @@ describe("Natter SDK realtime in Node", () => {
     }
   });
 
+  it("stopRealtimeNotifications during a pending start rejects the start, and nothing reconnects", async () => {
+    const bob = await createTestUser(natter);
+    const bobClient = clientFor(bob);
+    let connected = 0;
+    bobClient.on("realTimeNotificationConnected", () => connected++);
+    const starting = bobClient.startRealtimeNotifications();
+    await bobClient.stopRealtimeNotifications();
+    await assert.rejects(starting, /stopped before they connected/);
+    await sleep(500);
+    assert.equal(connected, 0);
+  });
+
   it("stopRealtimeNotifications ends delivery; starting again resumes live delivery", async () => {
     const [alice, bob] = [await createTestUser(natter), await createTestUser(natter)];
     const bobClient = clientFor(bob);

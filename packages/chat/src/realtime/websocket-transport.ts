@@ -62,7 +62,8 @@ export class WebSocketTransport implements RealtimeTransport {
   private attempt = 0;
   private stopped = true;
   private connected = false;
-  private everConnected = false;
+  /** The pending start(): settled by the first `ready`, or by a failure or stop() before it. */
+  private starting?: { resolve: () => void; reject: (e: unknown) => void };
   private unauthorizedInARow = 0;
   private watchdog?: ReturnType<typeof setTimeout>;
   private retry?: ReturnType<typeof setTimeout>;
@@ -74,11 +75,21 @@ export class WebSocketTransport implements RealtimeTransport {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.everConnected = false;
     this.position = undefined; // a fresh start begins at the head, as Azure's SDK does; only reconnects resume
     this.attempt = 0;
     this.unauthorizedInARow = 0;
-    await new Promise<void>((resolve, reject) => this.connect(resolve, reject));
+    await new Promise<void>((resolve, reject) => {
+      this.starting = { resolve, reject };
+      void this.connect();
+    });
+  }
+
+  /** Fails a pending start(): the caller decides when to try again, nothing retries in the background. */
+  private failStart(error: Error): void {
+    this.stopped = true;
+    const starting = this.starting;
+    this.starting = undefined;
+    starting?.reject(error);
   }
 
   async stop(): Promise<void> {
@@ -86,6 +97,7 @@ export class WebSocketTransport implements RealtimeTransport {
     clearTimeout(this.retry);
     clearTimeout(this.watchdog);
     clearTimeout(this.tokenRefresh);
+    this.failStart(new Error("Realtime notifications were stopped before they connected."));
     const socket = this.socket;
     this.socket = undefined;
     if (socket) {
@@ -104,7 +116,7 @@ export class WebSocketTransport implements RealtimeTransport {
     return base.toString();
   }
 
-  private async connect(onFirst?: () => void, onFirstError?: (e: unknown) => void): Promise<void> {
+  private async connect(): Promise<void> {
     let socket: SocketLike;
     try {
       const Socket = await socketConstructor();
@@ -113,10 +125,8 @@ export class WebSocketTransport implements RealtimeTransport {
       this.tokenExpiresOn = expiresOnTimestamp;
       socket = new Socket(this.url(token));
     } catch (error) {
-      if (onFirstError) {
-        this.stopped = true;
-        onFirstError(error);
-      } else this.scheduleReconnect();
+      if (this.starting) this.failStart(error instanceof Error ? error : new Error(String(error)));
+      else this.scheduleReconnect();
       return;
     }
     this.socket = socket;
@@ -129,25 +139,22 @@ export class WebSocketTransport implements RealtimeTransport {
       } catch {
         return;
       }
-      this.onFrame(socket, frame, onFirst);
-      onFirst = undefined;
+      this.onFrame(socket, frame);
     };
     socket.onerror = () => {};
-    socket.onclose = (ev) => this.onClosed(socket, ev.code, onFirstError);
+    socket.onclose = (ev) => this.onClosed(socket, ev.code);
   }
 
   /** Runs once per socket, whether the peer closed it or the watchdog gave up on it. */
-  private onClosed(socket: SocketLike, code: number, onFirstError?: (e: unknown) => void): void {
+  private onClosed(socket: SocketLike, code: number): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
     clearTimeout(this.watchdog);
     clearTimeout(this.tokenRefresh);
     if (this.connected) this.context.emit("realTimeNotificationDisconnected");
     this.connected = false;
-    if (onFirstError && !this.everConnected) {
-      // start() fails rather than retrying forever in the background: the caller decides when to try again.
-      this.stopped = true;
-      onFirstError(
+    if (this.starting) {
+      this.failStart(
         new Error(
           code === 4401
             ? "Realtime connection refused: the access token is not valid (4401)."
@@ -164,7 +171,7 @@ export class WebSocketTransport implements RealtimeTransport {
     this.scheduleReconnect(code === 4400 || code === 1009 ? MAX_BACKOFF_MS : code === 4401 ? 0 : undefined);
   }
 
-  private onFrame(socket: SocketLike, frame: Record<string, unknown>, onFirst?: () => void): void {
+  private onFrame(socket: SocketLike, frame: Record<string, unknown>): void {
     switch (frame.type) {
       case "ready": {
         this.position = typeof frame.position === "number" ? frame.position : this.position;
@@ -173,10 +180,10 @@ export class WebSocketTransport implements RealtimeTransport {
         this.attempt = 0;
         this.unauthorizedInARow = 0;
         this.connected = true;
-        this.everConnected = true;
         this.context.emit("realTimeNotificationConnected");
         this.scheduleTokenRefresh(socket);
-        onFirst?.();
+        this.starting?.resolve();
+        this.starting = undefined;
         return;
       }
       case "resyncNeeded":
