@@ -7,6 +7,7 @@ import type {
   MessageRecord, MessageType, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, Store, StoreOps,
   ThreadListItem, ThreadRecord,
 } from "../store/store.js";
+import { IdempotencyConflictError } from "../store/store.js";
 import type { Caller } from "./caller.js";
 import { requireCapability } from "./caller.js";
 import { ChatError, forbidden, notFound, validationError } from "./errors.js";
@@ -108,9 +109,8 @@ export class ChatService {
     }
     input.participants.forEach((p) => this.checkParticipantInput(p));
     const fingerprint = hash(JSON.stringify([input.topic, input.participants, input.metadata, input.retention]));
-    const events: Pending[] = [];
-    const result = await this.store.transaction((tx) =>
-      this.once(tx, { scope: `createChatThread:${caller.userId}`, key: input.idempotencyKey, fingerprint, windowMs: this.idempotencyWindowMs, strict: true }, async () => {
+    const key: OnceOptions = { scope: `createChatThread:${caller.userId}`, key: input.idempotencyKey, fingerprint, windowMs: this.idempotencyWindowMs, strict: true };
+    return this.writeOnce(key, async (tx, events) => {
       const now = this.now();
       const invalidParticipants: InvalidParticipant[] = [];
       const members = new Map<string, ParticipantInput>();
@@ -145,10 +145,7 @@ export class ChatService {
       const recipients = records.map((p) => p.userId);
       await this.record(tx, events, { type: "chatThreadCreated", threadId: thread.id, at: now, actor: caller.userId, thread, participants: snapshots }, recipients);
       return { thread, invalidParticipants };
-      }),
-    );
-    this.publish(events);
-    return result;
+    });
   }
 
   /** GetChatThreadProperties. */
@@ -222,9 +219,8 @@ export class ChatService {
     checkContent(input.content);
     if (input.senderDisplayName !== undefined) checkLength(input.senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
     if (input.metadata) checkMetadata(input.metadata, LIMITS.messageMetadataBytes, "metadata");
-    const events: Pending[] = [];
     const retry = this.retryKey("sendMessage", caller, threadId, requestId, input);
-    const message = await this.store.transaction((tx) => this.once(tx, retry, async () => {
+    return this.writeOnce(retry, async (tx, events) => {
       const { thread } = await this.access(tx, caller, threadId, true);
       const now = this.now();
       const id = tick(thread, now);
@@ -238,9 +234,7 @@ export class ChatService {
       const recipients = await tx.listParticipantIds(threadId);
       await this.record(tx, events, { type: "chatMessageReceived", threadId, at: now, actor: caller.userId, message: record }, recipients);
       return record;
-    }));
-    this.publish(events);
-    return message;
+    });
   }
 
   /** GetChatMessage: only messages inside the caller's shared history. */
@@ -339,9 +333,8 @@ export class ChatService {
       throw validationError(`At most ${LIMITS.participantsPerBatch} participants can be added at once.`, "participants");
     }
     participants.forEach((p) => this.checkParticipantInput(p));
-    const events: Pending[] = [];
     const retry = this.retryKey("addParticipants", caller, threadId, requestId, participants);
-    const invalid = await this.store.transaction((tx) => this.once(tx, retry, async () => {
+    return this.writeOnce(retry, async (tx, events) => {
       const { thread } = await this.access(tx, caller, threadId, true);
       const now = this.now();
       const invalidParticipants: InvalidParticipant[] = [];
@@ -365,9 +358,7 @@ export class ChatService {
       const recipients = await tx.listParticipantIds(threadId);
       await this.record(tx, events, { type: "participantsAdded", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
       return invalidParticipants;
-    }));
-    this.publish(events);
-    return invalid;
+    });
   }
 
   /** RemoveChatParticipant: anyone may remove themselves; removing a non-participant is a no-op. */
@@ -403,9 +394,8 @@ export class ChatService {
   /** SendChatReadReceipt: keeps the latest (highest sequence) receipt per user. */
   async sendReadReceipt(caller: Caller, threadId: string, messageId: string, requestId?: string): Promise<void> {
     requireCapability(caller, "participate");
-    const events: Pending[] = [];
     const retry = this.retryKey("sendReadReceipt", caller, threadId, requestId, messageId);
-    await this.store.transaction((tx) => this.once(tx, retry, async () => {
+    await this.writeOnce(retry, async (tx, events) => {
       const { participant } = await this.access(tx, caller, threadId);
       const message = await tx.getMessage(threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
@@ -416,8 +406,7 @@ export class ChatService {
       await tx.upsertReadReceipt(receipt);
       const recipients = await tx.listParticipantIds(threadId);
       await this.record(tx, events, { type: "readReceiptReceived", threadId, at: now, actor: caller.userId, receipt }, recipients);
-    }));
-    this.publish(events);
+    });
   }
 
   /** ListChatReadReceipts (skip/maxPageSize paging, newest first). */
@@ -454,6 +443,28 @@ export class ChatService {
   }
 
   // ---- helpers ----
+
+  /**
+   * One idempotent write: a transaction guarded by `once`, whose events are published after commit.
+   * Two identical requests racing on a Store with concurrent transactions (PostgreSQL) can both find no
+   * record; the loser's insertIdempotency then fails with IdempotencyConflictError (the winner has committed by
+   * then) and its transaction rolls back, writing nothing. It runs again: now it finds the winner's record
+   * and answers with the first result, like any replay. Events of a rolled-back attempt are discarded.
+   */
+  private async writeOnce<T>(o: OnceOptions, fn: (tx: StoreOps, events: Pending[]) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const events: Pending[] = [];
+      try {
+        const result = await this.store.transaction((tx) => this.once(tx, o, () => fn(tx, events)));
+        this.publish(events);
+        return result;
+      } catch (error) {
+        // A few attempts: a conflict means a committed record exists, so the next attempt normally replays it.
+        if (error instanceof IdempotencyConflictError && attempt < MAX_IDEMPOTENCY_ATTEMPTS) continue;
+        throw error;
+      }
+    }
+  }
 
   /**
    * Runs `run` once per (scope, key): a replay with the same fingerprint inside the window returns the first
@@ -539,6 +550,9 @@ interface OnceOptions {
   windowMs: number;
   strict: boolean;
 }
+
+/** Attempts of an idempotent write whose record insert lost a race (see writeOnce). */
+const MAX_IDEMPOTENCY_ATTEMPTS = 3;
 
 /** How long a retried POST is recognised by its x-ms-client-request-id. */
 const RETRY_WINDOW_MS = 10 * 60_000;

@@ -328,6 +328,26 @@ describe("realtime gateway", () => {
     }
   });
 
+  it("a new client's ready.position is the Store's global head; resuming from it with nothing new resumes", async () => {
+    // An event carol does not receive: her starting point is still past it (the head, not her newest event).
+    const threadId = await createThread(call, alice, [bob], "head");
+    const [other] = (await natter.store.readEvents(bob.userId, 0, 10_000)).filter((e) => e.threadId === threadId);
+    const c = await connect(base, { token: carol.token });
+    const ready = c.frames.find((f) => f.type === "ready") as Frame;
+    await c.close();
+    assert.ok(ready.position >= other.position, `${ready.position} >= ${other.position}`);
+    assert.ok(ready.position <= (await natter.store.headPosition()));
+    const again = await connect(base, { token: carol.token, since: ready.position });
+    try {
+      const resumed = again.frames.find((f) => f.type === "ready") as Frame;
+      assert.equal(resumed.resumed, true);
+      assert.equal(resumed.position, ready.position);
+      assert.equal(again.frames.some((f) => f.type === "resyncNeeded"), false);
+    } finally {
+      await again.close();
+    }
+  });
+
   it("a since the store no longer has gets an explicit resyncNeeded", async () => {
     const c = await connect(base, { token: carol.token, since: 987_654_321 });
     try {
@@ -565,7 +585,7 @@ describe("realtime gateway: timers and limits", () => {
 });
 
 describe("realtime gateway: retention", () => {
-  it("resuming from an event purged by retention gets resyncNeeded, then live events", async () => {
+  it("resuming from before events purged by retention gets resyncNeeded, then live events", async () => {
     let now = Date.now();
     const natter = await startTestNatter({ eventRetentionHours: 1 }, { now: () => now });
     try {
@@ -578,8 +598,11 @@ describe("realtime gateway: retention", () => {
       const first = await sendMessage(call, alice, threadId, "old");
       const position = (await b.event("chatMessageReceived", (d) => d.id === first)).position as number;
       await b.close();
+      // Missed while away, then purged: the resume point is below the retention marker and its event is gone.
+      await sendMessage(call, alice, threadId, "missed, then purged");
       now += 2 * 3_600_000;
       await natter.chat.runHousekeeping();
+      assert.ok((await natter.store.purgedThrough()) > position);
       const fresh = { alice: (await natter.tokens.issue(alice.userId, ["chat"], 60, 0)).token, bob: (await natter.tokens.issue(bob.userId, ["chat"], 60, 0)).token };
       await sendMessage(call, { ...alice, token: fresh.alice }, threadId, "while away");
       const again = await connect(base, { token: fresh.bob, since: position });
@@ -589,6 +612,86 @@ describe("realtime gateway: retention", () => {
         assert.ok(resync.position > position);
         const live = await sendMessage(call, { ...alice, token: fresh.alice }, threadId, "live");
         await again.event("chatMessageReceived", (d) => d.id === live);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await natter.stop();
+    }
+  });
+
+  it("resuming from the last purged event itself resumes: nothing after it was purged", async () => {
+    let now = Date.now();
+    const natter = await startTestNatter({ eventRetentionHours: 1 }, { now: () => now });
+    try {
+      const call = api(natter);
+      const base = `ws://127.0.0.1:${natter.config.port}/`;
+      const [alice, bob] = await Promise.all([createTestUser(natter, ["chat"], 600), createTestUser(natter, ["chat"], 600)]);
+      const threadId = await createThread(call, alice, [bob], "retention edge");
+      const b = await connect(base, { token: bob.token });
+      const first = await sendMessage(call, alice, threadId, "seen, then purged");
+      const position = (await b.event("chatMessageReceived", (d) => d.id === first)).position as number;
+      await b.close();
+      now += 2 * 3_600_000;
+      await natter.chat.runHousekeeping();
+      assert.equal(await natter.store.purgedThrough(), position);
+      const meanwhile = await sendMessage(call, alice, threadId, "while away");
+      const again = await connect(base, { token: bob.token, since: position });
+      try {
+        assert.equal((again.frames.find((f) => f.type === "ready") as Frame).resumed, true);
+        await again.event("chatMessageReceived", (d) => d.id === meanwhile);
+        assert.equal(again.frames.some((f) => f.type === "resyncNeeded"), false);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await natter.stop();
+    }
+  });
+});
+
+describe("realtime gateway: retention marker", () => {
+  it("since 0 after a purge gets resyncNeeded; a resume point above the marker resumes even when its event is gone", async () => {
+    let now = Date.now();
+    const natter = await startTestNatter({ eventRetentionHours: 1 }, { now: () => now });
+    try {
+      const call = api(natter);
+      const base = `ws://127.0.0.1:${natter.config.port}/`;
+      const [alice, bob, carol] = await Promise.all([createTestUser(natter, ["chat"], 600), createTestUser(natter, ["chat"], 600), createTestUser(natter, ["chat"], 600)]);
+      // Bob connects before anything happened: his resume point is 0.
+      const first = await connect(base, { token: bob.token });
+      assert.equal((first.frames.find((f) => f.type === "ready") as Frame).position, 0);
+      await first.close();
+      // While he is away, events for him are written, then purged by retention.
+      const threadId = await createThread(call, alice, [bob], "purged while away");
+      await sendMessage(call, alice, threadId, "gone");
+      now += 2 * 3_600_000;
+      await natter.chat.runHousekeeping();
+      const marker = await natter.store.purgedThrough();
+      assert.ok(marker > 0);
+      const back = await connect(base, { token: bob.token, since: 0 });
+      try {
+        const ready = back.frames.find((f) => f.type === "ready") as Frame;
+        assert.equal(ready.resumed, false);
+        const resync = await back.waitFor((f) => f.type === "resyncNeeded", "resyncNeeded");
+        assert.equal(resync.since, 0);
+        assert.equal(resync.position, ready.position);
+        assert.ok(ready.position >= marker, "the stream continues from the head, at or above the marker");
+      } finally {
+        await back.close();
+      }
+      // Carol starts after the purge: her starting point (the head) is not her event, and its event may be gone;
+      // being at or above the marker, it still resumes, and she gets what was sent meanwhile.
+      const c = await connect(base, { token: carol.token });
+      const start = (c.frames.find((f) => f.type === "ready") as Frame).position as number;
+      await c.close();
+      assert.ok(start >= marker);
+      const later = await createThread(call, alice, [carol], "after the purge");
+      const again = await connect(base, { token: carol.token, since: start });
+      try {
+        assert.equal((again.frames.find((f) => f.type === "ready") as Frame).resumed, true);
+        await again.event("chatThreadCreated", (d) => d.threadId === later);
+        assert.equal(again.frames.some((f) => f.type === "resyncNeeded"), false);
       } finally {
         await again.close();
       }

@@ -16,7 +16,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { WebSocketServer } from "ws";
 import type { WebSocket, RawData } from "ws";
 import type { Bus, BusMessage } from "../bus/bus.js";
-import { CONTROL_TOPIC, userTopic } from "../bus/bus.js";
+import { BUS_RESUMED, CONTROL_TOPIC, userTopic } from "../bus/bus.js";
 import type { Store } from "../store/store.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { ChatService } from "../domain/chat-service.js";
@@ -58,13 +58,6 @@ export interface RealtimeGateway {
   /** Closes every socket (with a "going away" code) and stops listening for upgrades. */
   close(): Promise<void>;
 }
-
-/** Optional Store capability: the highest committed stream position (any user). Used when present. */
-interface HeadPosition {
-  headPosition(): Promise<number>;
-}
-const hasHeadPosition = (store: Store): store is Store & HeadPosition =>
-  typeof (store as Partial<HeadPosition>).headPosition === "function";
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const DRAIN_POLL_MS = 20;
@@ -357,14 +350,9 @@ class Session {
       // Subscribe first: anything committed from now on either wakes us or is found by the first read.
       this.unsubscribe = deps.bus.subscribe(userTopic(this.userId), (_topic, message) => this.onBus(message));
       await this.unsubscribe;
-      let resumed = false;
-      let position: number;
-      if (since !== undefined && (await this.resumable(since))) {
-        resumed = true;
-        position = since;
-      } else {
-        position = await this.head();
-      }
+      const head = await deps.store.headPosition();
+      const resumed = since !== undefined && (await this.resumable(since, head));
+      const position = resumed ? since : head;
       if (this.closed) return;
       this.cursor = position;
       const ready: ReadyFrame = {
@@ -416,31 +404,26 @@ class Session {
     fire();
   }
 
-  /** True when every event after `since` is still in the Store: the event at `since` itself must still be there. */
-  private async resumable(since: number): Promise<boolean> {
-    if (since === 0) return true;
-    const [first] = await this.gw.deps.store.readEvents(this.userId!, since - 1, 1);
+  /**
+   * True when every event after `since` is still in the Store. Not when `since` is beyond the head (a position
+   * from another deployment, or from before a restore). Yes when `since` is at or above the retention marker:
+   * retention never deleted anything after it (this covers `since = 0` on a stream that was never purged).
+   * Below the marker, only if the user's event at `since` itself is still there (retention deletes oldest
+   * first, so nothing after it went either); otherwise the client gets resyncNeeded.
+   */
+  private async resumable(since: number, head: number): Promise<boolean> {
+    if (since > head) return false;
+    const { store } = this.gw.deps;
+    if (since >= (await store.purgedThrough())) return true;
+    if (since === 0) return false;
+    const [first] = await store.readEvents(this.userId!, since - 1, 1);
     return first?.position === since;
-  }
-
-  /** A position after which every future event of the user will come. */
-  private async head(): Promise<number> {
-    const { store, log } = this.gw.deps;
-    if (hasHeadPosition(store)) return store.headPosition();
-    // Fallback: the user's newest retained event (every later commit gets a higher position).
-    let position = 0;
-    for (;;) {
-      const page = await store.readEvents(this.userId!, position, 1_000);
-      if (page.length > 0) position = page[page.length - 1].position;
-      if (page.length < 1_000) break;
-    }
-    log.trace({ userId: this.userId, position }, "realtime: head position by scan");
-    return position;
   }
 
   // ---- delivery ----
 
   private onBus(message: BusMessage): void {
+    if (message.type === BUS_RESUMED) return this.wake(); // wake-ups may have been lost: read the Store again
     if (message.type !== CHAT_EVENT || this.phase === "closed") return;
     const { event, recipient } = message.data as ChatEventEnvelope;
     if (event.position !== undefined) {

@@ -177,6 +177,11 @@ export interface StoreOps {
   listReadReceipts(threadId: string, skip: number, limit: number): Promise<ReadReceiptRecord[]>;
 
   getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
+  /**
+   * Fails with `IdempotencyConflictError` (and nothing else) when a record with the same (scope, key) exists,
+   * including one committed by a concurrent transaction after this one read "no record". On PostgreSQL the
+   * failed statement aborts the transaction: the caller must let it roll back and may then run it again.
+   */
   insertIdempotency(record: IdempotencyRecord): Promise<void>;
   deleteIdempotencyBefore(time: number): Promise<number>;
 
@@ -184,7 +189,30 @@ export interface StoreOps {
   appendEvent(event: Omit<EventRecord, "position">): Promise<number>;
   /** Events for `userId` with position > `after`, oldest first. */
   readEvents(userId: string, after: number, limit: number): Promise<EventRecord[]>;
+  /**
+   * Retention: deletes the events created before `time` and returns how many. Also raises the retention
+   * marker (`purgedThrough`) to the highest position it deleted, in the same transaction.
+   */
   deleteEventsBefore(time: number): Promise<number>;
+  /**
+   * The retention marker: no event above this position was ever deleted by `deleteEventsBefore` (0 when
+   * nothing was). Never decreases. A single-row read. (Events deleted with their thread by `purgeThread` do not
+   * move it.)
+   */
+  purgedThrough(): Promise<number>;
+  /**
+   * The stream head: the highest committed position, and never below `purgedThrough()`. Every event that
+   * commits later gets a greater position. An index lookup, not a scan. 0 on an empty stream.
+   */
+  headPosition(): Promise<number>;
+}
+
+/** Thrown by `insertIdempotency` when the (scope, key) is taken: a typed conflict the domain can act on. */
+export class IdempotencyConflictError extends Error {
+  constructor(readonly scope: string, readonly key: string, options?: { cause?: unknown }) {
+    super(`An idempotency record for (${scope}, ${key}) already exists.`, options);
+    this.name = "IdempotencyConflictError";
+  }
 }
 
 export interface Store extends StoreOps {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type {
   DirectoryOps, EventRecord, MessageRecord, ParticipantRecord, ReadReceiptRecord, Store, StoreOps, ThreadRecord, UserRecord,
 } from "../store.js";
+import { IdempotencyConflictError } from "../store.js";
 
 export interface OpenedStore {
   /** A Store on a fresh, empty database (not migrated yet). */
@@ -408,12 +409,33 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.deepEqual(await store.getIdempotency(r.scope, r.key), r);
         assert.deepEqual(await store.getIdempotency(r.scope, "k2"), { ...r, key: "k2", createdAt: 2_000, body: "" });
         assert.equal(await store.getIdempotency(r.scope, "zz"), undefined);
-        await assert.rejects(store.insertIdempotency(r));
+        await assert.rejects(store.insertIdempotency(r), IdempotencyConflictError);
+        await assert.rejects(store.transaction((tx) => tx.insertIdempotency({ ...r, fingerprint: "other" })), IdempotencyConflictError);
         assert.equal(await store.deleteIdempotencyBefore(2_000), 1);
         assert.equal(await store.getIdempotency(r.scope, r.key), undefined);
         assert.ok(await store.getIdempotency(r.scope, "k2"));
         assert.equal(await store.deleteIdempotencyBefore(2_000), 0);
         assert.equal(await store.deleteIdempotencyBefore(10_000), 2);
+      });
+
+      test("racing inserts of one key: one commits, every other fails with IdempotencyConflictError and writes nothing", async (store) => {
+        const racers = 6;
+        let read = 0;
+        const results = await Promise.allSettled(Array.from({ length: racers }, (_, i) => store.transaction(async (tx) => {
+          const before = await tx.getIdempotency("createChatThread:u", "k");
+          // Let every racer read "no record" first where transactions do run together (not on one writer).
+          read++;
+          const deadline = Date.now() + 200;
+          while (read < racers && Date.now() < deadline) await sleep(5);
+          await tx.insertUser(user({ id: USER(`racer${i}`) }));
+          await tx.insertIdempotency({ scope: "createChatThread:u", key: "k", fingerprint: "f", status: 0, body: String(i), createdAt: 1_000 });
+          return before;
+        })));
+        const won = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+        assert.equal(won.length, 1, JSON.stringify(results.map((r) => r.status)));
+        for (const r of results) if (r.status === "rejected") assert.ok(r.reason instanceof IdempotencyConflictError, String(r.reason));
+        assert.equal((await store.getIdempotency("createChatThread:u", "k"))?.body, String(won[0]));
+        for (let i = 0; i < racers; i++) assert.equal((await store.getUser(USER(`racer${i}`))) !== undefined, i === won[0], `racer ${i}`);
       });
     });
 
@@ -449,6 +471,61 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         // Positions never go back, even after deletes.
         const next = await store.appendEvent(event({ recipients: [a] }));
         assert.ok(next > positions[4]);
+      });
+
+      test("headPosition: 0 when empty, the highest committed position, never an uncommitted one, never below the marker", async (store) => {
+        const a = USER("a");
+        assert.equal(await store.headPosition(), 0);
+        assert.equal(await store.purgedThrough(), 0);
+        const p1 = await store.appendEvent(event({ recipients: [a], createdAt: 1_000 }));
+        const p2 = await store.appendEvent(event({ recipients: [USER("b")], createdAt: 2_000 }));
+        assert.equal(await store.headPosition(), p2, "the head is global, whoever the recipients");
+        assert.equal(await store.transaction((tx) => tx.headPosition()), p2);
+        // An append in flight is not the head until it commits; a rolled-back one never is.
+        const p3 = await store.transaction(async (tx) => {
+          const p = await tx.appendEvent(event({ recipients: [a], createdAt: 3_000 }));
+          assert.equal(await store.headPosition(), p2);
+          return p;
+        });
+        assert.equal(await store.headPosition(), p3);
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.appendEvent(event({ createdAt: 4_000 }));
+          throw new Error("boom");
+        }), /boom/);
+        assert.equal(await store.headPosition(), p3);
+        assert.ok(p1 < p2 && p2 < p3);
+        // Deleting every event keeps the head where it was (through the retention marker).
+        assert.equal(await store.deleteEventsBefore(10_000), 3);
+        assert.equal(await store.headPosition(), p3);
+        const p4 = await store.appendEvent(event({ createdAt: 20_000 }));
+        assert.ok(p4 > p3);
+        assert.equal(await store.headPosition(), p4);
+      });
+
+      test("retention marker: deleteEventsBefore raises purgedThrough to the highest position it deleted, never lowers it", async (store) => {
+        const a = USER("a");
+        const p1 = await store.appendEvent(event({ recipients: [a], createdAt: 1_000 }));
+        const p2 = await store.appendEvent(event({ recipients: [a], createdAt: 2_000 }));
+        // Out of time order: a later position with an older time (another node's clock) is purged first.
+        const p3 = await store.appendEvent(event({ recipients: [a], createdAt: 500 }));
+        const p4 = await store.appendEvent(event({ recipients: [a], createdAt: 4_000, threadId: "19:x@thread.v2" }));
+        assert.equal(await store.purgedThrough(), 0);
+        assert.equal(await store.deleteEventsBefore(600), 1);
+        assert.equal(await store.purgedThrough(), p3);
+        assert.deepEqual((await store.readEvents(a, 0, 100)).map((e) => e.position), [p1, p2, p4]);
+        assert.equal(await store.deleteEventsBefore(1_500), 1);
+        assert.equal(await store.purgedThrough(), p3, "deleting p1 < p3 does not lower the marker");
+        assert.equal(await store.deleteEventsBefore(1_500), 0);
+        assert.equal(await store.purgedThrough(), p3);
+        // A thread purge deletes its events without moving the marker.
+        await store.purgeThread("19:x@thread.v2");
+        assert.deepEqual((await store.readEvents(a, 0, 100)).map((e) => e.position), [p2]);
+        assert.equal(await store.purgedThrough(), p3);
+        assert.equal(await store.headPosition(), p3, "the head never goes below the marker");
+        assert.ok(p2 < p3 && p3 < p4);
+        // Survives a migrate() (the marker is stored, not computed).
+        await store.migrate();
+        assert.equal(await store.purgedThrough(), p3);
       });
 
       test("an event appended in a rolled-back transaction is never visible", async (store) => {

@@ -101,4 +101,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE UNIQUE INDEX profiles_name ON profiles(lower(display_name));
   `,
+  // 3: the retention marker of the event stream (one row): the highest position deleted by retention.
+  // An existing database starts conservatively: everything below its oldest remaining event counts as purged
+  // (or, with no event left, everything the sequence handed out), so a resume from before it gets resyncNeeded.
+  `
+  CREATE TABLE stream_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    purged_through BIGINT NOT NULL
+  );
+  INSERT INTO stream_state (id, purged_through) VALUES (1, COALESCE(
+    (SELECT min(position) - 1 FROM events),
+    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_position),
+    0));
+  `,
 ];

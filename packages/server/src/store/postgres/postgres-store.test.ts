@@ -7,6 +7,7 @@ import pg from "pg";
 import type { Store } from "../store.js";
 import { defineStoreContract } from "../contract/store-contract.js";
 import { PostgresStore, isUnavailableError } from "./postgres-store.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
 const url = process.env.NATTER_TEST_PG_URL;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,6 +93,33 @@ if (!url) {
       assert.ok(isUnavailableError(new AggregateError([Object.assign(new Error("a"), { code: "ECONNREFUSED" })], "")));
       assert.ok(!isUnavailableError(Object.assign(new Error("duplicate key value"), { code: "23505" })));
       assert.ok(!isUnavailableError("ECONNREFUSED"));
+    });
+  
+    it("migration 3 starts the retention marker below the oldest surviving event of an existing database", async () => {
+      const schema = `natter_test_${randomBytes(6).toString("hex")}`;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const store = new PostgresStore({ connectionString: url, options: `-c search_path=${schema}`, max: 2 });
+      try {
+        await admin.query(`CREATE SCHEMA ${schema}`);
+        await admin.query(`SET search_path = ${schema}`);
+        await admin.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        for (const [i, sql] of POSTGRES_MIGRATIONS.slice(0, 2).entries()) {
+          await admin.query(sql);
+          await admin.query("INSERT INTO schema_migrations (version) VALUES ($1)", [i + 1]);
+        }
+        for (let i = 1; i <= 5; i++) {
+          await admin.query("INSERT INTO events (position, thread_id, type, recipients, payload, created_at) VALUES (nextval('events_position'), 't', 'x', '{}', '{}', $1)", [i * 1_000]);
+        }
+        await admin.query("DELETE FROM events WHERE created_at < 3000"); // purged by the old code: positions 1 and 2
+        await store.migrate();
+        assert.equal(await store.purgedThrough(), 2);
+        assert.equal(await store.headPosition(), 5);
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
     });
   });
 }

@@ -18,6 +18,7 @@ import type {
   DirectoryOps, EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ProfileRecord,
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
+import { IdempotencyConflictError } from "../store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
 type Row = Record<string, unknown>;
@@ -213,8 +214,16 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return r && ({ scope: r.scope, key: r.key, fingerprint: r.fingerprint, status: r.status, body: r.body, createdAt: r.created_at } as IdempotencyRecord);
   }
   async insertIdempotency(r: IdempotencyRecord) {
-    await this.q("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-      [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt]);
+    try {
+      await this.q("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt]);
+    } catch (error) {
+      // unique_violation on the primary key: another transaction holds (or committed) this key. When it was
+      // still in flight, PostgreSQL waited for its commit before answering, so the record is now readable.
+      const e = error as { code?: unknown; constraint?: unknown };
+      if (e.code === "23505" && e.constraint === "idempotency_pkey") throw new IdempotencyConflictError(r.scope, r.key, { cause: error });
+      throw error;
+    }
   }
   async deleteIdempotencyBefore(time: number) {
     return (await this.q("DELETE FROM idempotency WHERE created_at < $1", [time])).rowCount ?? 0;
@@ -235,7 +244,22 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows.map(toEvent);
   }
   async deleteEventsBefore(time: number) {
-    return (await this.q("DELETE FROM events WHERE created_at < $1", [time])).rowCount ?? 0;
+    // One statement: the delete and the marker move together (the marker row lock also serialises purges).
+    const { rows } = await this.q(`WITH gone AS (DELETE FROM events WHERE created_at < $1 RETURNING position),
+      bumped AS (UPDATE stream_state SET purged_through = GREATEST(purged_through, (SELECT COALESCE(max(position), 0) FROM gone)) WHERE id = 1)
+      SELECT count(*)::int AS n FROM gone`, [time]);
+    return rows[0].n as number;
+  }
+  async purgedThrough() {
+    const { rows } = await this.q("SELECT purged_through FROM stream_state WHERE id = 1");
+    return (rows[0]?.purged_through as number | undefined) ?? 0;
+  }
+  async headPosition() {
+    // max(position) is a backward scan of the primary key's index, stopping at its first row. Positions
+    // become visible in commit order (EVENT_LOCK), so nothing committed later can come in below it.
+    const { rows } = await this.q(`SELECT GREATEST(COALESCE((SELECT max(position) FROM events), 0),
+      COALESCE((SELECT purged_through FROM stream_state WHERE id = 1), 0)) AS p`);
+    return rows[0].p as number;
   }
 
   async findProfileByName(displayName: string) {
@@ -260,7 +284,7 @@ const UNAVAILABLE_CODES = new Set([
   "57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
   "53300", // too_many_connections
 ]);
-const UNAVAILABLE_MESSAGES = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|Client was closed/i;
+const UNAVAILABLE_MESSAGES = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|Client was closed|Query read timeout/i;
 
 /**
  * True when `err` means "PostgreSQL cannot be reached right now" (refused, reset, terminated, shutting down,
@@ -275,6 +299,11 @@ export function isUnavailableError(err: unknown): boolean {
   return err.cause !== undefined && err.cause !== err && isUnavailableError(err.cause);
 }
 
+/**
+ * `pg` pool settings, with our defaults: `connectionTimeoutMillis` 5 000 and `query_timeout` 10 000 (a statement
+ * without an answer in that time fails and its connection is discarded, so a network partition from PostgreSQL
+ * gives 503s instead of requests that hang for ever).
+ */
 export interface PostgresStoreOptions extends PoolConfig {
   /** Called with errors of idle pooled connections (PostgreSQL restarted, network cut). They never crash the process. */
   onError?: (error: Error) => void;
@@ -294,6 +323,7 @@ export class PostgresStore implements Store {
     const { onError, ...poolConfig } = typeof config === "string" ? { connectionString: config } as PostgresStoreOptions : config;
     this.pool = new pg.Pool({
       connectionTimeoutMillis: 5_000,
+      query_timeout: 10_000,
       keepAlive: true,
       ...poolConfig,
       types: typeParsers,
@@ -351,10 +381,15 @@ export class PostgresStore implements Store {
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      try {
-        await client.query("ROLLBACK");
-      } catch (rollbackError) {
-        broken ??= rollbackError as Error;
+      // A connection that timed out or broke cannot roll back (and a ROLLBACK would wait for its own timeout):
+      // discard it; PostgreSQL rolls back what it had when the connection goes.
+      if (isUnavailableError(error)) broken ??= error as Error;
+      else {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          broken ??= rollbackError as Error;
+        }
       }
       throw error;
     } finally {

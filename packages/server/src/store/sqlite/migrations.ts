@@ -95,4 +95,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE UNIQUE INDEX profiles_name ON profiles(display_name COLLATE NOCASE);
   `,
+  // 3: the retention marker of the event stream (one row): the highest position deleted by retention.
+  // An existing database starts conservatively: everything below its oldest remaining event counts as purged
+  // (or, with no event left, everything ever allocated), so a resume from before it gets resyncNeeded.
+  `
+  CREATE TABLE stream_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    purged_through INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO stream_state (id, purged_through) VALUES (1, COALESCE(
+    (SELECT MIN(position) - 1 FROM events),
+    (SELECT seq FROM sqlite_sequence WHERE name = 'events'),
+    0));
+  `,
 ];

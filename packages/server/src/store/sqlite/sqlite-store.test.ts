@@ -6,9 +6,11 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
+import Database from "better-sqlite3";
 import type { Store } from "../store.js";
 import { defineStoreContract } from "../contract/store-contract.js";
 import { SqliteStore } from "./sqlite-store.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 defineStoreContract("SqliteStore", async () => {
   const dir = mkdtempSync(join(tmpdir(), "natter-store-"));
@@ -59,6 +61,32 @@ describe("SqliteStore specifics", () => {
       await store.migrate();
       await store.insertUser({ id: "8:acs:x", createdAt: 1, deletedAt: null, tokenGeneration: 0 });
       await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("migration 3 starts the retention marker below the oldest surviving event of an existing database", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-migrate3-"));
+    const path = join(dir, "natter.db");
+    try {
+      const db = new Database(path);
+      for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 2).entries()) {
+        db.exec(sql);
+        db.pragma(`user_version = ${i + 1}`);
+      }
+      const add = db.prepare("INSERT INTO events (thread_id, type, recipients, payload, created_at) VALUES ('t', 'x', '[]', '{}', ?)");
+      for (let i = 1; i <= 5; i++) add.run(i * 1_000);
+      db.prepare("DELETE FROM events WHERE created_at < 3000").run(); // purged by the old code: positions 1 and 2
+      db.close();
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        assert.equal(await store.purgedThrough(), 2);
+        assert.equal(await store.headPosition(), 5);
+      } finally {
+        await store.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

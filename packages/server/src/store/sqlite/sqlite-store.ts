@@ -13,6 +13,7 @@ import type {
   EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ReadReceiptRecord,
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
+import { IdempotencyConflictError } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 type Row = Record<string, unknown>;
@@ -194,7 +195,12 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return r && ({ scope: r.scope, key: r.key, fingerprint: r.fingerprint, status: r.status, body: r.body, createdAt: r.created_at } as IdempotencyRecord);
   }
   async insertIdempotency(r: IdempotencyRecord) {
-    this.stmt("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt);
+    try {
+      this.stmt("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new IdempotencyConflictError(r.scope, r.key, { cause: error });
+      throw error;
+    }
   }
   async deleteIdempotencyBefore(time: number) {
     return this.stmt("DELETE FROM idempotency WHERE created_at < ?").run(time).changes;
@@ -225,7 +231,19 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
 
   async deleteEventsBefore(time: number) {
+    // Runs inside a transaction (a write method): the marker moves with the delete, atomically.
+    this.stmt(`UPDATE stream_state SET purged_through = MAX(purged_through,
+      COALESCE((SELECT MAX(position) FROM events WHERE created_at < ?), 0)) WHERE id = 1`).run(time);
     return this.stmt("DELETE FROM events WHERE created_at < ?").run(time).changes;
+  }
+  async purgedThrough() {
+    const r = this.stmt("SELECT purged_through AS p FROM stream_state WHERE id = 1").get() as Row | undefined;
+    return (r?.p as number | undefined) ?? 0;
+  }
+  async headPosition() {
+    // MAX of the rowid alias is a seek to the last b-tree entry, not a scan.
+    const r = this.stmt("SELECT MAX(COALESCE((SELECT MAX(position) FROM events), 0), COALESCE((SELECT purged_through FROM stream_state WHERE id = 1), 0)) AS p").get() as Row;
+    return r.p as number;
   }
 }
 
