@@ -13,7 +13,7 @@
 // from their appendEvent to their COMMIT (the domain appends the event as one of the last statements, so the
 // lock covers roughly one round trip plus the commit's WAL flush). See docs/scaling.md.
 import pg from "pg";
-import type { PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
+import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
   DirectoryOps, EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ProfileRecord,
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
@@ -23,6 +23,19 @@ import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
 type Row = Record<string, unknown>;
 type Query = <R extends QueryResultRow = Row>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
+
+// Every statement runs as a named prepared statement (pg prepares it once per connection), so PostgreSQL
+// parses and plans each distinct SQL text once per connection instead of on every call. The set of texts is
+// small and fixed (update() builds one text per column subset).
+const statementNames = new Map<string, string>();
+function prepared(text: string, values: unknown[] | undefined): QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `natter_${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
 
 /** Advisory lock keys (bigint, database-wide): schema migrations, and the event-position lock. */
 export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("natter\0\0")
@@ -337,7 +350,7 @@ export class PostgresStore implements Store {
     });
     // Without a listener, an idle client's error (server restart, network cut) would crash the process.
     this.pool.on("error", (error) => onError?.(error));
-    const poolOps = new PostgresOps((sql, params) => this.pool.query(sql, params), false);
+    const poolOps = new PostgresOps((sql, params) => this.pool.query(prepared(sql, params)), false);
     for (const name of Object.getOwnPropertyNames(PostgresOps.prototype) as (keyof PostgresOps)[]) {
       if ((name as string) === "constructor" || (name as string) === "update") continue;
       const method = TRANSACTIONAL.has(name)
@@ -364,7 +377,7 @@ export class PostgresStore implements Store {
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error("store is closed"));
-    return this.withClient((client) => fn(new PostgresOps((sql, params) => client.query(sql, params), true)));
+    return this.withClient((client) => fn(new PostgresOps((sql, params) => client.query(prepared(sql, params)), true)));
   }
 
   /** BEGIN … COMMIT on one pooled client; ROLLBACK and rethrow on error. A broken connection is discarded. */
