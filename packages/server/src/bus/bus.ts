@@ -19,6 +19,13 @@ export interface Bus {
   close(): Promise<void>;
 }
 
+/**
+ * A Bus that may have lost messages (it reconnected, or a publisher did) delivers one message of this type
+ * (`data` null) to every handler of every topic once delivery works again. Handlers that track durable state
+ * repair by re-reading the Store; others ignore it.
+ */
+export const BUS_RESUMED = "bus.resumed";
+
 /** Topic of one user's notifications. */
 export const userTopic = (userId: string) => `user:${userId}`;
 /** Topic for cluster-wide control messages (token revocation, cache invalidation). */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { defineBusContract, waitFor } from "../contract/bus-contract.js";
 import type { BusMessage } from "../bus.js";
+import { BUS_RESUMED } from "../bus.js";
 import { RedisBus } from "./redis-bus.js";
 import type { RedisBusErrorContext } from "./redis-bus.js";
 
@@ -92,7 +93,8 @@ if (!url) {
       try {
         const topic = "user:8:acs:pub-kill";
         let received = 0;
-        await b.subscribe(topic, () => received++);
+        let resumed = 0;
+        await b.subscribe(topic, (_topic, message) => (message.type === BUS_RESUMED ? resumed++ : received++));
         for (const id of await clientIds(admin, `${prefix}bus-pub`)) await admin.client("KILL", "ID", id);
         const deadline = Date.now() + 10_000;
         while (received === 0) {
@@ -100,6 +102,8 @@ if (!url) {
           await a.publish(topic, { type: "t", data: null }); // never throws, even while reconnecting
           await sleep(25);
         }
+        // The reconnected publishers told every node that messages may have been lost.
+        await waitFor(() => resumed > 0, () => "no BUS_RESUMED after the publisher connections came back");
       } finally {
         await cleanup();
       }

@@ -2,10 +2,14 @@
 // each topic is one Redis channel (`<prefix><topic>`), subscribed while this node has a local handler for it.
 // Failure modes: while Redis is unreachable, publishes are dropped (reported through onError, never thrown) and
 // messages published by other nodes are lost (at-most-once); ioredis reconnects with backoff, and on every
-// reconnect this bus SUBSCRIBEs again to every topic it has handlers for. Resume repairs what was lost.
+// reconnect this bus SUBSCRIBEs again to every topic it has handlers for. Then it tells every local handler
+// that messages may have been lost (BUS_RESUMED), and when its publishing connection comes back it tells every
+// node the same through an internal channel (their subscribers may have been fine while its publishes failed).
+// The realtime gateway answers BUS_RESUMED by re-reading the Store, so nothing durable stays undelivered.
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import type { Bus, BusHandler, BusMessage } from "../bus.js";
+import { BUS_RESUMED } from "../bus.js";
 import { waitUntilReady } from "./ready.js";
 
 /** Where a failure happened; the composition root counts them all in metrics. */
@@ -32,6 +36,9 @@ interface Topic {
   /** Settles when the SUBSCRIBE sent for this topic has been answered (or failed, or was deferred). */
   subscribed: Promise<void>;
 }
+
+/** Internal channel (after the prefix): "a publisher reconnected, messages may have been lost". */
+const RESUMED_CHANNEL = "bus:resumed";
 
 /** Channels per SUBSCRIBE command when resubscribing after a reconnect. */
 const RESUBSCRIBE_BATCH = 1000;
@@ -86,7 +93,21 @@ export class RedisBus implements Bus {
         this.onError(error, "connection");
       });
     }
-    this.sub.on("ready", () => this.resubscribe());
+    let subWasReady = false;
+    this.sub.on("ready", () => {
+      const reconnected = subWasReady;
+      subWasReady = true;
+      void this.resubscribe().then(() => {
+        if (reconnected) this.resumeAll();
+      });
+    });
+    let pubWasReady = false;
+    this.pub.on("ready", () => {
+      if (pubWasReady && !this.closing) {
+        this.pub.publish(this.prefix + RESUMED_CHANNEL, "1").catch((error: unknown) => this.onError(asError(error), "publish"));
+      }
+      pubWasReady = true;
+    });
     this.sub.on("message", (channel: string, raw: string) => this.deliver(channel, raw));
   }
 
@@ -175,17 +196,25 @@ export class RedisBus implements Bus {
     }
   }
 
-  private resubscribe(): void {
+  /** SUBSCRIBEs the internal channel and every topic with handlers; resolves when all are answered. */
+  private async resubscribe(): Promise<void> {
     if (this.closing) return;
-    const channels = [...this.topics.keys()].map((topic) => this.prefix + topic);
-    for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
-      void this.sendSubscribe(channels.slice(i, i + RESUBSCRIBE_BATCH));
-    }
+    const channels = [this.prefix + RESUMED_CHANNEL, ...[...this.topics.keys()].map((topic) => this.prefix + topic)];
+    const batches: Promise<void>[] = [];
+    for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) batches.push(this.sendSubscribe(channels.slice(i, i + RESUBSCRIBE_BATCH)));
+    await Promise.all(batches);
+  }
+
+  /** Delivers BUS_RESUMED to every local handler of every topic. */
+  private resumeAll(): void {
+    if (this.closing) return;
+    for (const [topic, entry] of this.topics) this.dispatch(topic, entry, { type: BUS_RESUMED, data: null });
   }
 
   private deliver(channel: string, raw: string): void {
     if (this.closing || !channel.startsWith(this.prefix)) return;
     const topic = channel.slice(this.prefix.length);
+    if (topic === RESUMED_CHANNEL) return this.resumeAll();
     const entry = this.topics.get(topic);
     if (!entry) return;
     let message: BusMessage;
@@ -197,6 +226,10 @@ export class RedisBus implements Bus {
       this.onError(new Error(`undecodable message on ${channel}: ${asError(error).message}`), "decode");
       return;
     }
+    this.dispatch(topic, entry, message);
+  }
+
+  private dispatch(topic: string, entry: Topic, message: BusMessage): void {
     for (const sub of [...entry.subs]) {
       try {
         sub.handler(topic, message);

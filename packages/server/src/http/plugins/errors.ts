@@ -26,7 +26,7 @@ export function isUnavailableError(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | null;
   if (!e) return false;
   if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
-  return typeof e.message === "string" && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message);
+  return typeof e.message === "string" && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(e.message);
 }
 
 /** Maps Fastify's own errors (parsing, validation, limits) onto the catalogue. */
