@@ -87,6 +87,9 @@ export interface IdempotencyRecord {
   createdAt: number;
 }
 
+/** An event as a reader gets it back from the stream. */
+export type StreamEvent = Omit<EventRecord, "recipients">;
+
 export interface EventRecord {
   /** Stream position, assigned by the Store; strictly increasing in commit order. */
   position: number;
@@ -187,8 +190,12 @@ export interface StoreOps {
 
   /** Appends a durable event; its position is visible to readers only after the transaction commits. */
   appendEvent(event: Omit<EventRecord, "position">): Promise<number>;
-  /** Events for `userId` with position > `after`, oldest first. */
-  readEvents(userId: string, after: number, limit: number): Promise<EventRecord[]>;
+  /**
+   * Events for `userId` with position > `after`, oldest first, without their recipient lists (a reader only
+   * needs to know it is one of them; with 250 recipients the list would dwarf the payload). Cost: an index
+   * range scan on (user, position), independent of how many events other users have.
+   */
+  readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]>;
   /**
    * Retention: deletes the events created before `time` and returns how many. Also raises the retention
    * marker (`purgedThrough`) to the highest position it deleted, in the same transaction.

@@ -15,7 +15,7 @@
 import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
-  DirectoryOps, EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ProfileRecord,
+  DirectoryOps, EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ProfileRecord,
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -77,11 +77,8 @@ function toMessage(r: Row): MessageRecord {
 function toReceipt(r: Row): ReadReceiptRecord {
   return { threadId: r.thread_id as string, userId: r.user_id as string, messageId: r.message_id as string, sequence: r.sequence as number, readAt: r.read_at as number };
 }
-function toEvent(r: Row): EventRecord {
-  return {
-    position: r.position as number, threadId: r.thread_id as string, type: r.type as string, recipients: r.recipients as string[],
-    payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
-  };
+function toStreamEvent(r: Row): StreamEvent {
+  return { position: Number(r.position), threadId: r.thread_id as string, type: r.type as string, payload: JSON.parse(r.payload as string), createdAt: Number(r.created_at) };
 }
 function toProfile(r: Row): ProfileRecord {
   return { userId: r.user_id as string, displayName: r.display_name as string, createdAt: r.created_at as number };
@@ -253,8 +250,10 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0].position as number;
   }
   async readEvents(userId: string, after: number, limit: number) {
-    const { rows } = await this.q("SELECT * FROM events WHERE position > $1 AND recipients @> ARRAY[$2::text] ORDER BY position LIMIT $3", [after, userId, limit]);
-    return rows.map(toEvent);
+    // The GIN index finds the user's events; the recipient list itself is not read back (see StreamEvent).
+    const { rows } = await this.q(`SELECT position, thread_id, type, payload, created_at FROM events
+      WHERE position > $1 AND recipients @> ARRAY[$2::text] ORDER BY position LIMIT $3`, [after, userId, limit]);
+    return rows.map(toStreamEvent);
   }
   async deleteEventsBefore(time: number) {
     // One statement: the delete and the marker move together (the marker row lock also serialises purges).

@@ -91,4 +91,30 @@ describe("SqliteStore specifics", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("migration 4 indexes the recipients of existing events, so they can still be resumed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-migrate4-"));
+    const path = join(dir, "natter.db");
+    try {
+      const db = new Database(path);
+      for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, 3).entries()) {
+        db.exec(sql);
+        db.pragma(`user_version = ${i + 1}`);
+      }
+      const add = db.prepare("INSERT INTO events (thread_id, type, recipients, payload, created_at) VALUES ('t', 'x', ?, '{}', 1000)");
+      add.run(JSON.stringify(["8:acs:a", "8:acs:b"]));
+      add.run(JSON.stringify(["8:acs:b"]));
+      db.close();
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        assert.deepEqual((await store.readEvents("8:acs:a", 0, 10)).map((e) => e.position), [1]);
+        assert.deepEqual((await store.readEvents("8:acs:b", 0, 10)).map((e) => e.position), [1, 2]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
-  EventRecord, IdempotencyRecord, MessagePageQuery, MessageRecord, ParticipantRecord, ReadReceiptRecord,
+  EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ReadReceiptRecord,
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -131,6 +131,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
   async purgeThread(id: string) {
     await this.deleteThreadContent(id);
     this.stmt("DELETE FROM participants WHERE thread_id = ?").run(id);
+    this.stmt("DELETE FROM event_recipients WHERE position IN (SELECT position FROM events WHERE thread_id = ?)").run(id);
     this.stmt("DELETE FROM events WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM threads WHERE id = ?").run(id);
   }
@@ -207,15 +208,19 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
 
   async appendEvent(e: Omit<EventRecord, "position">) {
+    const recipients = JSON.stringify(e.recipients);
     const info = this.stmt("INSERT INTO events (thread_id, type, recipients, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(e.threadId, e.type, JSON.stringify(e.recipients), JSON.stringify(e.payload), e.createdAt);
-    return Number(info.lastInsertRowid);
+      .run(e.threadId, e.type, recipients, JSON.stringify(e.payload), e.createdAt);
+    const position = Number(info.lastInsertRowid);
+    this.stmt("INSERT OR IGNORE INTO event_recipients (user_id, position) SELECT value, ? FROM json_each(?)").run(position, recipients);
+    return position;
   }
-  async readEvents(userId: string, after: number, limit: number) {
-    return (this.stmt(`SELECT * FROM events WHERE position > ? AND EXISTS (SELECT 1 FROM json_each(events.recipients) WHERE value = ?)
-      ORDER BY position LIMIT ?`).all(after, userId, limit) as Row[]).map((r) => ({
+  async readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]> {
+    return (this.stmt(`SELECT e.position, e.thread_id, e.type, e.payload, e.created_at FROM event_recipients r
+      JOIN events e ON e.position = r.position WHERE r.user_id = ? AND r.position > ? ORDER BY r.position LIMIT ?`)
+      .all(userId, after, limit) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
-      recipients: JSON.parse(r.recipients as string), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+      payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
     }));
   }
   async findProfileByName(displayName: string) {
@@ -234,6 +239,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
     // Runs inside a transaction (a write method): the marker moves with the delete, atomically.
     this.stmt(`UPDATE stream_state SET purged_through = MAX(purged_through,
       COALESCE((SELECT MAX(position) FROM events WHERE created_at < ?), 0)) WHERE id = 1`).run(time);
+    this.stmt("DELETE FROM event_recipients WHERE position IN (SELECT position FROM events WHERE created_at < ?)").run(time);
     return this.stmt("DELETE FROM events WHERE created_at < ?").run(time).changes;
   }
   async purgedThrough() {
