@@ -5,8 +5,8 @@ import { api, createUser, load, median, paced, startBaselineProcess, startNatter
 const CONNECTIONS = 64;
 
 export async function run({ quick }) {
-  const seconds = quick ? 3 : 10;
-  const runs = quick ? 3 : 5;
+  const seconds = quick ? 2 : 10;
+  const runs = quick ? 2 : 5;
   const natter = await startNatterProcess();
   const baseline = await startBaselineProcess();
   try {

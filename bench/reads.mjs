@@ -39,8 +39,8 @@ function bulkThreads(dbPath, userId, count) {
 }
 
 export async function run({ quick }) {
-  const seconds = quick ? 3 : 8;
-  const runs = quick ? 3 : 5;
+  const seconds = quick ? 2 : 8;
+  const runs = quick ? 2 : 5;
   let node = await startNatterProcess();
   const data = node.data;
   const alice = await createUser(node);

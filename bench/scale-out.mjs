@@ -102,7 +102,7 @@ async function measure(nodes, { seconds, runs }) {
 }
 
 export async function run({ quick }) {
-  const options = { seconds: quick ? 3 : 8, runs: quick ? 1 : 3 };
+  const options = { seconds: quick ? 2 : 8, runs: quick ? 1 : 3 };
   const results = {};
   const sqlite = await startNatterProcess();
   try {
