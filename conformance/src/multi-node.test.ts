@@ -1,8 +1,9 @@
 // Multi-node: three real `natter serve` processes on one fresh PostgreSQL database and one Redis. Clients on
-// different nodes see each other's messages and every realtime event type; the chat conformance suite passes
-// with every request sent round-robin to the next node by a balancer; and after a kill -9 of a node, its
-// realtime clients reconnect through the balancer to another node and resume with nothing missing or doubled
-// while writers keep sending. Needs NATTER_TEST_PG_URL and NATTER_TEST_REDIS_URL (skipped otherwise).
+// different nodes see each other's messages and every realtime event type; a token revoked on one node closes
+// its sockets on the others; the chat conformance suite passes with every request sent round-robin to the next
+// node by a balancer; and after a kill -9 of a node, its realtime clients reconnect through the balancer to
+// another node and resume with nothing missing or doubled while writers keep sending. Needs NATTER_TEST_PG_URL
+// and NATTER_TEST_REDIS_URL (skipped otherwise).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -12,6 +13,7 @@ import {
 import type { ClusterNode, RoundRobinProxy, TestDatabase } from "@natter/server/testing";
 import { ChatClient } from "@natter/communication-chat";
 import { AzureCommunicationTokenCredential } from "@natter/communication-common";
+import { CommunicationIdentityClient } from "@natter/communication-identity";
 import { CHAT_CLIENTS } from "./clients.js";
 import { defineChatConformance } from "./chat-suite.js";
 import { sleep } from "./helpers.js";
@@ -117,6 +119,48 @@ describe("multi-node: three natter serve processes, one PostgreSQL database, one
       assert.equal(c.seen.filter((s) => s.name === "chatMessageReceived" && inThread(s.e)).length, 2);
     } finally {
       await Promise.all([aliceClient, bobClient, carolClient].map((x) => x.stopRealtimeNotifications()));
+    }
+  });
+
+  it("revoking a user's tokens on one node closes their realtime sockets on the other nodes, and only theirs", { timeout: 60_000 }, async () => {
+    const [erin, frank] = await Promise.all([user(nodes[1]), user(nodes[2])]);
+    // erin listens on nodes 2 and 3; frank, in the same thread, on node 2. The revocation goes to node 1.
+    const listeners = [
+      { who: "erin@2", client: new ChatClient(nodes[1].httpsUrl, credential(erin.token)) },
+      { who: "erin@3", client: new ChatClient(nodes[2].httpsUrl, credential(erin.token)) },
+      { who: "frank@2", client: new ChatClient(nodes[1].httpsUrl, credential(frank.token)) },
+    ].map((l) => ({ ...l, connects: 1, disconnects: 0, got: new Set<string>() }));
+    const { chatThread } = await listeners[2].client.createChatThread({ topic: "revocation" }, { participants: [{ id: { communicationUserId: erin.id } }] });
+    const threadId = chatThread!.id;
+    for (const l of listeners) {
+      await l.client.startRealtimeNotifications(); // resolves once the socket is ready
+      l.client.on("realTimeNotificationConnected", () => l.connects++);
+      l.client.on("realTimeNotificationDisconnected", () => l.disconnects++);
+      l.client.on("chatMessageReceived", (e) => void (e.threadId === threadId && l.got.add(e.id)));
+    }
+    try {
+      const frankThread = listeners[2].client.getChatThreadClient(threadId);
+      const { id: first } = await frankThread.sendMessage({ content: "before the revocation" });
+      await waitUntil(() => listeners.every((l) => l.got.has(first)), 20_000, () => "not everyone got the first message");
+
+      await new CommunicationIdentityClient(`endpoint=${nodes[0].httpsUrl};accesskey=${accessKey}`).revokeTokens({ communicationUserId: erin.id });
+      // Node 1 tells the others over the Bus; they re-check erin's sockets and close them (4401).
+      await waitUntil(() => listeners[0].disconnects > 0 && listeners[1].disconnects > 0, 30_000, () =>
+        listeners.map((l) => `${l.who}: ${l.disconnects} disconnects`).join(", "));
+      // The revoked token is refused by REST on every node, and frank's socket on node 2 still works.
+      for (const node of nodes) {
+        const thread = new ChatClient(node.httpsUrl, credential(erin.token)).getChatThreadClient(threadId);
+        await assert.rejects(thread.getProperties(), (error: { statusCode?: number }) => error.statusCode === 401);
+      }
+      const { id: second } = await frankThread.sendMessage({ content: "after the revocation" });
+      await waitUntil(() => listeners[2].got.has(second), 20_000, () => "frank did not get his message after erin's revocation");
+      assert.equal(listeners[2].disconnects, 0, "frank's socket stayed open");
+      for (const l of listeners.slice(0, 2)) {
+        assert.equal(l.connects, 1, `${l.who} did not get back in with the revoked token`);
+        assert.ok(!l.got.has(second), `${l.who} got a message after the revocation`);
+      }
+    } finally {
+      await Promise.all(listeners.map((l) => l.client.stopRealtimeNotifications()));
     }
   });
 
