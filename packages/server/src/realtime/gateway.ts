@@ -6,8 +6,10 @@
 // in position order, advancing its cursor. Positions become visible in commit order (Store guarantee), so a
 // read never skips an event that commits later below the cursor, and the same code path serves replay,
 // live delivery and catch-up after a lost Bus message. Reads are coalesced (one in flight per socket) and
-// flow-controlled (no read while the socket's send buffer is over its limit). Ephemeral events (typing) are
-// sent straight from the Bus and dropped for a socket whose buffer is full.
+// flow-controlled (no read while the socket's send buffer is over its limit). Live reads go through the node's
+// StreamTail (stream-tail.ts): one Store read per new event per node, not one per recipient socket; a socket
+// behind the tail's window reads the Store itself. Ephemeral events (typing) are sent straight from the Bus
+// and dropped for a socket whose buffer is full.
 import type http from "node:http";
 import type https from "node:https";
 import type { Duplex } from "node:stream";
@@ -17,7 +19,7 @@ import { WebSocketServer } from "ws";
 import type { WebSocket, RawData } from "ws";
 import type { Bus, BusMessage } from "../bus/bus.js";
 import { BUS_RESUMED, CONTROL_TOPIC, userTopic } from "../bus/bus.js";
-import type { Store } from "../store/store.js";
+import type { Store, StreamEvent } from "../store/store.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { ChatService } from "../domain/chat-service.js";
 import type { Caller } from "../domain/caller.js";
@@ -26,6 +28,7 @@ import type { ChatEvent, ChatEventEnvelope } from "../domain/events.js";
 import { CHAT_EVENT } from "../domain/events.js";
 import { TOKENS_REVOKED } from "../domain/identity-service.js";
 import { toWireEvent } from "./event-payloads.js";
+import { StreamTail } from "./stream-tail.js";
 import type { ClientFrame, ErrorFrame, ReadyFrame, RealtimeOptions, ServerFrame } from "./protocol.js";
 import { CLOSE, DEFAULT_REALTIME_OPTIONS, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
 
@@ -78,6 +81,7 @@ class Gateway implements RealtimeGateway {
   readonly wss: WebSocketServer;
   readonly sessions = new Set<Session>();
   readonly counters = { slowConsumerCloses: 0, heartbeatTimeouts: 0 };
+  readonly tail: StreamTail;
   private closing = false;
   private readonly control: Promise<(() => Promise<void>) | undefined>;
   private readonly listeners = new Map<http.Server | https.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
@@ -85,6 +89,7 @@ class Gateway implements RealtimeGateway {
   constructor(readonly deps: RealtimeDeps) {
     this.options = { ...DEFAULT_REALTIME_OPTIONS, ...deps.options };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayloadBytes, perMessageDeflate: false });
+    this.tail = new StreamTail(deps.store);
     for (const server of deps.servers) {
       const listener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(server, req, socket, head);
       this.listeners.set(server, listener);
@@ -206,6 +211,8 @@ class Session {
   private cursor = 0;
   private pulling = false;
   private pullAgain = false;
+  /** The highest durable position a Bus wake-up announced (the tail must reach it before serving). */
+  private wanted?: number;
   /** Set while the send buffer is over the limit with work waiting. */
   private stalledSince?: number;
   private drainTimer?: NodeJS.Timeout;
@@ -427,7 +434,10 @@ class Session {
     if (message.type !== CHAT_EVENT || this.phase === "closed") return;
     const { event, recipient } = message.data as ChatEventEnvelope;
     if (event.position !== undefined) {
-      if (event.position > this.cursor) this.wake();
+      if (event.position > this.cursor) {
+        this.wanted = Math.max(this.wanted ?? 0, event.position);
+        this.wake();
+      }
       return;
     }
     // Ephemeral: straight through, or dropped when the socket is backed up.
@@ -458,15 +468,26 @@ class Session {
             this.stalled();
             return;
           }
+          const wanted = this.wanted;
+          this.wanted = undefined;
+          const fromTail = await this.gw.tail.after(this.userId!, this.cursor, wanted);
+          if (this.closed) return;
+          if (fromTail) {
+            this.sendEvents(fromTail.events);
+            this.cursor = Math.max(this.cursor, fromTail.upTo);
+            break;
+          }
+          // Behind the tail's window (replay): read the Store. Everything at or below the window's start was
+          // visible before this read began, so a short page means the socket may skip ahead to it.
+          const floor = this.gw.tail.start();
           const page = await store.readEvents(this.userId!, this.cursor, pageSize);
           if (this.closed) return;
-          for (const record of page) {
-            if (record.position <= this.cursor) continue;
-            const event = { ...(record.payload as ChatEvent), position: record.position };
-            this.send({ type: "event", position: record.position, ...toWireEvent(event, this.userId!) });
-            this.cursor = record.position;
+          this.sendEvents(page);
+          if (page.length < pageSize) {
+            if (floor !== undefined) this.cursor = Math.max(this.cursor, floor);
+            this.pullAgain ||= floor !== undefined; // continue from the window
+            break;
           }
-          if (page.length < pageSize) break;
         }
       }
     } catch (error) {
@@ -474,6 +495,15 @@ class Session {
       this.fail(CLOSE.internalError, "InternalError", "Events could not be read; reconnect and resume.");
     } finally {
       this.pulling = false;
+    }
+  }
+
+  private sendEvents(events: StreamEvent[]): void {
+    for (const record of events) {
+      if (record.position <= this.cursor) continue;
+      const event = { ...(record.payload as ChatEvent), position: record.position };
+      this.send({ type: "event", position: record.position, ...toWireEvent(event, this.userId!) });
+      this.cursor = record.position;
     }
   }
 

@@ -196,6 +196,8 @@ export interface StoreOps {
    * range scan on (user, position), independent of how many events other users have.
    */
   readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]>;
+  /** Every event with position > `after`, oldest first, with recipients (a node's shared read of the stream). */
+  readStream(after: number, limit: number): Promise<EventRecord[]>;
   /**
    * Retention: deletes the events created before `time` and returns how many. Also raises the retention
    * marker (`purgedThrough`) to the highest position it deleted, in the same transaction.

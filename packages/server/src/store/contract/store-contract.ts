@@ -463,6 +463,12 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.deepEqual((await store.readEvents(a, positions[0], 1)).map((e) => e.position), [positions[2]]);
         assert.deepEqual(await store.readEvents(a, positions[4], 100), []);
         assert.deepEqual(await store.readEvents(USER("nobody"), 0, 100), []);
+        // The whole stream, with recipients, in position order (a node's shared read).
+        const stream = await store.readStream(0, 100);
+        assert.deepEqual(stream.map((e) => [e.position, e.recipients]), [[positions[0], [a, b]], [positions[1], [b]], [positions[2], [a]], [positions[3], []], [positions[4], [a]]]);
+        assert.deepEqual(stream[0].payload, { n: 1, nested: { x: [1, "ü"] } });
+        assert.deepEqual((await store.readStream(positions[1], 2)).map((e) => e.position), [positions[2], positions[3]]);
+        assert.deepEqual(await store.readStream(positions[4], 100), []);
 
         assert.equal(await store.deleteEventsBefore(3_000), 2);
         assert.deepEqual((await store.readEvents(a, 0, 100)).map((e) => e.position), [positions[2], positions[4]]);

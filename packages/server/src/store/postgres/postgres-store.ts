@@ -249,6 +249,10 @@ class PostgresOps implements StoreOps, DirectoryOps {
     [EVENT_LOCK, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
     return rows[0].position as number;
   }
+  async readStream(after: number, limit: number): Promise<EventRecord[]> {
+    const { rows } = await this.q("SELECT * FROM events WHERE position > $1 ORDER BY position LIMIT $2", [after, limit]);
+    return rows.map((r) => ({ ...toStreamEvent(r), recipients: r.recipients as string[] }));
+  }
   async readEvents(userId: string, after: number, limit: number) {
     // The GIN index finds the user's events; the recipient list itself is not read back (see StreamEvent).
     const { rows } = await this.q(`SELECT position, thread_id, type, payload, created_at FROM events

@@ -215,6 +215,12 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.stmt("INSERT OR IGNORE INTO event_recipients (user_id, position) SELECT value, ? FROM json_each(?)").run(position, recipients);
     return position;
   }
+  async readStream(after: number, limit: number): Promise<EventRecord[]> {
+    return (this.stmt("SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?").all(after, limit) as Row[]).map((r) => ({
+      position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
+      recipients: JSON.parse(r.recipients as string), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+    }));
+  }
   async readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]> {
     return (this.stmt(`SELECT e.position, e.thread_id, e.type, e.payload, e.created_at FROM event_recipients r
       JOIN events e ON e.position = r.position WHERE r.user_id = ? AND r.position > ? ORDER BY r.position LIMIT ?`)

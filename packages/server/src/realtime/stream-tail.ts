@@ -1,0 +1,107 @@
+// The node's window on the newest part of the Store's event stream, shared by every socket of the node: a
+// message to a 250-member thread is read once per node instead of once per recipient socket.
+//
+// Why it keeps the gap-free guarantee: the window holds *every* event with a position in (from, to], read
+// from the global stream in position order, and positions become visible in commit order (Store guarantee).
+// So for any user, the window's events addressed to them are exactly what `readEvents(user, cursor)` would
+// return for that range. A socket whose cursor is below `from` reads the Store itself (replay), as before.
+import type { EventRecord, Store, StreamEvent } from "../store/store.js";
+
+interface TailEvent extends StreamEvent {
+  recipients: Set<string>;
+}
+
+const PAGE = 500;
+
+export class StreamTail {
+  /** Events with positions in (from, to], all of them, oldest first; undefined until started. */
+  private from?: number;
+  private to = 0;
+  private events: TailEvent[] = [];
+  private recipientEntries = 0;
+  private reading?: Promise<void>;
+  private readAgain = false;
+
+  constructor(
+    private readonly store: Store,
+    /** Bounds on memory: the oldest events leave the window first. */
+    private readonly maxEvents = 2_000,
+    private readonly maxRecipientEntries = 200_000,
+  ) {}
+
+  /**
+   * The events for `userId` after `cursor`, once the window reaches at least `atLeast` (when given) or the
+   * head of the stream as of this call; `upTo` is the position the caller's cursor may advance to. Undefined
+   * when the window does not cover `cursor` (the caller reads the Store instead).
+   */
+  async after(userId: string, cursor: number, atLeast?: number): Promise<{ events: StreamEvent[]; upTo: number } | undefined> {
+    if (this.from === undefined) {
+      await this.refresh();
+      if (this.from === undefined) return undefined;
+    }
+    // A read already in flight may bring `atLeast` in (a message to 250 sockets wakes them all at once).
+    if (atLeast !== undefined && atLeast > this.to && this.reading) await this.reading.catch(() => undefined);
+    if (atLeast === undefined || atLeast > this.to) await this.refresh();
+    if (this.from === undefined || cursor < this.from) return undefined;
+    const events: StreamEvent[] = [];
+    for (const e of this.events) {
+      if (e.position > cursor && e.recipients.has(userId)) events.push(e);
+    }
+    return { events, upTo: Math.max(cursor, this.to) };
+  }
+
+  /** The lowest cursor the window can serve (a Store read that came back short may advance to it). */
+  start(): number | undefined {
+    return this.from;
+  }
+
+  /** Reads what is new in the stream; concurrent callers share one read loop (and ask for one more round). */
+  private refresh(): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return this.reading.catch(() => undefined);
+    }
+    this.reading = (async () => {
+      try {
+        do {
+          this.readAgain = false;
+          if (this.from === undefined) {
+            this.to = await this.store.headPosition();
+            this.from = this.to;
+          }
+          for (;;) {
+            const page = await this.store.readStream(this.to, PAGE);
+            for (const e of page) this.append(e);
+            if (page.length < PAGE) break;
+          }
+        } while (this.readAgain);
+      } catch (error) {
+        // Forget the window: sockets fall back to their own Store reads (which report the failure).
+        this.reset();
+        throw error;
+      } finally {
+        this.reading = undefined;
+      }
+    })();
+    return this.reading.catch(() => undefined);
+  }
+
+  private append(e: EventRecord): void {
+    if (e.position <= this.to) return;
+    this.events.push({ position: e.position, threadId: e.threadId, type: e.type, payload: e.payload, createdAt: e.createdAt, recipients: new Set(e.recipients) });
+    this.recipientEntries += e.recipients.length;
+    this.to = e.position;
+    while (this.events.length > this.maxEvents || (this.recipientEntries > this.maxRecipientEntries && this.events.length > 1)) {
+      const dropped = this.events.shift()!;
+      this.recipientEntries -= dropped.recipients.size;
+      this.from = dropped.position;
+    }
+  }
+
+  private reset(): void {
+    this.from = undefined;
+    this.to = 0;
+    this.events = [];
+    this.recipientEntries = 0;
+  }
+}
