@@ -1,0 +1,51 @@
+// StreamTail against a real SQLite store: it serves exactly what readEvents would for cursors inside its window,
+// reaches announced positions, and refuses (undefined) cursors its bounded window no longer covers.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { StreamTail } from "./stream-tail.js";
+
+describe("StreamTail", () => {
+  let dir: string;
+  let store: SqliteStore;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "natter-tail-"));
+    store = new SqliteStore(join(dir, "natter.db"));
+    await store.migrate();
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const append = (recipients: string[], n: number) =>
+    store.transaction((tx) => tx.appendEvent({ threadId: "19:t@thread.v2", type: "chatMessageReceived", recipients, payload: { n }, createdAt: n }));
+
+  it("serves what readEvents serves inside its window, and nothing from before it", async () => {
+    const before = await append(["a"], 0); // before the tail starts: outside its window
+    const tail = new StreamTail(store, 5);
+    assert.deepEqual(await tail.after("a", 0), undefined, "a cursor below the window reads the Store");
+    const start = tail.start()!;
+    assert.equal(start, before);
+    const positions: number[] = [];
+    for (let n = 1; n <= 4; n++) positions.push(await append(n % 2 ? ["a", "b"] : ["b"], n));
+    const served = await tail.after("a", start, positions[3]);
+    assert.deepEqual(served?.events.map((e) => e.position), (await store.readEvents("a", start, 100)).map((e) => e.position));
+    assert.deepEqual(served?.events.map((e) => e.payload), [{ n: 1 }, { n: 3 }]);
+    assert.equal(served?.upTo, positions[3], "the cursor may advance to the window's end");
+    assert.deepEqual((await tail.after("c", start))?.events, [], "nothing for a user who is no recipient");
+  });
+
+  it("drops the oldest events beyond its bound; cursors before them fall back to the Store", async () => {
+    const tail = new StreamTail(store, 3);
+    const start = (await tail.after("a", Number.MAX_SAFE_INTEGER)) && tail.start()!;
+    const positions: number[] = [];
+    for (let n = 10; n < 16; n++) positions.push(await append(["a"], n));
+    const last = await tail.after("a", positions[2], positions[5]);
+    assert.deepEqual(last?.events.map((e) => e.position), positions.slice(3));
+    assert.equal(tail.start(), positions[2]);
+    assert.equal(await tail.after("a", start as number), undefined);
+  });
+});
