@@ -8,7 +8,7 @@ import { ROOT, table } from "./lib.mjs";
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
-const scenarios = ["durable-sends", "reads", "startup", "scale-out", "fanout", "connections"].filter((s) => !only || s === only);
+const scenarios = ["durable-sends", "reads", "startup", "scale-out", "fanout", "connections", "peers"].filter((s) => !only || s === only);
 
 const resultsFile = join(ROOT, "bench/results.json");
 const all = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : {};
