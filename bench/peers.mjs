@@ -265,9 +265,9 @@ async function ramp(room, members, opts) {
 }
 
 export async function run({ quick }) {
-  const members = quick ? 20 : 50;
+  const members = quick ? 10 : 50;
   const senders = 5;
-  const opts = quick ? { start: 40, max: 320, seconds: 1 } : { start: 25, max: 3200, seconds: 4 };
+  const opts = quick ? { start: 40, max: 160, seconds: 1 } : { start: 25, max: 3200, seconds: 4 };
   const notes = [];
   const setup = [];
   const peers = [];
