@@ -138,8 +138,11 @@ modules:
     max_users: 1000
     default_room_options: { mam: true, persistent: true }
 `);
+  // Without INET_DIST_INTERFACE the Erlang distribution port listens on 0.0.0.0; keep it (and any epmd it starts) on loopback.
+  writeFileSync(join(dir, "ejabberdctl.cfg"), "INET_DIST_INTERFACE=127.0.0.1\nERL_EPMD_ADDRESS=127.0.0.1\n");
+  writeFileSync(join(dir, "inetrc"), "");
   spawnSync("chown", ["-R", "ejabberd", dir]);
-  const ctl = ["--config-dir", dir, "--config", join(dir, "ejabberd.yml"), "--ctl-config", join(dir, "none.cfg"), "--spool", dir, "--logs", dir, "--node", node];
+  const ctl = ["--config-dir", dir, "--config", join(dir, "ejabberd.yml"), "--ctl-config", join(dir, "ejabberdctl.cfg"), "--spool", dir, "--logs", dir, "--node", node];
   const child = spawn("ejabberdctl", [...ctl, "foreground"], { stdio: "ignore" });
   await waitForPort(port, 60_000);
   const beam = spawnSync("sh", ["-c", `pgrep -f 'beam.*${node}' | head -1`]).stdout.toString().trim();
@@ -308,9 +311,13 @@ export async function run({ quick }) {
       "p99 ms @ max": r.good?.p99 ?? "-", [`p50 / p99 ms @ ${common} msg/s`]: r.common ? `${r.common.p50} / ${r.common.p99}` : "-",
       "natter vs this": r.good ? `${Math.round((natterMax / r.good.deliveredPerSec) * 100)}%` : "-",
     }));
-    const ahead = results.filter((r) => r.name !== "natter").every((r) => natterMax > (r.good?.deliveredPerSec ?? 0));
+    // Ahead means a higher sustained rate on the ramp; deliveries/s at the same capped rate differ only by noise.
+    const natterRes = results.find((r) => r.name === "natter");
+    const peerRes = results.filter((r) => r.name !== "natter");
+    const ahead = peerRes.every((r) => !r.capped && (natterRes?.good?.rate ?? 0) > (r.good?.rate ?? 0));
+    const undecided = peerRes.some((r) => r.capped);
     notes.unshift(
-      `Target: Natter ahead of both peers in delivered messages/s: ${results.length === 3 ? (ahead ? "met" : "MISSED") : "not fully measured"}.`,
+      `Target: Natter ahead of both peers in delivered messages/s: ${results.length !== 3 ? "not fully measured" : undecided ? "not decided (a peer reached the ramp's top rate)" : ahead ? "met" : "MISSED"}.`,
       `${members} members, ${senders} senders, paced open-loop; a rate is sustained when ≥ 99% of deliveries arrive and p99 ≤ ${P99_LIMIT_MS} ms; the ramp doubles the rate, steps of ${opts.seconds} s. Ramps: ${results.map((r) => `${r.name} ${r.log.join(", ")}`).join("; ")}.`,
       "≥: the ramp reached its top rate without failing (a lower bound). All clients run in the bench process (XML parsing for the peers, JSON for Natter) on the same 2 cores as the server. Natter's senders use REST (one HTTP request per message), the peers' senders an open XMPP stream.",
       ...(setup.length ? [`Setup: ${setup.join("; ")}.`] : []),
