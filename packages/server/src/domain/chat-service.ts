@@ -428,13 +428,19 @@ export class ChatService {
     const expired = await this.store.listExpiredThreads(now, 100);
     const events: Pending[] = [];
     for (const id of expired) {
+      const purged: Pending[] = [];
       await this.store.transaction(async (tx) => {
         const thread = await tx.lockThread(id);
         if (!thread) return;
         const recipients = await tx.listParticipantIds(id);
         await tx.purgeThread(id);
-        if (thread.deletedAt === null) events.push({ event: { type: "chatThreadDeleted", threadId: id, at: now, actor: thread.createdBy }, recipients });
+        // Durable, like a user's deletion, so a client that was away gets it on resume. Appended after the purge
+        // (which deletes the thread's events), with the participants at purge time as recipients.
+        if (thread.deletedAt === null) {
+          await this.record(tx, purged, { type: "chatThreadDeleted", threadId: id, at: now, actor: thread.createdBy, reason: "deletedByPolicy" }, recipients);
+        }
       });
+      events.push(...purged);
     }
     await this.store.deleteIdempotencyBefore(now - this.idempotencyWindowMs);
     await this.store.deleteEventsBefore(now - this.eventRetentionMs);

@@ -17,7 +17,8 @@ export type ChatEvent =
   | (Base & { type: "readReceiptReceived"; receipt: ReadReceiptRecord })
   | (Base & { type: "chatThreadCreated"; thread: ThreadRecord; participants: ParticipantSnapshot[] })
   | (Base & { type: "chatThreadPropertiesUpdated"; thread: ThreadRecord })
-  | (Base & { type: "chatThreadDeleted" })
+  /** `reason` is set when retention (the thread's policy) purged it; absent: a user deleted it. */
+  | (Base & { type: "chatThreadDeleted"; reason?: "deletedByPolicy" })
   | (Base & { type: "participantsAdded" | "participantsRemoved"; participants: ParticipantSnapshot[] });
 
 export type ChatEventType = ChatEvent["type"];

@@ -211,7 +211,8 @@ export function toWireEvent(event: ChatEvent, recipient: string): WireEvent {
         },
       };
     case "chatThreadDeleted": {
-      // A user's deletion is durable (has a position); a retention purge is published without one.
+      // A retention purge carries reason "deletedByPolicy" (durable since the event stream has it; older nodes
+      // published it without a position, which still reads as a purge).
       const byPolicy = (event as { reason?: string }).reason === "deletedByPolicy" || event.position === undefined;
       return {
         event: event.type,

@@ -648,6 +648,38 @@ describe("realtime gateway: retention", () => {
       await natter.stop();
     }
   });
+
+  it("a thread purged by its retention policy while a client is away: chatThreadDeleted (deletedByPolicy) on resume", async () => {
+    const natter = await startTestNatter();
+    try {
+      const call = api(natter);
+      const base = `ws://127.0.0.1:${natter.config.port}/`;
+      const [alice, bob] = await Promise.all([createTestUser(natter), createTestUser(natter)]);
+      const threadId = await createThread(call, alice, [bob], "expires");
+      const b = await connect(base, { token: bob.token });
+      const seen = await sendMessage(call, alice, threadId, "seen");
+      const position = (await b.event("chatMessageReceived", (d) => d.id === seen)).position as number;
+      await b.close();
+      // The thread's retention expires while bob is away (set directly: the policy's minimum is days).
+      await natter.store.transaction((tx) => tx.updateThread(threadId, { expiresAt: Date.now() - 1 }));
+      assert.equal((await natter.chat.runHousekeeping()).purgedThreads, 1);
+      assert.equal(await natter.store.getThread(threadId), undefined);
+      const again = await connect(base, { token: bob.token, since: position });
+      try {
+        // bob's resume point was deleted with the thread, but retention purged nothing after it: a resume.
+        assert.equal((again.frames.find((f) => f.type === "ready") as Frame).resumed, true);
+        const deleted = await again.event("chatThreadDeleted", (d) => d.threadId === threadId);
+        assert.ok((deleted.position as number) > position);
+        assert.equal(deleted.data.reason, "deletedByPolicy");
+        assert.equal(deleted.data.deletedBy, null);
+        assert.equal(again.frames.some((f) => f.type === "resyncNeeded"), false);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await natter.stop();
+    }
+  });
 });
 
 describe("realtime gateway: retention marker", () => {

@@ -174,7 +174,8 @@ export function toTrouterPayload(event: ChatEvent, recipient: string): TrouterPa
         properties: esc(properties(event.thread)),
       };
     case "chatThreadDeleted": {
-      // A user's deletion is durable (has a position); a retention purge is published without one.
+      // A retention purge carries reason "deletedByPolicy" (durable since the event stream has it; older nodes
+      // published it without a position, which still reads as a purge).
       const byPolicy = (event as { reason?: string }).reason === "deletedByPolicy" || event.position === undefined;
       return {
         eventId,

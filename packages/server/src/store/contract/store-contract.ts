@@ -252,10 +252,18 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.getReadReceipt("19:a@thread.v2", USER("a")), undefined);
         assert.equal((await store.readEvents(USER("a"), 0, 10)).length, 2, "events stay");
 
-        await store.transaction((tx) => tx.purgeThread("19:a@thread.v2"));
+        const marker = await store.purgedThrough();
+        // As the retention job does: purge, then record the deletion, in one transaction. The new event stays.
+        const deletion = await store.transaction(async (tx) => {
+          await tx.purgeThread("19:a@thread.v2");
+          return tx.appendEvent(event({ threadId: "19:a@thread.v2", type: "chatThreadDeleted", createdAt: 9_000 }));
+        });
         assert.equal(await store.getThread("19:a@thread.v2"), undefined);
         assert.equal(await store.countParticipants("19:a@thread.v2"), 0);
-        assert.deepEqual((await store.readEvents(USER("a"), 0, 10)).map((e) => e.threadId), ["19:b@thread.v2"]);
+        assert.deepEqual((await store.readEvents(USER("a"), 0, 10)).map((e) => [e.threadId, e.type]),
+          [["19:b@thread.v2", event().type], ["19:a@thread.v2", "chatThreadDeleted"]]);
+        assert.equal(await store.headPosition(), deletion);
+        assert.equal(await store.purgedThrough(), marker, "a thread purge does not move the retention marker");
         // The other thread is untouched.
         assert.ok(await store.getThread("19:b@thread.v2"));
         assert.equal(await store.countParticipants("19:b@thread.v2"), 1);
