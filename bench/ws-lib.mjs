@@ -1,7 +1,7 @@
 // Helpers for the realtime scenarios (fanout, connections): WebSocket client pools in child processes
 // (bench/ws-client-proc.mjs, driven over IPC), the bare `ws` baseline server (bench/ws-baseline-server.mjs),
-// processes started with their file limit raised to the hard limit, and percentiles.
-import { fork, spawn, execFileSync } from "node:child_process";
+// processes started with their file limit raised (RAISE_FILES), and percentiles.
+import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,15 +10,29 @@ import { ROOT } from "./lib.mjs";
 /** Wall-clock time in ms with sub-ms resolution, comparable between processes on this machine. */
 export const nowMs = () => performance.timeOrigin + performance.now();
 
-/** The hard limit on open files (what a child can raise its soft limit to without privileges). */
+/** Open files the servers ask for: enough for 50,000 sockets and the rest. */
+export const WANTED_FILES = 65_536;
+/**
+ * Shell prefix that raises the open-file limit: to WANTED_FILES when the hard limit is lower and can be raised
+ * (needs CAP_SYS_RESOURCE), else to the hard limit (any process may raise its soft limit that far).
+ */
+const RAISE_FILES = `h=$(ulimit -Hn); if [ "$h" != unlimited ] && [ "$h" -lt ${WANTED_FILES} ]; then ulimit -n ${WANTED_FILES} 2>/dev/null || ulimit -n "$h"; else ulimit -n "$h"; fi`;
+
+/** The hard limit on open files of this process (ulimit -Hn). */
 export function hardFileLimit() {
   const v = execFileSync("sh", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim();
   return v === "unlimited" ? Infinity : Number(v);
 }
 
-/** Spawns `node <args>` through `sh -c 'ulimit -n <hard>; exec node …'` so the child gets the hard file limit. */
+/** The open-file limit a process started by spawnNode gets (after RAISE_FILES). */
+export function raisedFileLimit() {
+  const v = execFileSync("sh", ["-c", `${RAISE_FILES}; ulimit -n`], { encoding: "utf8" }).trim();
+  return v === "unlimited" ? Infinity : Number(v);
+}
+
+/** Spawns `node <args>` through `sh -c '<raise the file limit>; exec node …'` (see RAISE_FILES). */
 export function spawnNode(args, options = {}) {
-  return spawn("sh", ["-c", 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
+  return spawn("sh", ["-c", `${RAISE_FILES}; exec "$0" "$@"`, process.execPath, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
 }
 
 function waitFor(child, pattern, timeoutMs = 30_000) {
@@ -50,9 +64,12 @@ const stopChild = async (child) => {
   clearTimeout(t);
 };
 
-/** `natter serve` as lib.mjs starts it, but with the file limit raised to the hard limit and extra node flags. */
+/**
+ * `natter serve` as lib.mjs starts it, but with the file limit raised to the hard limit and extra node flags.
+ * NATTER_BENCH_DATA_ROOT=/dev/shm puts the data folder on tmpfs (a diagnostic: fsync becomes free).
+ */
 export async function startNatterRaised({ nodeArgs = [], extraArgs = [] } = {}) {
-  const data = mkdtempSync(join(tmpdir(), "natter-bench-"));
+  const data = mkdtempSync(join(process.env.NATTER_BENCH_DATA_ROOT || tmpdir(), "natter-bench-"));
   const child = spawnNode([...nodeArgs, join(ROOT, "packages/server/bin/natter.js"), "serve", "--data", data, "--port", "0", "--https-port", "0", "--log-level", "silent", ...extraArgs], { cwd: data });
   const { out } = await waitFor(child, /Connection string: (\S+)/);
   const httpUrl = /HTTP\s+(\S+)/.exec(out)[1].replace("localhost", "127.0.0.1");
@@ -78,7 +95,8 @@ export async function startWsBaseline() {
 
 /** A pool of WebSocket clients in one child process (see ws-client-proc.mjs for the commands). */
 export function startClientProcess() {
-  const child = fork(join(ROOT, "bench/ws-client-proc.mjs"), [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--max-old-space-size=2048"] });
+  // Like fork(), but through the shell so the client process gets the raised file limit too.
+  const child = spawn("sh", ["-c", `${RAISE_FILES}; exec "$0" "$@"`, process.execPath, "--max-old-space-size=2048", join(ROOT, "bench/ws-client-proc.mjs")], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let nextId = 1;
   const waiting = new Map();
   child.on("message", (m) => {
