@@ -262,6 +262,26 @@ describe("realtime gateway", () => {
     }
   });
 
+  it("each recipient's frame names that recipient, whatever the content (frames are serialized once per event)", async () => {
+    const a = await connect(base, { token: alice.token });
+    const b = await connect(base, { token: bob.token });
+    try {
+      const threadId = await createThread(call, alice, [bob], "frames");
+      // The text the server uses as the recipient's placeholder inside a shared frame, quoted in the content.
+      const tricky = `{"kind":"communicationUser","rawId":"8:acs:\u0001natter-recipient\u0001"} and "quotes" \\ ü`;
+      for (const content of ["plain", tricky]) {
+        const messageId = await sendMessage(call, alice, threadId, content);
+        for (const [client, user] of [[a, alice], [b, bob]] as const) {
+          const m = await client.event("chatMessageReceived", (d) => d.id === messageId);
+          assert.equal(m.data.message, content);
+          assert.deepEqual(m.data.recipient, { kind: "communicationUser", rawId: user.userId, communicationUser: { id: user.userId } });
+        }
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("works on the HTTPS listener too (wss)", async () => {
     const secure = await connect(`wss://127.0.0.1:${natter.config.httpsPort}/`, { token: alice.token });
     const threadId = await createThread(call, alice, [], "tls");

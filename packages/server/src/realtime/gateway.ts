@@ -28,6 +28,7 @@ import type { ChatEvent, ChatEventEnvelope } from "../domain/events.js";
 import { CHAT_EVENT } from "../domain/events.js";
 import { TOKENS_REVOKED } from "../domain/identity-service.js";
 import { toWireEvent } from "./event-payloads.js";
+import { modelFromRawId } from "../domain/identifiers.js";
 import { StreamTail } from "./stream-tail.js";
 import type { ClientFrame, ErrorFrame, ReadyFrame, RealtimeOptions, ServerFrame } from "./protocol.js";
 import { CLOSE, DEFAULT_REALTIME_OPTIONS, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
@@ -184,6 +185,31 @@ function reject(socket: Duplex, status: number, code: string, message: string): 
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
+const RECIPIENT_SLOT = "8:acs:\u0001natter-recipient\u0001";
+const RECIPIENT_SLOT_JSON = JSON.stringify(modelFromRawId(RECIPIENT_SLOT));
+/** Event frames serialized once for all recipients: the frame's JSON split around the recipient's identifier. */
+const frameTemplates = new WeakMap<StreamEvent, string[]>();
+
+/**
+ * The event frame of a stored event for one recipient. A message to 250 sockets is serialized once (the
+ * StreamTail hands every socket the same record), and each socket only splices in its own `recipient`.
+ */
+function eventFrame(record: StreamEvent, recipientId: string, recipientJson: string): string {
+  let parts = frameTemplates.get(record);
+  if (!parts) {
+    parts = serializeEvent(record, RECIPIENT_SLOT).split(RECIPIENT_SLOT_JSON);
+    frameTemplates.set(record, parts);
+  }
+  // Two parts unless the slot's text also occurs in the event itself (say, quoted in a message).
+  return parts.length === 2 ? parts[0] + recipientJson + parts[1] : serializeEvent(record, recipientId);
+}
+
+function serializeEvent(record: StreamEvent, recipientId: string): string {
+  const event = { ...(record.payload as ChatEvent), position: record.position };
+  const frame: ServerFrame = { type: "event", position: record.position, ...toWireEvent(event, recipientId) };
+  return JSON.stringify(frame);
+}
+
 /** undefined: absent; null: malformed. */
 function parseSince(value: string | null | undefined): number | undefined | null {
   if (value === null || value === undefined || value === "") return undefined;
@@ -220,6 +246,8 @@ class Session {
   private heartbeatTimer?: NodeJS.Timeout;
   private expiryTimer?: NodeJS.Timeout;
   private lastSeen = performance.now();
+  /** The user's identifier model as JSON, for eventFrame. */
+  private recipientJson?: string;
   private unsubscribe?: Promise<(() => Promise<void>) | undefined>;
   private closedPromise: Promise<void>;
 
@@ -501,8 +529,9 @@ class Session {
   private sendEvents(events: StreamEvent[]): void {
     for (const record of events) {
       if (record.position <= this.cursor) continue;
-      const event = { ...(record.payload as ChatEvent), position: record.position };
-      this.send({ type: "event", position: record.position, ...toWireEvent(event, this.userId!) });
+      if (this.ws.readyState !== this.ws.OPEN) return;
+      this.recipientJson ??= JSON.stringify(modelFromRawId(this.userId!));
+      this.ws.send(eventFrame(record, this.userId!, this.recipientJson));
       this.cursor = record.position;
     }
   }

@@ -20,6 +20,8 @@ export class StreamTail {
   private events: TailEvent[] = [];
   private recipientEntries = 0;
   private reading?: Promise<void>;
+  /** Stores may return one array per recipient set for all its events: build its Set once. */
+  private readonly recipientSets = new WeakMap<readonly string[], Set<string>>();
   private readAgain = false;
 
   constructor(
@@ -44,10 +46,23 @@ export class StreamTail {
     if (atLeast === undefined || atLeast > this.to) await this.refresh();
     if (this.from === undefined || cursor < this.from) return undefined;
     const events: StreamEvent[] = [];
-    for (const e of this.events) {
-      if (e.position > cursor && e.recipients.has(userId)) events.push(e);
+    for (let i = this.firstAfter(cursor); i < this.events.length; i++) {
+      const e = this.events[i];
+      if (e.recipients.has(userId)) events.push(e);
     }
     return { events, upTo: Math.max(cursor, this.to) };
+  }
+
+  /** Index of the first event with a position above `cursor` (binary search: a live socket is near the end). */
+  private firstAfter(cursor: number): number {
+    let lo = 0;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.events[mid].position <= cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** The lowest cursor the window can serve (a Store read that came back short may advance to it). */
@@ -88,7 +103,9 @@ export class StreamTail {
 
   private append(e: EventRecord): void {
     if (e.position <= this.to) return;
-    this.events.push({ position: e.position, threadId: e.threadId, type: e.type, payload: e.payload, createdAt: e.createdAt, recipients: new Set(e.recipients) });
+    let recipients = this.recipientSets.get(e.recipients);
+    if (!recipients) this.recipientSets.set(e.recipients, (recipients = new Set(e.recipients)));
+    this.events.push({ position: e.position, threadId: e.threadId, type: e.type, payload: e.payload, createdAt: e.createdAt, recipients });
     this.recipientEntries += e.recipients.length;
     this.to = e.position;
     while (this.events.length > this.maxEvents || (this.recipientEntries > this.maxRecipientEntries && this.events.length > 1)) {

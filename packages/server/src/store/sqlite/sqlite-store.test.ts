@@ -110,10 +110,46 @@ describe("SqliteStore specifics", () => {
         await store.migrate();
         assert.deepEqual((await store.readEvents("8:acs:a", 0, 10)).map((e) => e.position), [1]);
         assert.deepEqual((await store.readEvents("8:acs:b", 0, 10)).map((e) => e.position), [1, 2]);
+        // Migration 5 turned the lists into recipient sets, same members.
+        assert.deepEqual((await store.readStream(0, 10)).map((e) => e.recipients), [["8:acs:a", "8:acs:b"], ["8:acs:b"]]);
       } finally {
         await store.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a thread's events share one recipient set until its membership changes; unused sets go with their events", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-sets-"));
+    const path = join(dir, "natter.db");
+    const store = new SqliteStore(path);
+    try {
+      await store.migrate();
+      const members = Array.from({ length: 250 }, (_, i) => `8:acs:user-${String(i).padStart(3, "0")}`);
+      const event = (recipients: string[], createdAt: number) => ({ threadId: "19:t@thread.v2", type: "chatMessageReceived", recipients, payload: {}, createdAt });
+      for (let i = 0; i < 20; i++) await store.appendEvent(event([...members].reverse(), 1_000)); // order does not matter
+      const grown = [...members, "8:acs:late"];
+      const last = await store.appendEvent(event(grown, 2_000));
+      const db = new Database(path, { readonly: true });
+      try {
+        const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+        // One row per member per set, not per member per event: 250 + 251, not 21 × 250.
+        assert.equal(count("SELECT COUNT(*) AS n FROM recipient_sets"), 2);
+        assert.equal(count("SELECT COUNT(*) AS n FROM recipient_set_users"), 501);
+        assert.deepEqual((await store.readEvents("8:acs:late", 0, 100)).map((e) => e.position), [last]);
+        assert.equal((await store.readEvents(members[7], 0, 100)).length, 21);
+        assert.equal((await store.readEvents(members[7], 5, 3)).map((e) => e.position).join(), "6,7,8");
+        assert.equal(await store.deleteEventsBefore(2_000), 20);
+        assert.equal(count("SELECT COUNT(*) AS n FROM recipient_sets"), 1, "the emptied set is gone");
+        assert.equal(count("SELECT COUNT(*) AS n FROM recipient_set_users"), 251);
+        await store.purgeThread("19:t@thread.v2");
+        assert.equal(count("SELECT COUNT(*) AS n FROM recipient_sets") + count("SELECT COUNT(*) AS n FROM recipient_set_users"), 0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

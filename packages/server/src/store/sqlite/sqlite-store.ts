@@ -65,7 +65,14 @@ const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCas
 /** StoreOps over one better-sqlite3 connection, with a statement cache. */
 class SqliteOps implements StoreOps, DirectoryOps {
   private readonly statements = new Map<string, Database.Statement>();
-  constructor(private readonly db: Db) {}
+  /**
+   * Members of recipient sets by id (sets never change and ids are never reused), for readStream. Only on a
+   * read-only connection: the writer could see, and cache, a set whose transaction later rolls back.
+   */
+  private readonly setMembers?: Map<number, string[]>;
+  constructor(private readonly db: Db, cacheSets = false) {
+    if (cacheSets) this.setMembers = new Map();
+  }
 
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -131,8 +138,9 @@ class SqliteOps implements StoreOps, DirectoryOps {
   async purgeThread(id: string) {
     await this.deleteThreadContent(id);
     this.stmt("DELETE FROM participants WHERE thread_id = ?").run(id);
-    this.stmt("DELETE FROM event_recipients WHERE position IN (SELECT position FROM events WHERE thread_id = ?)").run(id);
+    const sets = (this.stmt("SELECT DISTINCT set_id FROM events WHERE thread_id = ?").all(id) as Row[]).map((r) => r.set_id as number);
     this.stmt("DELETE FROM events WHERE thread_id = ?").run(id);
+    for (const setId of sets) this.stmtDropSetIfUnused(setId);
     this.stmt("DELETE FROM threads WHERE id = ?").run(id);
   }
 
@@ -208,23 +216,31 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
 
   async appendEvent(e: Omit<EventRecord, "position">) {
-    const recipients = JSON.stringify(e.recipients);
-    const info = this.stmt("INSERT INTO events (thread_id, type, recipients, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(e.threadId, e.type, recipients, JSON.stringify(e.payload), e.createdAt);
+    // The recipients' set (see migration 5): found by its canonical member list, or created with its members.
+    const members = JSON.stringify([...new Set(e.recipients)].sort());
+    let setId = (this.stmt("SELECT id FROM recipient_sets WHERE members = ?").get(members) as Row | undefined)?.id as number | undefined;
+    if (setId === undefined) {
+      setId = Number(this.stmt("INSERT INTO recipient_sets (members, last_position) VALUES (?, 0)").run(members).lastInsertRowid);
+      this.stmt("INSERT INTO recipient_set_users (user_id, set_id) SELECT value, ? FROM json_each(?)").run(setId, members);
+    }
+    const info = this.stmt("INSERT INTO events (thread_id, type, set_id, payload, created_at) VALUES (?, ?, ?, ?, ?)")
+      .run(e.threadId, e.type, setId, JSON.stringify(e.payload), e.createdAt);
     const position = Number(info.lastInsertRowid);
-    this.stmt("INSERT OR IGNORE INTO event_recipients (user_id, position) SELECT value, ? FROM json_each(?)").run(position, recipients);
+    this.stmt("UPDATE recipient_sets SET last_position = ? WHERE id = ?").run(position, setId);
     return position;
   }
   async readStream(after: number, limit: number): Promise<EventRecord[]> {
     return (this.stmt("SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?").all(after, limit) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
-      recipients: JSON.parse(r.recipients as string), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+      recipients: this.stmtSetMembers(r.set_id as number), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
     }));
   }
   async readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]> {
-    return (this.stmt(`SELECT e.position, e.thread_id, e.type, e.payload, e.created_at FROM event_recipients r
-      JOIN events e ON e.position = r.position WHERE r.user_id = ? AND r.position > ? ORDER BY r.position LIMIT ?`)
-      .all(userId, after, limit) as Row[]).map((r) => ({
+    // The user's sets with anything after the cursor, then each one's events after it (events_set range scans).
+    return (this.stmt(`SELECT e.position, e.thread_id, e.type, e.payload, e.created_at FROM recipient_set_users u
+      JOIN recipient_sets s ON s.id = u.set_id JOIN events e ON e.set_id = u.set_id
+      WHERE u.user_id = @userId AND s.last_position > @after AND e.position > @after ORDER BY e.position LIMIT @limit`)
+      .all({ userId, after, limit }) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
       payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
     }));
@@ -245,8 +261,29 @@ class SqliteOps implements StoreOps, DirectoryOps {
     // Runs inside a transaction (a write method): the marker moves with the delete, atomically.
     this.stmt(`UPDATE stream_state SET purged_through = MAX(purged_through,
       COALESCE((SELECT MAX(position) FROM events WHERE created_at < ?), 0)) WHERE id = 1`).run(time);
-    this.stmt("DELETE FROM event_recipients WHERE position IN (SELECT position FROM events WHERE created_at < ?)").run(time);
-    return this.stmt("DELETE FROM events WHERE created_at < ?").run(time).changes;
+    const emptied = (this.stmt("SELECT DISTINCT set_id FROM events WHERE created_at < ?").all(time) as Row[]).map((r) => r.set_id as number);
+    const deleted = this.stmt("DELETE FROM events WHERE created_at < ?").run(time).changes;
+    for (const setId of emptied) this.stmtDropSetIfUnused(setId);
+    return deleted;
+  }
+  /** Deletes a recipient set no event refers to any more (named stmt*: not a Store method). */
+  private stmtDropSetIfUnused(setId: number) {
+    if (this.stmt("SELECT 1 FROM events WHERE set_id = ? LIMIT 1").get(setId)) return;
+    this.stmt("DELETE FROM recipient_set_users WHERE set_id = @setId AND user_id IN (SELECT value FROM json_each((SELECT members FROM recipient_sets WHERE id = @setId)))").run({ setId });
+    this.stmt("DELETE FROM recipient_sets WHERE id = ?").run(setId);
+  }
+  /** A set's members (cached on the read connection). */
+  private stmtSetMembers(setId: number): string[] {
+    let members = this.setMembers?.get(setId);
+    if (!members) {
+      const r = this.stmt("SELECT members FROM recipient_sets WHERE id = ?").get(setId) as Row | undefined;
+      members = r ? (JSON.parse(r.members as string) as string[]) : [];
+      if (r && this.setMembers) {
+        if (this.setMembers.size >= 10_000) this.setMembers.clear(); // bounded; the working set is small
+        this.setMembers.set(setId, members);
+      }
+    }
+    return members;
   }
   async purgedThrough() {
     const r = this.stmt("SELECT purged_through AS p FROM stream_state WHERE id = 1").get() as Row | undefined;
@@ -317,7 +354,7 @@ export class SqliteStore implements Store {
       rollbackTo: this.writer.prepare("ROLLBACK TO job"),
       commit: this.writer.prepare("COMMIT"),
     };
-    const readOps = new SqliteOps(this.reader);
+    const readOps = new SqliteOps(this.reader, this.reader !== this.writer);
     const writes = new Set<string>(WRITE_METHODS);
     for (const name of Object.getOwnPropertyNames(SqliteOps.prototype) as (keyof StoreOps)[]) {
       if ((name as string) === "constructor" || (name as string).startsWith("stmt") || (name as string) === "update") continue;
