@@ -9,6 +9,9 @@
 // has 2 cores (more processes only add context switches). Send and receive times are wall-clock with
 // sub-ms resolution (performance.timeOrigin + performance.now()), comparable across processes.
 // NATTER_BENCH_PROFILE=1 runs the Natter server under --cpu-prof and adds its top functions to the notes.
+// Diagnostics: NATTER_BENCH_FANOUT_FIXED=<msg/s> runs Natter alone at that rate (3 steps of 5 s, printed, no
+// baseline, results.json untouched); NATTER_BENCH_NODE_ARGS adds node flags to the server (say, --import of a
+// probe, or GC flags).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -152,7 +155,7 @@ export async function run({ quick }) {
     ? { factor: 2, seconds: 1.5, refine: 0, halfRuns: 1, halfSeconds: 2, start: 16, retry: false, pauseMs: 1_500, drain: { drainMs: 2_000, stillMs: 500 } }
     : { factor: 1.5, seconds: 4, refine: 2, halfRuns: 3, halfSeconds: 5, start: 8, retry: true, pauseMs: 3_000, drain: { drainMs: 5_000, stillMs: 1_000 } };
   const profileDir = process.env.NATTER_BENCH_PROFILE ? mkdtempSync(join(tmpdir(), "natter-prof-")) : undefined;
-  const natter = await startNatterRaised({ nodeArgs: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [] });
+  const natter = await startNatterRaised({ nodeArgs: [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.NATTER_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)] });
   const clients = Array.from({ length: CLIENT_PROCESSES }, () => startClientProcess());
   const results = {};
   let natterStopped = false;
@@ -174,6 +177,21 @@ export async function run({ quick }) {
         body: JSON.stringify({ content: `${marker()} fanout benchmark message ${pad}`, senderDisplayName: "Bench" }),
       }),
     };
+    const fixed = Number(process.env.NATTER_BENCH_FANOUT_FIXED ?? 0);
+    if (fixed > 0) {
+      // Diagnostic: Natter alone at one rate (with NATTER_BENCH_PROFILE, a profile of that load only, mostly).
+      for (let i = 0; i < 3; i++) {
+        const r = await step(natterTarget, clients, fixed, 5, { ...opts.drain, track: true });
+        console.log(JSON.stringify({ rate: r.rate, achieved: r.achieved, p50: r.p50, p99: r.p99, firstP50: r.firstP50, firstP99: r.firstP99, postP50: r.postP50, cpu: r.serverCpuPct, userUs: r.userUs, sysUs: r.sysUs }));
+      }
+      await natter.stop();
+      natterStopped = true;
+      if (profileDir) {
+        const { busyMs, top } = summarizeProfileDir(profileDir, 40);
+        console.log(`busy ${busyMs} ms\n${top.map((t) => `${t.pct}% ${t.fn} ${t.where}`).join("\n")}`);
+      }
+      process.exit(0);
+    }
     results.natter = await measure("natter", natterTarget, clients, opts);
     await Promise.all(clients.map((c) => c.call("closeAll")));
     await natter.stop();

@@ -64,6 +64,8 @@ export interface RealtimeGateway {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Sockets served per event-loop turn (see Gateway.scheduleWake). */
+const WAKE_SLICE = 64;
 const DRAIN_POLL_MS = 20;
 /** How long a socket may take to complete the close handshake at shutdown before it is destroyed. */
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -171,6 +173,46 @@ class Gateway implements RealtimeGateway {
 
   removed(session: Session): void {
     this.sessions.delete(session);
+  }
+
+  /**
+   * Wakes a session for a new durable event. The wake-ups of one commit are served together: the StreamTail
+   * reads the new events once, then each caught-up socket is sent its frames synchronously (wakeLive), at most
+   * WAKE_SLICE sockets per event-loop turn so that HTTP requests, commits and fsync completions are not held
+   * behind a whole 250-socket fan-out.
+   */
+  scheduleWake(session: Session, position: number): void {
+    this.wakeTarget = Math.max(this.wakeTarget, position);
+    if (this.wakeQueue.has(session)) return;
+    this.wakeQueue.add(session);
+    if (!this.wakesScheduled) {
+      this.wakesScheduled = true;
+      setImmediate(this.runWakes);
+    }
+  }
+
+  private readonly wakeQueue = new Set<Session>();
+  private wakesScheduled = false;
+  /** The highest position the queued wake-ups announced: the StreamTail reads up to it once for all of them. */
+  private wakeTarget = 0;
+  private readonly runWakes = () => {
+    const target = this.wakeTarget;
+    if (!this.tail.reaches(target)) {
+      // One read for the whole batch; if it fails, each session's own read loop reports it.
+      void this.tail.reach(target).catch(() => undefined).then(() => this.serveWakes(target));
+      return;
+    }
+    this.serveWakes(target);
+  };
+  private serveWakes(target: number): void {
+    let n = 0;
+    for (const session of this.wakeQueue) {
+      if (n++ === WAKE_SLICE) break;
+      this.wakeQueue.delete(session);
+      session.wakeLive(target);
+    }
+    if (this.wakeQueue.size > 0) setImmediate(this.runWakes);
+    else this.wakesScheduled = false;
   }
 }
 
@@ -464,7 +506,7 @@ class Session {
     if (event.position !== undefined) {
       if (event.position > this.cursor) {
         this.wanted = Math.max(this.wanted ?? 0, event.position);
-        this.wake();
+        this.gw.scheduleWake(this, event.position);
       }
       return;
     }
@@ -472,6 +514,24 @@ class Session {
     if (this.phase !== "open") return;
     if (this.overLimit()) return this.stalled();
     this.send({ type: "event", ...toWireEvent(event, recipient) });
+  }
+
+  /**
+   * A wake-up for new durable events up to `target`, which the StreamTail has read: a socket that is caught up
+   * and not backed up is sent its frames from the tail right here; any other takes its read loop (wake).
+   */
+  wakeLive(target: number): void {
+    if (this.phase !== "open") return;
+    if (!this.pulling && this.stalledSince === undefined && (this.wanted ?? 0) <= target && !this.overLimit()) {
+      const live = this.gw.tail.peek(this.userId!, this.cursor, this.wanted ?? 0);
+      if (live) {
+        this.wanted = undefined;
+        this.sendEvents(live.events);
+        this.cursor = Math.max(this.cursor, live.upTo);
+        return;
+      }
+    }
+    this.wake();
   }
 
   /** Reads and sends every stored event after the cursor; one read loop at a time per socket. */

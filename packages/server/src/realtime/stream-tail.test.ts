@@ -48,4 +48,18 @@ describe("StreamTail", () => {
     assert.equal(tail.start(), positions[2]);
     assert.equal(await tail.after("a", start as number), undefined);
   });
+
+  it("peek answers without reading only once the window reaches the position; reach reads it in", async () => {
+    const tail = new StreamTail(store, 50);
+    await tail.reach(0); // starts the window at the head
+    const start = tail.start()!;
+    const position = await append(["a", "b"], 20);
+    assert.equal(tail.reaches(position), false);
+    assert.equal(tail.peek("a", start, position), undefined, "not read yet: the caller must not skip it");
+    await tail.reach(position);
+    assert.equal(tail.reaches(position), true);
+    assert.deepEqual(tail.peek("a", start, position)?.events.map((e) => e.position), [position]);
+    assert.deepEqual(tail.peek("c", start, position), { events: [], upTo: position });
+    assert.equal(tail.peek("a", start - 1, position), undefined, "below the window");
+  });
 });

@@ -44,6 +44,30 @@ export class StreamTail {
     // A read already in flight may bring `atLeast` in (a message to 250 sockets wakes them all at once).
     if (atLeast !== undefined && atLeast > this.to && this.reading) await this.reading.catch(() => undefined);
     if (atLeast === undefined || atLeast > this.to) await this.refresh();
+    return this.collect(userId, cursor);
+  }
+
+  /**
+   * `after` without a read: the answer when the window already reaches `atLeast` and covers `cursor`, else
+   * undefined (the caller takes the async path). A batch of woken sockets shares one read (`reach`), then
+   * each is served synchronously.
+   */
+  peek(userId: string, cursor: number, atLeast: number): { events: StreamEvent[]; upTo: number } | undefined {
+    if (this.from === undefined || atLeast > this.to) return undefined;
+    return this.collect(userId, cursor);
+  }
+
+  /** True when the window holds every event up to `position`. */
+  reaches(position: number): boolean {
+    return this.from !== undefined && position <= this.to;
+  }
+
+  /** Reads until the window reaches `position` (or the head). */
+  async reach(position: number): Promise<void> {
+    if (!this.reaches(position)) await this.refresh();
+  }
+
+  private collect(userId: string, cursor: number): { events: StreamEvent[]; upTo: number } | undefined {
     if (this.from === undefined || cursor < this.from) return undefined;
     const events: StreamEvent[] = [];
     for (let i = this.firstAfter(cursor); i < this.events.length; i++) {
