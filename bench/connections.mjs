@@ -58,7 +58,7 @@ async function stillOpen(clients) {
 }
 
 export async function run({ quick }) {
-  const target = quick ? 5_000 : 50_000;
+  const target = quick ? 3_000 : 50_000;
   const hard = hardFileLimit();
   const serverLimit = raisedFileLimit(); // what a server child gets: WANTED_FILES if the hard limit can be raised, else the hard limit
   const clientLimit = serverLimit; // client processes are started the same way

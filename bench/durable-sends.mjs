@@ -5,8 +5,8 @@ import { api, createUser, load, median, paced, startBaselineProcess, startNatter
 const CONNECTIONS = 64;
 
 export async function run({ quick }) {
-  const seconds = quick ? 2 : 10;
-  const runs = quick ? 2 : 5;
+  const seconds = quick ? 1.5 : 10;
+  const runs = quick ? 1 : 5;
   const natter = await startNatterProcess();
   const baseline = await startBaselineProcess();
   try {
@@ -27,7 +27,7 @@ export async function run({ quick }) {
     };
     const results = {};
     for (const [name, c] of Object.entries(cases)) {
-      await load({ ...c, connections: CONNECTIONS, seconds: 1 }); // warm-up
+      await load({ ...c, connections: CONNECTIONS, seconds: quick ? 0.5 : 1 }); // warm-up
       const samples = [];
       for (let r = 0; r < runs; r++) samples.push(await load({ ...c, connections: CONNECTIONS, seconds }));
       const max = median(samples.map((s) => s.rps));

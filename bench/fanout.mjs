@@ -152,7 +152,7 @@ async function measure(name, target, clients, opts) {
 
 export async function run({ quick }) {
   const opts = quick
-    ? { factor: 2, seconds: 1.5, refine: 0, halfRuns: 1, halfSeconds: 2, start: 16, retry: false, pauseMs: 1_500, drain: { drainMs: 2_000, stillMs: 500 } }
+    ? { factor: 2, seconds: 1, refine: 0, halfRuns: 1, halfSeconds: 1.5, start: 32, retry: false, pauseMs: 800, drain: { drainMs: 2_000, stillMs: 500 } }
     : { factor: 1.5, seconds: 4, refine: 2, halfRuns: 3, halfSeconds: 5, start: 8, retry: true, pauseMs: 3_000, drain: { drainMs: 5_000, stillMs: 1_000 } };
   const profileDir = process.env.NATTER_BENCH_PROFILE ? mkdtempSync(join(tmpdir(), "natter-prof-")) : undefined;
   const natter = await startNatterRaised({ nodeArgs: [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.NATTER_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)] });

@@ -566,7 +566,7 @@ async function xmppTarget(server, n, pad) {
 export async function run({ quick }) {
   const n = quick ? 20 : 50;
   const o = quick
-    ? { quickRate: 40, commonRuns: 1, commonSeconds: 2, pauseMs: 300, drain: { drainMs: 2_000, stillMs: 500 } }
+    ? { quickRate: 40, commonRuns: 1, commonSeconds: 1.5, pauseMs: 300, drain: { drainMs: 2_000, stillMs: 500 } }
     : { start: 25, factor: 2, cap: 4_000, seconds: 4, refine: 3, retry: true, pauseMs: 2_000, commonRuns: 3, commonSeconds: 5, drain: { drainMs: 5_000, stillMs: 1_000 } };
   const pad = "x".repeat(80);
   const skipped = {};

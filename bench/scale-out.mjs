@@ -81,7 +81,7 @@ async function measure(nodes, { seconds, runs }) {
     postgres: (_pid, comm) => comm === "postgres",
     redis: (_pid, comm) => comm.startsWith("redis-server"),
   };
-  await Promise.all(groups.map((g) => load({ ...g, seconds: 1 }))); // warm-up
+  await Promise.all(groups.map((g) => load({ ...g, seconds: seconds < 2 ? 0.5 : 1 }))); // warm-up (shorter in quick mode)
   const samples = [];
   const cpu = { natter: [], postgres: [], redis: [] };
   for (let r = 0; r < runs; r++) {
@@ -102,7 +102,7 @@ async function measure(nodes, { seconds, runs }) {
 }
 
 export async function run({ quick }) {
-  const options = { seconds: quick ? 2 : 8, runs: quick ? 1 : 3 };
+  const options = { seconds: quick ? 1.5 : 8, runs: quick ? 1 : 3 };
   const results = {};
   const sqlite = await startNatterProcess();
   try {

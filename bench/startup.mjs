@@ -3,7 +3,7 @@
 import { median, rssKb, startNatterProcess } from "./lib.mjs";
 
 export async function run({ quick }) {
-  const runs = quick ? 3 : 7;
+  const runs = quick ? 2 : 7;
   const first = [];
   const again = [];
   const rss = [];
