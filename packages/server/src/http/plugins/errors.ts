@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { CommunicationErrorResponse } from "@natter/wire";
 import { ChatError } from "../../domain/errors.js";
+import { isUnavailableError } from "../../store/unavailable.js";
 
 export function sendError(reply: FastifyReply, error: ChatError): FastifyReply {
   const body: CommunicationErrorResponse = { error: { code: error.code, message: error.message } };
@@ -17,18 +18,6 @@ export function sendError(reply: FastifyReply, error: ChatError): FastifyReply {
 }
 
 /** Connection-level failures of a database or network peer: the client should come back later. */
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN",
-  "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006", "53300", "SQLITE_BUSY", "SQLITE_LOCKED",
-]);
-
-export function isUnavailableError(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  if (!e) return false;
-  if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
-  return typeof e.message === "string" && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(e.message);
-}
-
 /** Maps Fastify's own errors (parsing, validation, limits) onto the catalogue. */
 export function toChatError(error: FastifyError | Error): ChatError {
   if (error instanceof ChatError) return error;

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import type { Store } from "../store.js";
 import { defineStoreContract } from "../contract/store-contract.js";
-import { PostgresStore, isUnavailableError } from "./postgres-store.js";
+import { PostgresStore } from "./postgres-store.js";
+import { isUnavailableError } from "../unavailable.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
 const url = process.env.NATTER_TEST_PG_URL;
@@ -44,6 +45,20 @@ if (!url) {
   });
 
   describe("PostgresStore specifics", () => {
+    it("every pooled connection commits synchronously, even when the server's or URL's default says off", async () => {
+      const store = new PostgresStore({ connectionString: url, options: "-c synchronous_commit=off", max: 3 });
+      try {
+        const clients = await Promise.all([1, 2, 3].map(() => store.pool.connect()));
+        try {
+          for (const client of clients) assert.equal((await client.query("SHOW synchronous_commit")).rows[0].synchronous_commit, "on");
+        } finally {
+          clients.forEach((c) => c.release());
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
     it("an unreachable server fails queries with an error isUnavailableError recognises, and does not crash", async () => {
       const store = new PostgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/postgres", connectionTimeoutMillis: 1_000 });
       try {

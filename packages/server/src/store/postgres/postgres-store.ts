@@ -20,6 +20,7 @@ import type {
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import { isUnavailableError } from "../unavailable.js";
 
 type Row = Record<string, unknown>;
 type Query = <R extends QueryResultRow = Row>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
@@ -295,25 +296,6 @@ class PostgresOps implements StoreOps, DirectoryOps {
 /** Writes that take several statements (or the event lock) and so run as a transaction of their own. */
 const TRANSACTIONAL = new Set<string>(["appendEvent", "deleteThreadContent", "purgeThread"]);
 
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "ECONNABORTED",
-  "57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
-  "53300", // too_many_connections
-]);
-const UNAVAILABLE_MESSAGES = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|Client was closed|Query read timeout/i;
-
-/**
- * True when `err` means "PostgreSQL cannot be reached right now" (refused, reset, terminated, shutting down,
- * out of connections, connect timeout): the HTTP layer should answer 503, not 500.
- */
-export function isUnavailableError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
-  if (err instanceof AggregateError && err.errors.some((e) => isUnavailableError(e))) return true;
-  if (UNAVAILABLE_MESSAGES.test(err.message)) return true;
-  return err.cause !== undefined && err.cause !== err && isUnavailableError(err.cause);
-}
 
 /**
  * `pg` pool settings, with our defaults: `connectionTimeoutMillis` 5 000 and `query_timeout` 10 000 (a statement
@@ -337,19 +319,17 @@ export class PostgresStore implements Store {
 
   constructor(config: string | PostgresStoreOptions) {
     const { onError, ...poolConfig } = typeof config === "string" ? { connectionString: config } as PostgresStoreOptions : config;
+    // A resolved transaction must be durable, whatever the server's default is: pg-pool's onConnect hook runs
+    // the SET before a new connection is handed out. (A SET rather than startup `options`: options given in the
+    // URL would replace ours.)
+    const onConnect = (client: pg.ClientBase) => client.query("SET synchronous_commit TO on"); // awaited by pg-pool
     this.pool = new pg.Pool({
       connectionTimeoutMillis: 5_000,
       query_timeout: 10_000,
       keepAlive: true,
       ...poolConfig,
       types: typeParsers,
-    });
-    // A resolved transaction must be durable, whatever the server's default is. (A SET rather than startup
-    // `options`: options given in the URL would replace ours.) It is queued before the client's first query.
-    this.pool.on("connect", (client) => {
-      client.query("SET synchronous_commit TO on").catch(() => {
-        // The connection is broken: the next query on it fails and says so.
-      });
+      onConnect,
     });
     // Without a listener, an idle client's error (server restart, network cut) would crash the process.
     this.pool.on("error", (error) => onError?.(error));
