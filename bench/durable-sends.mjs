@@ -1,13 +1,19 @@
 // Scenario 1: durable sends. POST sendMessage with 64 concurrent senders over 64 threads and over one hot
 // thread, against Natter (every 201 fsync'd, group commit) and a bare Fastify route (no auth, no storage).
+// NATTER_BENCH_PROFILE=1 runs the Natter server under --cpu-prof and adds its top functions to the notes.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { api, createUser, load, median, paced, startBaselineProcess, startNatterProcess } from "./lib.mjs";
+import { summarizeProfileDir } from "./cpu-profile-summary.mjs";
 
 const CONNECTIONS = 64;
 
 export async function run({ quick }) {
   const seconds = quick ? 1.5 : 10;
   const runs = quick ? 1 : 5;
-  const natter = await startNatterProcess();
+  const profileDir = process.env.NATTER_BENCH_PROFILE ? mkdtempSync(join(tmpdir(), "natter-prof-")) : undefined;
+  const natter = await startNatterProcess([], {}, profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
   const baseline = await startBaselineProcess();
   try {
     const users = await Promise.all(Array.from({ length: CONNECTIONS }, () => createUser(natter)));
@@ -45,9 +51,16 @@ export async function run({ quick }) {
       case: name, "req/s (median)": r.rps, "vs baseline": `${Math.round((r.rps / base) * 100)}%`,
       "p50 ms": r.p50, "p99 ms": r.p99, "p99 ms @ half rate": r.p99AtHalfRate, errors: r.errors,
     }));
-    return { name: "durable-sends", description: `POST sendMessage, ${CONNECTIONS} connections, ${runs} runs of ${seconds} s (median)`, rows, results };
+    let notes;
+    if (profileDir) {
+      await natter.stop(); // the profile is written at exit
+      const { busyMs, top } = summarizeProfileDir(profileDir, 15);
+      notes = `Natter server CPU profile (main thread, ${busyMs} ms busy over the run, setup included; self time, % of busy): ${top.map((t) => `${t.fn} ${t.where} ${t.pct}%`).join("; ")}.`;
+    }
+    return { name: "durable-sends", description: `POST sendMessage, ${CONNECTIONS} connections, ${runs} runs of ${seconds} s (median)`, rows, results, notes };
   } finally {
     await natter.stop();
     await baseline.stop();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   }
 }

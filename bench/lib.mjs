@@ -57,8 +57,11 @@ export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = []
     child, data, httpUrl: httpUrl.replace("localhost", "127.0.0.1"), startupMs,
     accessKey: /accesskey=(\S+)/.exec(connectionString)[1],
     async stop() {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
       rmSync(data, { recursive: true, force: true });
     },
   };

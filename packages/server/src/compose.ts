@@ -14,16 +14,14 @@ import type { DirectoryOps } from "./store/store.js";
 import type { Store } from "./store/store.js";
 import type { Bus } from "./bus/bus.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
-import { PostgresStore } from "./store/postgres/postgres-store.js";
 import { MemoryBus } from "./bus/memory/memory-bus.js";
-import { RedisBus } from "./bus/redis/redis-bus.js";
-import { RedisRateCounter } from "./bus/redis/redis-rate-counter.js";
 import { ChatService } from "./domain/chat-service.js";
 import { IdentityService, TOKENS_REVOKED } from "./domain/identity-service.js";
 import { CONTROL_TOPIC } from "./bus/bus.js";
 import { TokenService } from "./auth/tokens.js";
 import { buildApp } from "./http/app.js";
 import { MemoryRateCounter } from "./http/plugins/rate-limits.js";
+import type { RateCounter } from "./http/plugins/rate-limits.js";
 import { loadTls } from "./tls.js";
 import { Metrics } from "./http/plugins/metrics.js";
 import { guardServer } from "./http/plugins/errors.js";
@@ -85,22 +83,41 @@ function resourceIdOf(accessKey: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-function createStore(config: NatterConfig): Store {
+// The PostgreSQL and Redis adapters are imported only when configured: pg and ioredis would add about a
+// quarter of a second to every start-up of the default SQLite node.
+
+async function createStore(config: NatterConfig): Promise<Store> {
   switch (config.store) {
     case "sqlite":
       return new SqliteStore(join(config.dataDir, "natter.db"));
-    case "postgres":
+    case "postgres": {
+      const { PostgresStore } = await import("./store/postgres/postgres-store.js");
       return new PostgresStore(config.databaseUrl!);
+    }
   }
 }
 
-function createBus(config: NatterConfig, onError: (error: Error, context: string) => void): Bus {
+async function createBus(config: NatterConfig, onError: (error: Error, context: string) => void): Promise<Bus> {
   switch (config.bus) {
     case "memory":
       return new MemoryBus();
-    case "redis":
-      return new RedisBus(config.redisUrl!, { onError });
+    case "redis": {
+      const { RedisBus } = await import("./bus/redis/redis-bus.js");
+      const bus = new RedisBus(config.redisUrl!, { onError });
+      await bus.ready(); // fail fast, naming the server, when Redis is unreachable at startup
+      return bus;
+    }
   }
+}
+
+/** The ACS-style rate limits' counter (shared through Redis in a cluster), with its close(). */
+async function createRateCounter(config: NatterConfig, onError: (error: Error) => void): Promise<(RateCounter & { close?: () => Promise<void> }) | undefined> {
+  if (config.limits !== "acs") return undefined;
+  if (config.bus !== "redis") return new MemoryRateCounter();
+  const { RedisRateCounter } = await import("./bus/redis/redis-rate-counter.js");
+  const counter = new RedisRateCounter(config.redisUrl!, { onError });
+  await counter.ready();
+  return counter;
 }
 
 /** The URL with the values of token-like query parameters replaced. */
@@ -126,16 +143,12 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const keyBytes = Buffer.from(accessKey, "base64");
   const resourceId = resourceIdOf(accessKey);
 
-  const store = createStore(config);
+  const store = await createStore(config);
   await store.migrate();
   // Redis failures are survived (ioredis reconnects); they are counted and logged once the app exists.
   let onRedisError = (_error: Error, _context: string): void => {};
-  const bus = createBus(config, (error, context) => onRedisError(error, context));
-  // Fail fast, naming the server, when Redis is unreachable at startup.
-  if (bus instanceof RedisBus) await bus.ready();
-  const rateCounter = config.limits !== "acs" ? undefined
-    : config.bus === "redis" ? new RedisRateCounter(config.redisUrl!, { onError: (error) => onRedisError(error, "rate counter") }) : new MemoryRateCounter();
-  if (rateCounter instanceof RedisRateCounter) await rateCounter.ready();
+  const bus = await createBus(config, (error, context) => onRedisError(error, context));
+  const rateCounter = await createRateCounter(config, (error) => onRedisError(error, "rate counter"));
   const chat = new ChatService({ store, bus, resourceId, now, eventRetentionMs: config.eventRetentionHours * 3_600_000 });
   const identity = new IdentityService(store, bus, resourceId, now);
   const tokens = new TokenService(keyBytes, identity, now);
@@ -245,7 +258,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
         await app.close();
         await Promise.all(closed);
         await bus.close();
-        if (rateCounter instanceof RedisRateCounter) await rateCounter.close();
+        await rateCounter?.close?.();
         await store.close();
       })();
       return closing;

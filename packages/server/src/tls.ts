@@ -1,7 +1,6 @@
 // HTTPS material: the user's certificate, or a self-signed one for localhost generated once into the data folder.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generate } from "selfsigned";
 
 export interface TlsMaterial {
   cert: string;
@@ -20,6 +19,7 @@ export async function loadTls(dataDir: string, certFile?: string, keyFile?: stri
   if (existsSync(certPath) && existsSync(keyPath)) {
     return { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8"), certPath, generated: false };
   }
+  const { generate } = await import("selfsigned"); // only on first start: it costs ~0.1 s to load
   const now = Date.now();
   const pems = await generate([{ name: "commonName", value: "localhost" }, { name: "organizationName", value: "Natter development" }], {
     keyType: "ec",
