@@ -123,14 +123,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // membership changes. Why: event_recipients(user_id, position) is clustered by user, so one message to a
   // 250-member thread dirtied ~250 leaf pages (about 1 MB of WAL per message, written again by the
   // checkpoint), and each event also kept its 20 KB recipient list. A user's events are now the events of the
-  // sets the user is in (recipient_set_users), read through events(set_id, position); last_position lets a
-  // read skip the sets with nothing newer than the cursor. AUTOINCREMENT: a set id is never reused, so
-  // readers may cache a set's members by id.
+  // sets the user is in (recipient_set_users), read through events(set_id, position). AUTOINCREMENT: a set id
+  // is never reused, so readers may cache a set's members by id.
   `
   CREATE TABLE recipient_sets (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    members TEXT NOT NULL UNIQUE,
-    last_position INTEGER NOT NULL
+    members TEXT NOT NULL UNIQUE
   ) STRICT;
   CREATE TABLE recipient_set_users (
     user_id TEXT NOT NULL,
@@ -142,7 +140,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   INSERT INTO event_members (position, members) SELECT e.position,
     (SELECT json_group_array(value) FROM (SELECT DISTINCT value FROM json_each(e.recipients) ORDER BY value))
     FROM events e;
-  INSERT INTO recipient_sets (members, last_position) SELECT members, MAX(position) FROM event_members GROUP BY members ORDER BY MIN(position);
+  INSERT INTO recipient_sets (members) SELECT members FROM event_members GROUP BY members ORDER BY MIN(position);
   UPDATE events SET set_id = (SELECT s.id FROM event_members m JOIN recipient_sets s ON s.members = m.members WHERE m.position = events.position);
   DROP TABLE event_members;
   INSERT INTO recipient_set_users (user_id, set_id) SELECT DISTINCT j.value, s.id FROM recipient_sets s, json_each(s.members) j;

@@ -120,6 +120,30 @@ describe("SqliteStore specifics", () => {
     }
   });
 
+  it("a recipient set created by a transaction that rolls back is not reused from the writer's cache", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-sets-rollback-"));
+    const store = new SqliteStore(join(dir, "natter.db"));
+    try {
+      await store.migrate();
+      const event = (recipients: string[]) => ({ threadId: "19:r@thread.v2", type: "chatMessageReceived", recipients, payload: {}, createdAt: 1 });
+      // Same batch: a job that creates the set and fails, and one that commits an unrelated set.
+      const failed = store.transaction(async (tx) => {
+        await tx.appendEvent(event(["8:acs:x", "8:acs:y"]));
+        throw new Error("rolled back");
+      });
+      const other = store.transaction((tx) => tx.appendEvent(event(["8:acs:z"])));
+      await assert.rejects(failed, /rolled back/);
+      await other;
+      const position = await store.appendEvent(event(["8:acs:y", "8:acs:x"]));
+      const stream = await store.readStream(0, 10);
+      assert.deepEqual(stream.map((e) => [e.position, e.recipients]), [[stream[0].position, ["8:acs:z"]], [position, ["8:acs:x", "8:acs:y"]]]);
+      assert.deepEqual((await store.readEvents("8:acs:x", 0, 10)).map((e) => e.position), [position]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a thread's events share one recipient set until its membership changes; unused sets go with their events", async () => {
     const dir = mkdtempSync(join(tmpdir(), "natter-sets-"));
     const path = join(dir, "natter.db");

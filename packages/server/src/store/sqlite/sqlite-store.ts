@@ -70,8 +70,16 @@ class SqliteOps implements StoreOps, DirectoryOps {
    * read-only connection: the writer could see, and cache, a set whose transaction later rolls back.
    */
   private readonly setMembers?: Map<number, string[]>;
-  constructor(private readonly db: Db, cacheSets = false) {
-    if (cacheSets) this.setMembers = new Map();
+  /**
+   * Set ids by canonical member list, on the writer: the lookup by the UNIQUE members index was half of
+   * appendEvent's time. Entries created by a transaction that rolls back must go: the store calls
+   * stmtForgetSets() after every rollback (and set deletions clear it too). Assumes this process is the
+   * database's only writer, as a SQLite node is.
+   */
+  private readonly setIds?: Map<string, number>;
+  constructor(private readonly db: Db, role: "reader" | "writer" | "both") {
+    if (role === "reader") this.setMembers = new Map();
+    if (role === "writer") this.setIds = new Map();
   }
 
   private stmt(sql: string): Database.Statement {
@@ -218,16 +226,18 @@ class SqliteOps implements StoreOps, DirectoryOps {
   async appendEvent(e: Omit<EventRecord, "position">) {
     // The recipients' set (see migration 5): found by its canonical member list, or created with its members.
     const members = JSON.stringify([...new Set(e.recipients)].sort());
-    let setId = (this.stmt("SELECT id FROM recipient_sets WHERE members = ?").get(members) as Row | undefined)?.id as number | undefined;
+    let setId = this.setIds?.get(members) ?? ((this.stmt("SELECT id FROM recipient_sets WHERE members = ?").get(members) as Row | undefined)?.id as number | undefined);
     if (setId === undefined) {
-      setId = Number(this.stmt("INSERT INTO recipient_sets (members, last_position) VALUES (?, 0)").run(members).lastInsertRowid);
+      setId = Number(this.stmt("INSERT INTO recipient_sets (members) VALUES (?)").run(members).lastInsertRowid);
       this.stmt("INSERT INTO recipient_set_users (user_id, set_id) SELECT value, ? FROM json_each(?)").run(setId, members);
+    }
+    if (this.setIds) {
+      if (this.setIds.size >= 10_000) this.setIds.clear(); // bounded; a node's active threads fit
+      this.setIds.set(members, setId);
     }
     const info = this.stmt("INSERT INTO events (thread_id, type, set_id, payload, created_at) VALUES (?, ?, ?, ?, ?)")
       .run(e.threadId, e.type, setId, JSON.stringify(e.payload), e.createdAt);
-    const position = Number(info.lastInsertRowid);
-    this.stmt("UPDATE recipient_sets SET last_position = ? WHERE id = ?").run(position, setId);
-    return position;
+    return Number(info.lastInsertRowid);
   }
   async readStream(after: number, limit: number): Promise<EventRecord[]> {
     return (this.stmt("SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?").all(after, limit) as Row[]).map((r) => ({
@@ -236,10 +246,10 @@ class SqliteOps implements StoreOps, DirectoryOps {
     }));
   }
   async readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]> {
-    // The user's sets with anything after the cursor, then each one's events after it (events_set range scans).
+    // The user's sets, then each one's events after the cursor (an events_set range scan per set).
     return (this.stmt(`SELECT e.position, e.thread_id, e.type, e.payload, e.created_at FROM recipient_set_users u
-      JOIN recipient_sets s ON s.id = u.set_id JOIN events e ON e.set_id = u.set_id
-      WHERE u.user_id = @userId AND s.last_position > @after AND e.position > @after ORDER BY e.position LIMIT @limit`)
+      JOIN events e ON e.set_id = u.set_id
+      WHERE u.user_id = @userId AND e.position > @after ORDER BY e.position LIMIT @limit`)
       .all({ userId, after, limit }) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
       payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
@@ -271,6 +281,11 @@ class SqliteOps implements StoreOps, DirectoryOps {
     if (this.stmt("SELECT 1 FROM events WHERE set_id = ? LIMIT 1").get(setId)) return;
     this.stmt("DELETE FROM recipient_set_users WHERE set_id = @setId AND user_id IN (SELECT value FROM json_each((SELECT members FROM recipient_sets WHERE id = @setId)))").run({ setId });
     this.stmt("DELETE FROM recipient_sets WHERE id = ?").run(setId);
+    this.setIds?.clear();
+  }
+  /** Forgets cached set ids (after a rollback, which may have undone the insert of a cached set). */
+  stmtForgetSets() {
+    this.setIds?.clear();
   }
   /** A set's members (cached on the read connection). */
   private stmtSetMembers(setId: number): string[] {
@@ -346,7 +361,7 @@ export class SqliteStore implements Store {
     this.writer.pragma("cache_size = -65536"); // 64 MiB: hot thread and index pages stay in memory
     this.reader = path === ":memory:" ? this.writer : new Database(path);
     this.reader.pragma("busy_timeout = 5000");
-    this.writeOps = new SqliteOps(this.writer);
+    this.writeOps = new SqliteOps(this.writer, path === ":memory:" ? "both" : "writer");
     this.control = {
       begin: this.writer.prepare("BEGIN IMMEDIATE"),
       savepoint: this.writer.prepare("SAVEPOINT job"),
@@ -354,7 +369,7 @@ export class SqliteStore implements Store {
       rollbackTo: this.writer.prepare("ROLLBACK TO job"),
       commit: this.writer.prepare("COMMIT"),
     };
-    const readOps = new SqliteOps(this.reader, this.reader !== this.writer);
+    const readOps = this.reader === this.writer ? this.writeOps : new SqliteOps(this.reader, "reader");
     const writes = new Set<string>(WRITE_METHODS);
     for (const name of Object.getOwnPropertyNames(SqliteOps.prototype) as (keyof StoreOps)[]) {
       if ((name as string) === "constructor" || (name as string).startsWith("stmt") || (name as string) === "update") continue;
@@ -405,6 +420,7 @@ export class SqliteStore implements Store {
             } catch (error) {
               this.control.rollbackTo.run();
               this.control.release.run();
+              this.writeOps.stmtForgetSets();
               outcomes.push({ ok: false, value: error });
             }
           }
@@ -413,6 +429,7 @@ export class SqliteStore implements Store {
           this.stats.transactions += batch.length;
         } catch (error) {
           if (this.writer.inTransaction) this.writer.exec("ROLLBACK");
+          this.writeOps.stmtForgetSets();
           batch.forEach((job) => job.reject(error));
           continue;
         }
