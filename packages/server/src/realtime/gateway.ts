@@ -7,8 +7,9 @@
 // read never skips an event that commits later below the cursor, and the same code path serves replay,
 // live delivery and catch-up after a lost Bus message. Reads are coalesced (one in flight per socket) and
 // flow-controlled (no read while the socket's send buffer is over its limit). Live reads go through the node's
-// StreamTail (stream-tail.ts): one Store read per new event per node, not one per recipient socket; a socket
-// behind the tail's window reads the Store itself. Ephemeral events (typing) are sent straight from the Bus
+// StreamTail (stream-tail.ts): one Store read per new event per node, not one per recipient socket, and the
+// wake-ups of a commit are served as a batch (Gateway.scheduleWake); a socket behind the tail's window reads
+// the Store itself. Ephemeral events (typing) are sent straight from the Bus
 // and dropped for a socket whose buffer is full.
 import type http from "node:http";
 import type https from "node:https";
