@@ -5,7 +5,7 @@
 // socket limit). Reports connections reached, connect rate, server RSS before/after and per connection, and
 // checks that the node still serves sendMessage and live deliveries meanwhile. Baseline, same run: the same
 // number of idle sockets to a bare `ws` server child process.
-import { api, createUser, median, rssKb } from "./lib.mjs";
+import { api, createUser, median, pool, rssKb } from "./lib.mjs";
 import { WANTED_FILES, hardFileLimit, nowMs, raisedFileLimit, startClientProcess, startNatterRaised, startWsBaseline } from "./ws-lib.mjs";
 
 const API = "api-version=2024-03-07";
@@ -26,17 +26,6 @@ async function settledRss(pid, ms) {
   return median(samples);
 }
 
-async function pool(n, fn, concurrency = 25) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
-  return out;
-}
 
 /** Opens `urls.length` sockets from `clients`, source addresses from 127.0.0.<firstHost>; returns counts and timing. */
 async function connectMany(clients, urls, firstHost) {

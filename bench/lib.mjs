@@ -17,8 +17,8 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Waits for a line matching `pattern` on the child's output. */
-function waitFor(child, pattern, timeoutMs = 30_000) {
+/** Waits for a line matching `pattern` on the child's output (rejects if it exits first). */
+export function waitFor(child, pattern, timeoutMs = 30_000) {
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}: ${out}`)), timeoutMs);
@@ -27,12 +27,14 @@ function waitFor(child, pattern, timeoutMs = 30_000) {
       const m = pattern.exec(out);
       if (m) {
         clearTimeout(timer);
+        child.off("exit", onExit);
         resolve({ match: m, out });
       }
     };
+    const onExit = (code) => reject(new Error(`exited with ${code}: ${out}`));
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`exited with ${code}: ${out}`)));
+    child.on("exit", onExit);
   });
 }
 
@@ -163,4 +165,17 @@ export async function paced({ url, rate, seconds, connections, requestsFor }) {
   latencies.sort((a, b) => a - b);
   const q = (p) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 10) / 10;
   return { p50: q(0.5), p99: q(0.99), errors, sent: total };
+}
+
+/** Runs fn(0..n-1) with at most `concurrency` in flight; results in index order. */
+export async function pool(n, fn, concurrency = 25) {
+  const out = new Array(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await fn(i);
+    }
+  }));
+  return out;
 }

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { api, createUser, median, paced, ROOT } from "./lib.mjs";
+import { api, createUser, median, paced, pool, ROOT } from "./lib.mjs";
 import { mergeSorted, nowMs, pct, startClientProcess, startNatterRaised } from "./ws-lib.mjs";
 
 const API = "api-version=2024-03-07";
@@ -325,52 +325,9 @@ function registerUser(port, username, password) {
   });
 }
 
-async function pool(n, fn, concurrency) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
-  return out;
-}
 
-/** An XMPP client pool child process (bench/peers-xmpp-proc.mjs), driven like ws-lib's startClientProcess. */
-function startXmppProcess() {
-  const child = spawn(process.execPath, [join(ROOT, "bench/peers-xmpp-proc.mjs")], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  let nextId = 1;
-  const waiting = new Map();
-  child.on("message", (m) => {
-    const w = waiting.get(m.id);
-    if (w) {
-      waiting.delete(m.id);
-      w(m);
-    }
-  });
-  const exited = new Promise((r) => child.once("exit", r));
-  child.once("exit", (code) => {
-    for (const w of waiting.values()) w({ error: `xmpp client process exited with ${code}` });
-    waiting.clear();
-  });
-  return {
-    child,
-    call(cmd, args = {}) {
-      return new Promise((resolve, reject) => {
-        const id = nextId++;
-        waiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
-        child.send({ id, cmd, ...args });
-      });
-    },
-    async stop() {
-      if (child.exitCode === null) child.send({ id: 0, cmd: "exit" });
-      const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
+/** An XMPP client pool child process (bench/peers-xmpp-proc.mjs), driven like the WebSocket ones. */
+const startXmppProcess = () => startClientProcess("bench/peers-xmpp-proc.mjs");
 
 // ---------- the workload ----------
 

@@ -5,7 +5,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "./lib.mjs";
+import { ROOT, waitFor } from "./lib.mjs";
 
 /** Wall-clock time in ms with sub-ms resolution, comparable between processes on this machine. */
 export const nowMs = () => performance.timeOrigin + performance.now();
@@ -33,26 +33,6 @@ export function raisedFileLimit() {
 /** Spawns `node <args>` through `sh -c '<raise the file limit>; exec node …'` (see RAISE_FILES). */
 export function spawnNode(args, options = {}) {
   return spawn("sh", ["-c", `${RAISE_FILES}; exec "$0" "$@"`, process.execPath, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
-}
-
-function waitFor(child, pattern, timeoutMs = 30_000) {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}: ${out}`)), timeoutMs);
-    const onData = (d) => {
-      out += d;
-      const m = pattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.off("exit", onExit);
-        resolve({ match: m, out });
-      }
-    };
-    const onExit = (code) => reject(new Error(`exited with ${code}: ${out}`));
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("exit", onExit);
-  });
 }
 
 const stopChild = async (child) => {
@@ -94,9 +74,9 @@ export async function startWsBaseline() {
 }
 
 /** A pool of WebSocket clients in one child process (see ws-client-proc.mjs for the commands). */
-export function startClientProcess() {
+export function startClientProcess(script = "bench/ws-client-proc.mjs") {
   // Like fork(), but through the shell so the client process gets the raised file limit too.
-  const child = spawn("sh", ["-c", `${RAISE_FILES}; exec "$0" "$@"`, process.execPath, "--max-old-space-size=2048", join(ROOT, "bench/ws-client-proc.mjs")], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = spawn("sh", ["-c", `${RAISE_FILES}; exec "$0" "$@"`, process.execPath, "--max-old-space-size=2048", join(ROOT, script)], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let nextId = 1;
   const waiting = new Map();
   child.on("message", (m) => {
@@ -108,7 +88,7 @@ export function startClientProcess() {
   });
   const exited = new Promise((r) => child.once("exit", r));
   child.once("exit", (code) => {
-    for (const w of waiting.values()) w({ error: `client process exited with ${code}` });
+    for (const w of waiting.values()) w({ error: `${script} exited with ${code}` });
     waiting.clear();
   });
   return {

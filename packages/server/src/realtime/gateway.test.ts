@@ -262,12 +262,12 @@ describe("realtime gateway", () => {
     }
   });
 
-  it("each recipient's frame names that recipient, whatever the content (frames are serialized once per event)", async () => {
+  it("frames serialized once per event: each recipient's names that recipient, and the content survives as sent", async () => {
     const a = await connect(base, { token: alice.token });
     const b = await connect(base, { token: bob.token });
     try {
       const threadId = await createThread(call, alice, [bob], "frames");
-      // The text the server uses as the recipient's placeholder inside a shared frame, quoted in the content.
+      // Quotes, backslashes, non-ASCII, and the text of the server's recipient placeholder.
       const tricky = `{"kind":"communicationUser","rawId":"8:acs:\u0001natter-recipient\u0001"} and "quotes" \\ ü`;
       for (const content of ["plain", tricky]) {
         const messageId = await sendMessage(call, alice, threadId, content);

@@ -228,29 +228,29 @@ function reject(socket: Duplex, status: number, code: string, message: string): 
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
-const RECIPIENT_SLOT = "8:acs:\u0001natter-recipient\u0001";
-const RECIPIENT_SLOT_JSON = JSON.stringify(modelFromRawId(RECIPIENT_SLOT));
+/**
+ * The recipient placeholder of shared frames. It occurs exactly once in a serialized frame: it holds control
+ * characters, which identifiers may not (identifiers.ts), and inside any JSON string its quotes are escaped.
+ */
+const RECIPIENT_SLOT_JSON = JSON.stringify(modelFromRawId("8:acs:\u0001natter-recipient\u0001"));
+const RECIPIENT_SLOT = (JSON.parse(RECIPIENT_SLOT_JSON) as { rawId: string }).rawId;
 /** Event frames serialized once for all recipients: the frame's JSON split around the recipient's identifier. */
 const frameTemplates = new WeakMap<StreamEvent, string[]>();
 
 /**
- * The event frame of a stored event for one recipient. A message to 250 sockets is serialized once (the
- * StreamTail hands every socket the same record), and each socket only splices in its own `recipient`.
+ * The event frame of a stored event for one recipient (`recipientJson`: its identifier model as JSON). A
+ * message to 250 sockets is serialized once (the StreamTail hands every socket the same record), and each
+ * socket only splices in its own `recipient`, the one per-recipient field.
  */
-function eventFrame(record: StreamEvent, recipientId: string, recipientJson: string): string {
+function eventFrame(record: StreamEvent, recipientJson: string): string {
   let parts = frameTemplates.get(record);
   if (!parts) {
-    parts = serializeEvent(record, RECIPIENT_SLOT).split(RECIPIENT_SLOT_JSON);
+    const event = { ...(record.payload as ChatEvent), position: record.position };
+    const frame: ServerFrame = { type: "event", position: record.position, ...toWireEvent(event, RECIPIENT_SLOT) };
+    parts = JSON.stringify(frame).split(RECIPIENT_SLOT_JSON);
     frameTemplates.set(record, parts);
   }
-  // Two parts unless the slot's text also occurs in the event itself (say, quoted in a message).
-  return parts.length === 2 ? parts[0] + recipientJson + parts[1] : serializeEvent(record, recipientId);
-}
-
-function serializeEvent(record: StreamEvent, recipientId: string): string {
-  const event = { ...(record.payload as ChatEvent), position: record.position };
-  const frame: ServerFrame = { type: "event", position: record.position, ...toWireEvent(event, recipientId) };
-  return JSON.stringify(frame);
+  return parts[0] + recipientJson + parts[1];
 }
 
 /** undefined: absent; null: malformed. */
@@ -592,7 +592,7 @@ class Session {
       if (record.position <= this.cursor) continue;
       if (this.ws.readyState !== this.ws.OPEN) return;
       this.recipientJson ??= JSON.stringify(modelFromRawId(this.userId!));
-      this.ws.send(eventFrame(record, this.userId!, this.recipientJson));
+      this.ws.send(eventFrame(record, this.recipientJson));
       this.cursor = record.position;
     }
   }

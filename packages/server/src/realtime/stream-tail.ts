@@ -26,7 +26,11 @@ export class StreamTail {
 
   constructor(
     private readonly store: Store,
-    /** Bounds on memory: the oldest events leave the window first. */
+    /**
+     * Bounds on memory: the oldest events leave the window first. Recipient entries are counted per event even
+     * when events share one Set (SQLite's recipient sets): an upper bound, so with 250-member threads the
+     * window holds about 800 events; sockets further behind read the Store.
+     */
     private readonly maxEvents = 2_000,
     private readonly maxRecipientEntries = 200_000,
   ) {}

@@ -17,8 +17,7 @@ export function sendError(reply: FastifyReply, error: ChatError): FastifyReply {
   return reply.status(error.status).type(JSON_CONTENT_TYPE).send(body);
 }
 
-/** Connection-level failures of a database or network peer: the client should come back later. */
-/** Maps Fastify's own errors (parsing, validation, limits) onto the catalogue. */
+/** Maps Fastify's own errors (parsing, validation, limits), and Store outages (503, Retry-After), onto the catalogue. */
 export function toChatError(error: FastifyError | Error): ChatError {
   if (error instanceof ChatError) return error;
   if (isUnavailableError(error)) return new ChatError("serviceUnavailable", undefined, { retryAfterSeconds: 5 });
