@@ -179,6 +179,8 @@ export async function run({ quick }) {
       if (profileDir) {
         const { busyMs, top } = summarizeProfileDir(profileDir, 40);
         console.log(`busy ${busyMs} ms\n${top.map((t) => `${t.pct}% ${t.fn} ${t.where}`).join("\n")}`);
+        if (process.env.NATTER_BENCH_PROFILE_KEEP) console.log(`Profiles kept in ${profileDir}.`);
+        else rmSync(profileDir, { recursive: true, force: true });
       }
       fixedOnly = true;
       return undefined;

@@ -535,7 +535,7 @@ export class ChatService {
   }
 
   /** Stores a durable event (its stream position) and queues it for publishing after commit. */
-  private async record(tx: StoreOps, pending: Pending[], event: ChatEvent, recipients: string[]): Promise<void> {
+  private async record(tx: StoreOps, pending: Pending[], event: ChatEvent, recipients: readonly string[]): Promise<void> {
     event.position = await tx.appendEvent({ threadId: event.threadId, type: event.type, recipients, payload: event, createdAt: event.at });
     pending.push({ event, recipients });
   }
@@ -565,7 +565,7 @@ const RETRY_WINDOW_MS = 10 * 60_000;
 
 interface Pending {
   event: ChatEvent;
-  recipients: string[];
+  recipients: readonly string[];
 }
 
 /** Next id/version of a thread: epoch ms, strictly increasing even within one millisecond. */

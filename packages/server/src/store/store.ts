@@ -96,7 +96,7 @@ export interface EventRecord {
   threadId: string;
   type: string;
   /** The users that receive this event (participants at the time of the event). */
-  recipients: string[];
+  recipients: readonly string[];
   payload: unknown;
   createdAt: number;
 }
@@ -162,8 +162,8 @@ export interface StoreOps {
 
   getParticipant(threadId: string, userId: string): Promise<ParticipantRecord | undefined>;
   listParticipants(threadId: string, skip: number, limit: number): Promise<ParticipantRecord[]>;
-  /** All participant user ids of a thread, in join order. */
-  listParticipantIds(threadId: string): Promise<string[]>;
+  /** All participant user ids of a thread, in join order (a store may hand out one shared, frozen list). */
+  listParticipantIds(threadId: string): Promise<readonly string[]>;
   countParticipants(threadId: string): Promise<number>;
   upsertParticipant(participant: ParticipantRecord): Promise<void>;
   deleteParticipant(threadId: string, userId: string): Promise<void>;

@@ -144,6 +144,42 @@ describe("SqliteStore specifics", () => {
     }
   });
 
+  it("the writer's cached participant lists follow upserts, deletes, purges and rollbacks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-participant-cache-"));
+    const store = new SqliteStore(join(dir, "natter.db"));
+    try {
+      await store.migrate();
+      const threadId = "19:p@thread.v2";
+      await store.insertThread({
+        id: threadId, topic: "t", createdAt: 1, createdBy: "8:acs:a", deletedAt: null, metadata: null, retention: null,
+        nextSequence: 1, clock: 1, lastMessageAt: null, expiresAt: null,
+      });
+      const join_ = (userId: string, joinedAt: number) => ({ threadId, userId, displayName: null, shareHistoryTime: 0, metadata: null, joinedAt });
+      const idsInTx = () => store.transaction(async (tx) => [...(await tx.listParticipantIds(threadId))]);
+      await store.upsertParticipant(join_("8:acs:a", 1));
+      assert.deepEqual(await idsInTx(), ["8:acs:a"]); // now cached
+      const shared = await store.transaction((tx) => tx.listParticipantIds(threadId));
+      assert.ok(Object.isFrozen(shared), "the shared list cannot be changed by a caller");
+      await store.upsertParticipant(join_("8:acs:b", 2));
+      assert.deepEqual(await idsInTx(), ["8:acs:a", "8:acs:b"]);
+      await store.deleteParticipant(threadId, "8:acs:a");
+      assert.deepEqual(await idsInTx(), ["8:acs:b"]);
+      // A rolled-back add that was listed (and so cached) inside its transaction is forgotten.
+      const failed = store.transaction(async (tx) => {
+        await tx.upsertParticipant(join_("8:acs:c", 3));
+        assert.deepEqual(await tx.listParticipantIds(threadId), ["8:acs:b", "8:acs:c"]);
+        throw new Error("rolled back");
+      });
+      await assert.rejects(failed, /rolled back/);
+      assert.deepEqual(await idsInTx(), ["8:acs:b"]);
+      await store.purgeThread(threadId);
+      assert.deepEqual(await idsInTx(), []);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a thread's events share one recipient set until its membership changes; unused sets go with their events", async () => {
     const dir = mkdtempSync(join(tmpdir(), "natter-sets-"));
     const path = join(dir, "natter.db");

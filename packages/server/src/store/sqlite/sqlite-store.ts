@@ -73,13 +73,24 @@ class SqliteOps implements StoreOps, DirectoryOps {
   /**
    * Set ids by canonical member list, on the writer: the lookup by the UNIQUE members index was half of
    * appendEvent's time. Entries created by a transaction that rolls back must go: the store calls
-   * stmtForgetSets() after every rollback (and set deletions clear it too). Assumes this process is the
+   * stmtForgetCaches() after every rollback (and set deletions clear it too). Assumes this process is the
    * database's only writer, as a SQLite node is.
    */
   private readonly setIds?: Map<string, number>;
+  /**
+   * Participant ids by thread, on the writer: every event reads its thread's recipients, and a 250-member
+   * thread's read was a tenth of a send's time. Changed with the participants table (upsert, delete, purge),
+   * and forgotten on any rollback with the set ids (stmtForgetCaches); same single-writer assumption.
+   */
+  private readonly participantIds?: Map<string, readonly string[]>;
+  /** The canonical member list (set key) of a cached participant list, computed once per list. */
+  private readonly setKeys = new WeakMap<readonly string[], string>();
   constructor(private readonly db: Db, role: "reader" | "writer" | "both") {
     if (role === "reader") this.setMembers = new Map();
-    if (role === "writer") this.setIds = new Map();
+    if (role === "writer") {
+      this.setIds = new Map();
+      this.participantIds = new Map();
+    }
   }
 
   private stmt(sql: string): Database.Statement {
@@ -146,6 +157,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
   async purgeThread(id: string) {
     await this.deleteThreadContent(id);
     this.stmt("DELETE FROM participants WHERE thread_id = ?").run(id);
+    this.participantIds?.delete(id);
     const sets = (this.stmt("SELECT DISTINCT set_id FROM events WHERE thread_id = ?").all(id) as Row[]).map((r) => r.set_id as number);
     this.stmt("DELETE FROM events WHERE thread_id = ?").run(id);
     for (const setId of sets) this.stmtDropSetIfUnused(setId);
@@ -159,8 +171,16 @@ class SqliteOps implements StoreOps, DirectoryOps {
   async listParticipants(threadId: string, skip: number, limit: number) {
     return (this.stmt("SELECT * FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid LIMIT ? OFFSET ?").all(threadId, limit, skip) as Row[]).map(toParticipant);
   }
-  async listParticipantIds(threadId: string) {
-    return (this.stmt("SELECT user_id FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid").all(threadId) as Row[]).map((r) => r.user_id as string);
+  async listParticipantIds(threadId: string): Promise<readonly string[]> {
+    const cached = this.participantIds?.get(threadId);
+    // Frozen: callers share the cached list (they only read it).
+    if (cached) return cached;
+    const ids = Object.freeze((this.stmt("SELECT user_id FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid").all(threadId) as Row[]).map((r) => r.user_id as string));
+    if (this.participantIds) {
+      if (this.participantIds.size >= 10_000) this.participantIds.clear(); // bounded; a node's active threads fit
+      this.participantIds.set(threadId, ids);
+    }
+    return ids;
   }
   async countParticipants(threadId: string) {
     return (this.stmt("SELECT COUNT(*) AS n FROM participants WHERE thread_id = ?").get(threadId) as Row).n as number;
@@ -169,9 +189,11 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.stmt(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = excluded.display_name, share_history_time = excluded.share_history_time, metadata = excluded.metadata`)
       .run(p.threadId, p.userId, p.displayName, p.shareHistoryTime, json(p.metadata), p.joinedAt);
+    this.participantIds?.delete(p.threadId);
   }
   async deleteParticipant(threadId: string, userId: string) {
     this.stmt("DELETE FROM participants WHERE thread_id = ? AND user_id = ?").run(threadId, userId);
+    this.participantIds?.delete(threadId);
   }
 
   async getMessage(threadId: string, id: string) {
@@ -225,7 +247,12 @@ class SqliteOps implements StoreOps, DirectoryOps {
 
   async appendEvent(e: Omit<EventRecord, "position">) {
     // The recipients' set (see migration 5): found by its canonical member list, or created with its members.
-    const members = JSON.stringify([...new Set(e.recipients)].sort());
+    let members = this.setKeys.get(e.recipients);
+    if (members === undefined) {
+      members = JSON.stringify([...new Set(e.recipients)].sort());
+      // Only frozen lists (the cached participant lists) can be remembered by identity.
+      if (Object.isFrozen(e.recipients)) this.setKeys.set(e.recipients, members);
+    }
     let setId = this.setIds?.get(members) ?? ((this.stmt("SELECT id FROM recipient_sets WHERE members = ?").get(members) as Row | undefined)?.id as number | undefined);
     if (setId === undefined) {
       setId = Number(this.stmt("INSERT INTO recipient_sets (members) VALUES (?)").run(members).lastInsertRowid);
@@ -283,9 +310,10 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.stmt("DELETE FROM recipient_sets WHERE id = ?").run(setId);
     this.setIds?.clear();
   }
-  /** Forgets cached set ids (after a rollback, which may have undone the insert of a cached set). */
-  stmtForgetSets() {
+  /** Forgets the writer's caches after a rollback, which may have undone what they remember. */
+  stmtForgetCaches() {
     this.setIds?.clear();
+    this.participantIds?.clear();
   }
   /** A set's members (cached on the read connection). */
   private stmtSetMembers(setId: number): string[] {
@@ -420,7 +448,7 @@ export class SqliteStore implements Store {
             } catch (error) {
               this.control.rollbackTo.run();
               this.control.release.run();
-              this.writeOps.stmtForgetSets();
+              this.writeOps.stmtForgetCaches();
               outcomes.push({ ok: false, value: error });
             }
           }
@@ -429,7 +457,7 @@ export class SqliteStore implements Store {
           this.stats.transactions += batch.length;
         } catch (error) {
           if (this.writer.inTransaction) this.writer.exec("ROLLBACK");
-          this.writeOps.stmtForgetSets();
+          this.writeOps.stmtForgetCaches();
           batch.forEach((job) => job.reject(error));
           continue;
         }
