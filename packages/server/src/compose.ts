@@ -27,6 +27,7 @@ import { Metrics } from "./http/plugins/metrics.js";
 import { guardServer } from "./http/plugins/errors.js";
 import { attachRealtime } from "./realtime/gateway.js";
 import { attachTrouter } from "./realtime/trouter/trouter.js";
+import { StreamTail } from "./realtime/stream-tail.js";
 
 export interface RunningNatter {
   config: NatterConfig;
@@ -212,13 +213,15 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     // A dropped publish is only counted: during an outage there is one per message.
     if (context !== "publish") app.log.warn({ err: error, context }, "redis error");
   };
+  // One window on the event stream for both realtime gateways: a message is read once per node.
+  const tail = new StreamTail(store);
   const realtime = attachRealtime({
-    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now,
+    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now, tail,
     eventRetentionMs: config.eventRetentionHours * 3_600_000,
   });
   // Azure's browser SDK realtime (Trouter subset) on the same listeners; its HTTP routes are in the app.
   const trouter = attachTrouter({
-    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now,
+    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now, tail,
     eventRetentionMs: config.eventRetentionHours * 3_600_000, accessKey: keyBytes,
   });
   realtimeConnections = () => realtime.connectionCount() + trouter.connectionCount();

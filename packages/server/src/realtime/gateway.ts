@@ -46,6 +46,8 @@ export interface RealtimeDeps {
   now: () => number;
   /** Tuning (tests use short heartbeats and small buffers); defaults in protocol.ts. */
   options?: Partial<RealtimeOptions>;
+  /** The node's window on the event stream, shared with the Trouter gateway (one of its own when absent). */
+  tail?: StreamTail;
 }
 
 export interface RealtimeStats {
@@ -93,7 +95,7 @@ class Gateway implements RealtimeGateway {
   constructor(readonly deps: RealtimeDeps) {
     this.options = { ...DEFAULT_REALTIME_OPTIONS, ...deps.options };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayloadBytes, perMessageDeflate: false });
-    this.tail = new StreamTail(deps.store);
+    this.tail = deps.tail ?? new StreamTail(deps.store);
     for (const server of deps.servers) {
       const listener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(server, req, socket, head);
       this.listeners.set(server, listener);

@@ -19,6 +19,7 @@ import { createTestUser, startTestNatter } from "../../test-support/test-natter.
 import type { TestNatter } from "../../test-support/test-natter.js";
 import { jsEscape, toTrouterPayload } from "./payloads.js";
 import { parseFrame } from "./protocol.js";
+import { BUS_RESUMED, userTopic } from "../../bus/bus.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -220,6 +221,44 @@ describe("trouter protocol (Node client)", () => {
     // A handshake made before a revocation cannot open a socket after it.
     await natter.identity.revokeTokens(b.userId);
     assert.equal(await status(`/socket.io/1/websocket/${sid}`), 401);
+  });
+
+  test("socket: chat events come from the Store, so wake-ups the Bus lost are repaired by BUS_RESUMED, once each and in order", async () => {
+    const a = await createTestUser(natter);
+    const b = await createTestUser(natter);
+    const created = await call(natter, a, "POST", "/chat/threads", { topic: "lost wake-ups", participants: [participant(b, "Bea")] });
+    const threadId = field(created, "chatThread.id") as string;
+    const sendText = (content: string) => call(natter, a, "POST", `/chat/threads/${encodeURIComponent(threadId)}/messages`, { content });
+    const socket = await open(await handshake(b));
+    await socket.until((f) => f.length >= 2, "connected");
+    const received = () =>
+      socket.frames
+        .filter((x) => x.startsWith("3:::"))
+        .map((x) => JSON.parse((JSON.parse(parseFrame(x)!.data) as { body: string }).body) as { eventId: number; messageBody?: string })
+        .filter((n) => n.eventId === 200)
+        .map((n) => n.messageBody);
+
+    // The Bus drops every message for a while, as Redis does during an outage; the sends still commit.
+    const bus = natter.bus as { publish: typeof natter.bus.publish };
+    const publish = bus.publish;
+    bus.publish = async () => undefined;
+    try {
+      for (const content of ["lost 1", "lost 2", "lost 3"]) await sendText(content);
+    } finally {
+      bus.publish = publish;
+    }
+    await delay(200);
+    assert.deepEqual(received(), [], "nothing woke the socket");
+    // A reconnected Redis bus announces possible losses with BUS_RESUMED; the connection reads the Store.
+    await natter.bus.publish(userTopic(b.userId), { type: BUS_RESUMED, data: null });
+    await socket.until(() => received().length >= 3, "the lost messages after BUS_RESUMED");
+    await sendText("live");
+    await socket.until(() => received().length >= 4, "a live message");
+    await natter.bus.publish(userTopic(b.userId), { type: BUS_RESUMED, data: null }); // nothing new: nothing sent again
+    await delay(200);
+    assert.deepEqual(received(), ["lost 1", "lost 2", "lost 3", "live"]);
+    socket.ws.close();
+    await socket.closed;
   });
 
   test("socket: closed when the token expires", async () => {

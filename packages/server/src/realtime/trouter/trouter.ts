@@ -1,6 +1,9 @@
 // The WebSocket half of the Trouter subset (routes.ts is the HTTP half): accepts socket.io 0.9 WebSockets
 // at /socket.io/1/websocket/<sid> on both listeners, binds each to the user named by its signed session id,
-// and pushes that user's chat events as Trouter notifications. Live delivery only: Trouter has no resume.
+// and pushes that user's chat events as Trouter notifications. Trouter has no resume across reconnects, but
+// while a socket is open nothing is lost: like a Natter session, a connection keeps a stream cursor and reads
+// durable events from the Store (through the node's StreamTail), the Bus only wakes it, and BUS_RESUMED (a
+// Redis outage may have lost wake-ups) makes it read again. Typing indicators come straight from the Bus.
 // Keeps the client's timers happy (heartbeats, acks of `ping`/`user.activity`) so it never reconnects
 // spuriously; closes sockets when the token expires or is revoked, and at shutdown.
 import type http from "node:http";
@@ -9,12 +12,13 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import type { RawData, WebSocket } from "ws";
 import type { BusMessage } from "../../bus/bus.js";
-import { CONTROL_TOPIC, userTopic } from "../../bus/bus.js";
-import type { ChatEventEnvelope } from "../../domain/events.js";
+import { BUS_RESUMED, CONTROL_TOPIC, userTopic } from "../../bus/bus.js";
+import type { ChatEvent, ChatEventEnvelope } from "../../domain/events.js";
 import { CHAT_EVENT } from "../../domain/events.js";
 import { TOKENS_REVOKED } from "../../domain/identity-service.js";
 import type { RealtimeDeps } from "../gateway.js";
 import { REALTIME_PATH } from "../protocol.js";
+import { StreamTail } from "../stream-tail.js";
 import { toTrouterPayload } from "./payloads.js";
 import type { Ticket } from "./protocol.js";
 import { FRAMES, HEARTBEAT_INTERVAL_MS, IDLE_TIMEOUT_MS, CONNECTION_TTL_SECONDS, TROUTER_PATHS, TicketSigner, parseFrame } from "./protocol.js";
@@ -36,6 +40,8 @@ const MAX_PAYLOAD_BYTES = 64 * 1024;
 /** A socket whose unsent data exceeds this is dropped (the client reconnects; Trouter has no resume). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 2_000;
+/** Events per Store read when a connection is behind the StreamTail's window. */
+const READ_PAGE = 200;
 /** Disconnect reason that makes the client fetch a fresh token before it reconnects. */
 const UNAUTHORIZED = JSON.stringify({ reason: "unauthorized" });
 
@@ -55,12 +61,14 @@ class Trouter implements TrouterGateway {
   readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
   readonly connections = new Set<Connection>();
   readonly signer: TicketSigner;
+  readonly tail: StreamTail;
   private closing = false;
   private readonly listeners = new Map<http.Server | https.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
   private readonly control: Promise<(() => Promise<void>) | undefined>;
 
   constructor(readonly deps: TrouterDeps) {
     this.signer = new TicketSigner(deps.accessKey);
+    this.tail = deps.tail ?? new StreamTail(deps.store);
     for (const server of deps.servers) {
       const listener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
       this.listeners.set(server, listener);
@@ -138,6 +146,12 @@ class Connection {
   private expiryTimer?: NodeJS.Timeout;
   private unsubscribe?: Promise<(() => Promise<void>) | undefined>;
   private closed = false;
+  /** The last durable position delivered (or the stream head at connect); undefined until connected. */
+  private cursor?: number;
+  /** The highest position a Bus wake-up announced (the read waits for the tail to reach it). */
+  private wanted?: number;
+  private reading = false;
+  private readAgain = false;
 
   constructor(
     private readonly trouter: Trouter,
@@ -155,17 +169,22 @@ class Connection {
     this.open();
   }
 
-  /** Subscribes first, then says "connected": nothing published after the client sees Connected is missed. */
+  /**
+   * Subscribes, takes the stream head as the cursor, then says "connected": every durable event committed after
+   * the client sees Connected is delivered (a wake-up that arrived meanwhile is served once the cursor is set).
+   */
   private open(): void {
-    const { bus, log } = this.trouter.deps;
+    const { bus, log, store } = this.trouter.deps;
     this.unsubscribe = bus.subscribe(userTopic(this.ticket.userId), (_topic, message) => this.onBus(message)).then(
-      (unsubscribe) => {
+      async (unsubscribe) => {
+        this.cursor = await store.headPosition();
         if (this.closed) {
           void unsubscribe().catch(() => undefined);
           return undefined;
         }
         this.send(FRAMES.connect);
         this.send(FRAMES.event("trouter.connected", [{ ttl: CONNECTION_TTL_SECONDS }]));
+        if (this.readAgain) this.catchUp();
         return unsubscribe;
       },
       (error: unknown) => {
@@ -181,14 +200,77 @@ class Connection {
   }
 
   private onBus(message: BusMessage): void {
-    if (message.type !== CHAT_EVENT || this.closed) return;
+    if (this.closed) return;
+    if (message.type === BUS_RESUMED) return this.catchUp(); // wake-ups may have been lost: read the Store again
+    if (message.type !== CHAT_EVENT) return;
     const { event, recipient } = message.data as ChatEventEnvelope;
     if (recipient !== this.ticket.userId) return;
+    if (event.position === undefined) return this.notify(event); // ephemeral (typing): straight through
+    if (this.cursor !== undefined && event.position <= this.cursor) return;
+    this.wanted = Math.max(this.wanted ?? 0, event.position);
+    this.catchUp();
+  }
+
+  /** Reads and delivers every stored event after the cursor; one read loop at a time, wake-ups coalesce. */
+  private catchUp(): void {
+    this.readAgain = true;
+    if (this.reading || this.cursor === undefined) return;
+    this.reading = true;
+    void this.read();
+  }
+
+  private async read(): Promise<void> {
+    const { store, log } = this.trouter.deps;
+    const userId = this.ticket.userId;
+    try {
+      while (this.readAgain && !this.closed) {
+        this.readAgain = false;
+        const wanted = this.wanted;
+        this.wanted = undefined;
+        const live = await this.trouter.tail.after(userId, this.cursor!, wanted);
+        if (live) {
+          this.deliver(live.events);
+          this.cursor = Math.max(this.cursor!, live.upTo);
+          continue;
+        }
+        // Behind the tail's window: a Store page; a short one means the window covers the rest (as in gateway.ts).
+        const floor = this.trouter.tail.start();
+        const page = await store.readEvents(userId, this.cursor!, READ_PAGE);
+        this.deliver(page);
+        if (page.length === READ_PAGE) this.readAgain = true;
+        else if (floor !== undefined) {
+          this.cursor = Math.max(this.cursor!, floor);
+          this.readAgain = true;
+        }
+      }
+    } catch (error) {
+      // The client reconnects (Trouter has no resume: it refetches the thread, as after any reconnect).
+      log.error({ err: error }, "trouter: reading events failed");
+      this.ws.terminate();
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private deliver(events: { position: number; payload: unknown }[]): void {
+    for (const record of events) {
+      if (this.closed) return;
+      if (record.position <= this.cursor!) continue;
+      this.cursor = record.position;
+      // Stored payloads were written before their position was known (chatThreadDeleted's reason reads it).
+      this.notify({ ...(record.payload as ChatEvent), position: record.position });
+    }
+  }
+
+  /** Sends one chat event as a Trouter notification (a socket.io message carrying an HTTP-like request). */
+  private notify(event: ChatEvent): void {
+    if (this.closed) return;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.trouter.deps.log.info({ userId: this.ticket.userId, buffered: this.ws.bufferedAmount }, "trouter: dropping a slow consumer");
       this.ws.terminate();
       return;
     }
+    const recipient = this.ticket.userId;
     const id = ++this.requestId;
     this.send(
       FRAMES.message(
