@@ -291,7 +291,7 @@ class Session {
   private heartbeatTimer?: NodeJS.Timeout;
   private expiryTimer?: NodeJS.Timeout;
   private lastSeen = performance.now();
-  /** The user's identifier model as JSON, for eventFrame. */
+  /** The user's identifier model as JSON, for eventFrame (set with userId). */
   private recipientJson?: string;
   private unsubscribe?: Promise<(() => Promise<void>) | undefined>;
   private closedPromise: Promise<void>;
@@ -424,6 +424,7 @@ class Session {
     if (!auth) return this.fail(CLOSE.unauthorized, "Unauthorized", "An access token is required.");
     if (this.closed) return;
     this.userId = auth.caller.userId;
+    this.recipientJson = JSON.stringify(modelFromRawId(this.userId));
     this.token = auth.token;
     this.armExpiry();
     try {
@@ -547,7 +548,7 @@ class Session {
   }
 
   private async pull(): Promise<void> {
-    const { store, log } = this.gw.deps;
+    const { log } = this.gw.deps;
     const pageSize = this.gw.options.replayPageSize;
     try {
       // `pulling` is cleared in the same synchronous step as the last `pullAgain` check: no wake-up is lost.
@@ -561,24 +562,12 @@ class Session {
           }
           const wanted = this.wanted;
           this.wanted = undefined;
-          const fromTail = await this.gw.tail.after(this.userId!, this.cursor, wanted);
+          // From the tail's window, or a Store page when the socket is behind it (replay).
+          const batch = await this.gw.tail.read(this.userId!, this.cursor, wanted, pageSize);
           if (this.closed) return;
-          if (fromTail) {
-            this.sendEvents(fromTail.events);
-            this.cursor = Math.max(this.cursor, fromTail.upTo);
-            break;
-          }
-          // Behind the tail's window (replay): read the Store. Everything at or below the window's start was
-          // visible before this read began, so a short page means the socket may skip ahead to it.
-          const floor = this.gw.tail.start();
-          const page = await store.readEvents(this.userId!, this.cursor, pageSize);
-          if (this.closed) return;
-          this.sendEvents(page);
-          if (page.length < pageSize) {
-            if (floor !== undefined) this.cursor = Math.max(this.cursor, floor);
-            this.pullAgain ||= floor !== undefined; // continue from the window
-            break;
-          }
+          this.sendEvents(batch.events);
+          this.cursor = Math.max(this.cursor, batch.upTo);
+          if (!batch.more) break;
         }
       }
     } catch (error) {
@@ -593,8 +582,7 @@ class Session {
     for (const record of events) {
       if (record.position <= this.cursor) continue;
       if (this.ws.readyState !== this.ws.OPEN) return;
-      this.recipientJson ??= JSON.stringify(modelFromRawId(this.userId!));
-      this.ws.send(eventFrame(record, this.recipientJson));
+      this.ws.send(eventFrame(record, this.recipientJson!));
       this.cursor = record.position;
     }
   }

@@ -62,4 +62,30 @@ describe("StreamTail", () => {
     assert.deepEqual(tail.peek("c", start, position), { events: [], upTo: position });
     assert.equal(tail.peek("a", start - 1, position), undefined, "below the window");
   });
+
+  it("read: Store pages behind the window, then a skip to the window's start, then the window", async () => {
+    const tail = new StreamTail(store, 2);
+    await tail.reach(0);
+    const positions: number[] = [];
+    for (let n = 30; n < 36; n++) positions.push(await append(n === 32 ? ["b"] : ["a"], n)); // 32 is not a's
+    await tail.reach(positions[5]); // the window now holds only the last two: 34, 35
+    const floor = tail.start()!;
+    assert.equal(floor, positions[3]);
+    const cursor = positions[0] - 1;
+    const page1 = await tail.read("a", cursor, undefined, 2);
+    assert.deepEqual(page1.events.map((e) => e.position), positions.slice(0, 2));
+    assert.deepEqual([page1.upTo, page1.more], [positions[1], true], "a full page: read again from its last event");
+    const page2 = await tail.read("a", page1.upTo, undefined, 2);
+    assert.deepEqual(page2.events.map((e) => e.position), [positions[3], positions[4]]);
+    assert.deepEqual([page2.upTo, page2.more], [positions[4], true]);
+    const short = await tail.read("a", positions[2], undefined, 10);
+    assert.deepEqual(short.events.map((e) => e.position), positions.slice(3));
+    assert.deepEqual([short.upTo, short.more], [positions[5], true], "a short page: skip to the window (here past it) and go on");
+    const other = await tail.read("b", cursor, undefined, 10);
+    assert.deepEqual(other.events.map((e) => e.position), [positions[2]]);
+    assert.deepEqual([other.upTo, other.more], [floor, true], "a short page below the window: skip to its start");
+    const live = await tail.read("a", floor, undefined, 10);
+    assert.deepEqual(live.events.map((e) => e.position), [positions[4], positions[5]]);
+    assert.equal(live.more, false, "from the window: done");
+  });
 });

@@ -52,6 +52,23 @@ export class StreamTail {
   }
 
   /**
+   * The next events for `userId` after `cursor`, for a socket's read loop: from the window when it covers
+   * `cursor` (once it reaches `atLeast`), else one Store page of at most `pageSize` (replay). `upTo` is where the
+   * cursor may advance; `more` asks the caller to read again: the page was full, or a short page reached the
+   * window's start (everything at or below it was visible before the page was read, so the cursor may skip to
+   * it and continue from the window).
+   */
+  async read(userId: string, cursor: number, atLeast: number | undefined, pageSize: number): Promise<{ events: StreamEvent[]; upTo: number; more: boolean }> {
+    const live = await this.after(userId, cursor, atLeast);
+    if (live) return { ...live, more: false };
+    const floor = this.from;
+    const page = await this.store.readEvents(userId, cursor, pageSize);
+    const last = page.at(-1)?.position ?? cursor;
+    if (page.length === pageSize || floor === undefined) return { events: page, upTo: last, more: page.length === pageSize };
+    return { events: page, upTo: Math.max(last, floor), more: true };
+  }
+
+  /**
    * `after` without a read: the answer when the window already reaches `atLeast` and covers `cursor`, else
    * undefined (the caller takes the async path). A batch of woken sockets shares one read (`reach`), then
    * each is served synchronously.

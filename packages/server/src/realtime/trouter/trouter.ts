@@ -19,6 +19,7 @@ import { TOKENS_REVOKED } from "../../domain/identity-service.js";
 import type { RealtimeDeps } from "../gateway.js";
 import { REALTIME_PATH } from "../protocol.js";
 import { StreamTail } from "../stream-tail.js";
+import type { StreamEvent } from "../../store/store.js";
 import { toTrouterPayload } from "./payloads.js";
 import type { Ticket } from "./protocol.js";
 import { FRAMES, HEARTBEAT_INTERVAL_MS, IDLE_TIMEOUT_MS, CONNECTION_TTL_SECONDS, TROUTER_PATHS, TicketSigner, parseFrame } from "./protocol.js";
@@ -220,39 +221,26 @@ class Connection {
   }
 
   private async read(): Promise<void> {
-    const { store, log } = this.trouter.deps;
-    const userId = this.ticket.userId;
     try {
       while (this.readAgain && !this.closed) {
         this.readAgain = false;
         const wanted = this.wanted;
         this.wanted = undefined;
-        const live = await this.trouter.tail.after(userId, this.cursor!, wanted);
-        if (live) {
-          this.deliver(live.events);
-          this.cursor = Math.max(this.cursor!, live.upTo);
-          continue;
-        }
-        // Behind the tail's window: a Store page; a short one means the window covers the rest (as in gateway.ts).
-        const floor = this.trouter.tail.start();
-        const page = await store.readEvents(userId, this.cursor!, READ_PAGE);
-        this.deliver(page);
-        if (page.length === READ_PAGE) this.readAgain = true;
-        else if (floor !== undefined) {
-          this.cursor = Math.max(this.cursor!, floor);
-          this.readAgain = true;
-        }
+        const batch = await this.trouter.tail.read(this.ticket.userId, this.cursor!, wanted, READ_PAGE);
+        this.deliver(batch.events);
+        this.cursor = Math.max(this.cursor!, batch.upTo);
+        if (batch.more) this.readAgain = true;
       }
     } catch (error) {
       // The client reconnects (Trouter has no resume: it refetches the thread, as after any reconnect).
-      log.error({ err: error }, "trouter: reading events failed");
+      this.trouter.deps.log.error({ err: error }, "trouter: reading events failed");
       this.ws.terminate();
     } finally {
       this.reading = false;
     }
   }
 
-  private deliver(events: { position: number; payload: unknown }[]): void {
+  private deliver(events: StreamEvent[]): void {
     for (const record of events) {
       if (this.closed) return;
       if (record.position <= this.cursor!) continue;
