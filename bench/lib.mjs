@@ -53,7 +53,7 @@ export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = []
   const child = spawn(process.execPath, [...nodeArgs, BIN, "serve", "--data", data, "--port", "0", "--https-port", "0", "--log-level", "silent", ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env },
   });
-  const { out } = await waitFor(child, /Trust it in Node with: \S+/);
+  const { out } = await waitFor(child, /Trust it in Node with: \S+\n/);
   const httpUrl = /HTTP\s+(\S+)/.exec(out)[1];
   // Start-up time: process start until /healthz answers 200.
   for (;;) {

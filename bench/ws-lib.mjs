@@ -51,7 +51,7 @@ const stopChild = async (child) => {
 export async function startNatterRaised({ nodeArgs = [], extraArgs = [] } = {}) {
   const data = mkdtempSync(join(process.env.NATTER_BENCH_DATA_ROOT || tmpdir(), "natter-bench-"));
   const child = spawnNode([...nodeArgs, join(ROOT, "packages/server/bin/natter.js"), "serve", "--data", data, "--port", "0", "--https-port", "0", "--log-level", "silent", ...extraArgs], { cwd: data });
-  const { out } = await waitFor(child, /Trust it in Node with: \S+/);
+  const { out } = await waitFor(child, /Trust it in Node with: \S+\n/);
   const httpUrl = /HTTP\s+(\S+)/.exec(out)[1].replace("localhost", "127.0.0.1");
   for (;;) {
     if (await fetch(new URL("/healthz", httpUrl)).then((r) => r.status === 200, () => false)) break;

@@ -35,7 +35,7 @@ export async function spawnNatter(args: string[], env: Record<string, string> = 
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
-  while (!/Trust it in Node with: \S+/.test(out)) {
+  while (!/Trust it in Node with: \S+\n/.test(out)) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`natter exited early: ${out}`);
     if (Date.now() > deadline) throw new Error(`natter did not start: ${out}`);
     await new Promise((r) => setTimeout(r, 20));

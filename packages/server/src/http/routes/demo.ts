@@ -42,7 +42,7 @@ export function checkSameOrigin(request: FastifyRequest, extraHosts: readonly st
   } catch {
     throw refuse("malformed Host");
   }
-  if (!host || own.username !== "" || own.pathname !== "/" || !hostAllowed(own.hostname, extraHosts)) throw refuse("Host not allowed");
+  if (!host || own.username !== "" || own.pathname !== "/" || !hostAllowed(own.hostname, extraHosts)) throw refuse("Host not allowed: use localhost or an IP address, or list the name with --demo-hosts");
   const site = request.headers["sec-fetch-site"];
   if (site !== undefined && site !== "same-origin" && site !== "none") throw refuse(`Sec-Fetch-Site: ${String(site).slice(0, 20)}`);
   const origin = request.headers.origin;
