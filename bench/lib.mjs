@@ -2,7 +2,7 @@
 // load with autocannon, and summarise repeated runs as medians.
 import { spawn } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +38,14 @@ export function waitFor(child, pattern, timeoutMs = 30_000) {
   });
 }
 
+/** The access key: printed when generated now, else from --access-key or the data folder's file. */
+export function accessKeyOf(out, args, data) {
+  const printed = /Connection string: \S*accesskey=(\S+)/.exec(out);
+  if (printed) return printed[1];
+  const i = args.indexOf("--access-key");
+  return i >= 0 ? args[i + 1] : readFileSync(join(data, "access-key"), "utf8").trim();
+}
+
 /** Starts `natter serve` on loopback with free ports in a fresh data folder. */
 export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = [], dataDir = undefined) {
   const data = dataDir ?? mkdtempSync(join(tmpdir(), "natter-bench-"));
@@ -45,7 +53,7 @@ export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = []
   const child = spawn(process.execPath, [...nodeArgs, BIN, "serve", "--data", data, "--port", "0", "--https-port", "0", "--log-level", "silent", ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env },
   });
-  const { out } = await waitFor(child, /Connection string: (\S+)/);
+  const { out } = await waitFor(child, /Trust it in Node with: \S+\n/);
   const httpUrl = /HTTP\s+(\S+)/.exec(out)[1];
   // Start-up time: process start until /healthz answers 200.
   for (;;) {
@@ -54,10 +62,9 @@ export async function startNatterProcess(extraArgs = [], env = {}, nodeArgs = []
     await new Promise((r) => setTimeout(r, 5));
   }
   const startupMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const connectionString = /Connection string: (\S+)/.exec(out)[1];
   return {
     child, data, httpUrl: httpUrl.replace("localhost", "127.0.0.1"), startupMs,
-    accessKey: /accesskey=(\S+)/.exec(connectionString)[1],
+    accessKey: accessKeyOf(out, extraArgs, data),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

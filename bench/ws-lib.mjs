@@ -5,7 +5,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, waitFor } from "./lib.mjs";
+import { ROOT, accessKeyOf, waitFor } from "./lib.mjs";
 
 /** Wall-clock time in ms with sub-ms resolution, comparable between processes on this machine. */
 export const nowMs = () => performance.timeOrigin + performance.now();
@@ -51,14 +51,14 @@ const stopChild = async (child) => {
 export async function startNatterRaised({ nodeArgs = [], extraArgs = [] } = {}) {
   const data = mkdtempSync(join(process.env.NATTER_BENCH_DATA_ROOT || tmpdir(), "natter-bench-"));
   const child = spawnNode([...nodeArgs, join(ROOT, "packages/server/bin/natter.js"), "serve", "--data", data, "--port", "0", "--https-port", "0", "--log-level", "silent", ...extraArgs], { cwd: data });
-  const { out } = await waitFor(child, /Connection string: (\S+)/);
+  const { out } = await waitFor(child, /Trust it in Node with: \S+\n/);
   const httpUrl = /HTTP\s+(\S+)/.exec(out)[1].replace("localhost", "127.0.0.1");
   for (;;) {
     if (await fetch(new URL("/healthz", httpUrl)).then((r) => r.status === 200, () => false)) break;
     await new Promise((r) => setTimeout(r, 5));
   }
   return {
-    child, data, httpUrl, accessKey: /accesskey=(\S+)/.exec(/Connection string: (\S+)/.exec(out)[1])[1],
+    child, data, httpUrl, accessKey: accessKeyOf(out, extraArgs, data),
     async stop() {
       await stopChild(child);
       rmSync(data, { recursive: true, force: true });

@@ -126,6 +126,7 @@ describe("natter serve", () => {
     backup.stdout.on("data", (d) => (out += d));
     backup.stderr.on("data", (d) => (out += d));
     assert.equal(await new Promise((resolve) => backup.on("exit", resolve)), 0, out);
+    assert.equal(statSync(file).mode & 0o777, 0o600, "the copy is as private as the database");
     assert.match(out, /integrity ok/);
     await writing;
     s.child.kill("SIGTERM");

@@ -28,6 +28,7 @@ import { guardServer } from "./http/plugins/errors.js";
 import { attachRealtime } from "./realtime/gateway.js";
 import { attachTrouter } from "./realtime/trouter/trouter.js";
 import { StreamTail } from "./realtime/stream-tail.js";
+import { WriteHealth } from "./store/write-health.js";
 
 export interface RunningNatter {
   config: NatterConfig;
@@ -37,6 +38,10 @@ export interface RunningNatter {
   httpsUrl: string;
   connectionString: string;
   accessKey: string;
+  /** Where the access key came from: --access-key / NATTER_ACCESS_KEY, the data folder, or generated now. */
+  accessKeySource: AccessKeySource;
+  /** Path of the access key file (when the key is not from the configuration). */
+  accessKeyPath?: string;
   resourceId: string;
   /** Path of the HTTPS certificate (for NODE_EXTRA_CA_CERTS). */
   certPath: string;
@@ -65,17 +70,19 @@ function isDirectory(store: Store): store is Store & DirectoryOps {
   return typeof (store as Partial<DirectoryOps>).findProfileByName === "function";
 }
 
+export type AccessKeySource = "configured" | "file" | "generated";
+
 /** The access key: given, or read from / generated once into the data folder (owner-only file). */
-function resolveAccessKey(config: NatterConfig): string {
-  if (config.accessKey) return config.accessKey;
-  const file = join(config.dataDir, "access-key");
-  if (existsSync(file)) {
-    chmodSync(file, 0o600);
-    return readFileSync(file, "utf8").trim();
+function resolveAccessKey(config: NatterConfig): { key: string; source: AccessKeySource; path?: string } {
+  if (config.accessKey) return { key: config.accessKey, source: "configured" };
+  const path = join(config.dataDir, "access-key");
+  if (existsSync(path)) {
+    chmodSync(path, 0o600);
+    return { key: readFileSync(path, "utf8").trim(), source: "file", path };
   }
   const key = randomBytes(32).toString("base64");
-  writeFileSync(file, key + "\n", { mode: 0o600 });
-  return key;
+  writeFileSync(path, key + "\n", { mode: 0o600 });
+  return { key, source: "generated", path };
 }
 
 /** A stable resource id (GUID-shaped) derived from the access key, so every node of a cluster agrees. */
@@ -139,8 +146,9 @@ const listen = (server: http.Server, port: number, host: string) =>
 export async function startNatter(overrides: Partial<NatterConfig> = {}, options: StartOptions = {}): Promise<RunningNatter> {
   const config: NatterConfig = { ...loadConfig([], {}), ...overrides };
   const now = options.now ?? Date.now;
-  mkdirSync(config.dataDir, { recursive: true });
-  const accessKey = resolveAccessKey(config);
+  // Owner-only when we create it: it holds the database, the access key and the TLS key.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const { key: accessKey, source: accessKeySource, path: accessKeyPath } = resolveAccessKey(config);
   const keyBytes = Buffer.from(accessKey, "base64");
   const resourceId = resourceIdOf(accessKey);
 
@@ -158,6 +166,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     if (message.type === TOKENS_REVOKED) tokens.forgetUser((message.data as { userId: string }).userId);
   });
   const tls = await loadTls(config.dataDir, config.tlsCert, config.tlsKey);
+  const writeHealth = new WriteHealth(store);
 
   let realtimeConnections = () => 0;
   const metrics = new Metrics({
@@ -172,11 +181,17 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,
     rateCounter,
+    corsOrigins: config.corsOrigins,
+    demoHosts: config.demoHosts,
+    serveMetrics: config.metrics === "on",
+    metricsToken: config.metricsToken,
     ready: async () => {
       if (!accepting) return false;
       await store.ping();
-      return true;
+      // 503 while the Store cannot write (a full disk): a balancer sends the writes elsewhere.
+      return writeHealth.writable();
     },
+    onInfrastructureError: (error) => writeHealth.noteError(error),
     bodyLimit: config.bodyLimit,
     logger: options.log || options.logStream
       ? {
@@ -244,6 +259,8 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     httpsUrl: endpoint,
     connectionString: `endpoint=${endpoint};accesskey=${accessKey}`,
     accessKey,
+    accessKeySource,
+    accessKeyPath,
     resourceId,
     certPath: tls.certPath,
     certGenerated: tls.generated,

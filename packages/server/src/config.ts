@@ -31,6 +31,17 @@ export interface NatterConfig {
   headersTimeoutSeconds: number;
   /** Seconds a client has to send a whole request. */
   requestTimeoutSeconds: number;
+  /**
+   * Origins whose pages may call the API cross-origin (bearer and HMAC calls, no credentials): "*" for any,
+   * or a list of exact origins ([] = none). The demo sign-in and /metrics never answer cross-origin.
+   */
+  corsOrigins: "*" | string[];
+  /** Host names (besides localhost and IP addresses) the demo sign-in accepts in the Host header. */
+  demoHosts: string[];
+  /** GET /metrics: "on" serves it (behind metricsToken when set), "off" removes it. */
+  metrics: "on" | "off";
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +73,10 @@ export const OPTIONS: Option[] = [
   { flag: "housekeeping-seconds", env: "NATTER_HOUSEKEEPING_SECONDS", description: "interval of retention purges", default: "60" },
   { flag: "headers-timeout-seconds", env: "NATTER_HEADERS_TIMEOUT_SECONDS", description: "time a client has to send the request headers", default: "10" },
   { flag: "request-timeout-seconds", env: "NATTER_REQUEST_TIMEOUT_SECONDS", description: "time a client has to send a whole request", default: "30" },
+  { flag: "cors-origins", env: "NATTER_CORS_ORIGINS", description: "* | none | comma-separated origins allowed to call the API from browsers (never the demo sign-in)", default: "*" },
+  { flag: "demo-hosts", env: "NATTER_DEMO_HOSTS", description: "comma-separated host names the demo sign-in accepts besides localhost and IP addresses" },
+  { flag: "metrics", env: "NATTER_METRICS", description: "on | off: Prometheus metrics at GET /metrics", default: "on" },
+  { flag: "metrics-token", env: "NATTER_METRICS_TOKEN", description: "when set, GET /metrics requires Authorization: Bearer <token>" },
 ];
 
 function port(value: string, name: string): number {
@@ -78,6 +93,33 @@ function positive(value: string, name: string): number {
 function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
   if (!allowed.includes(value as T)) throw new ConfigError(`--${name} must be one of ${allowed.join(", ")}, got '${value}'`);
   return value as T;
+}
+
+/** "*", "none" (no origin) or a comma-separated list of origins (scheme://host[:port], no path). */
+function corsOrigins(value: string): "*" | string[] {
+  if (value.trim() === "*") return "*";
+  if (value.trim() === "none") return [];
+  return value.split(",").map((s) => s.trim()).filter(Boolean).map((origin) => {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.pathname !== "/" || parsed.search !== "" || parsed.hash !== "" || parsed.username !== "" || origin.includes("*")) {
+      throw new ConfigError(`--cors-origins takes *, none or origins like https://app.example:8443 (no path), got '${origin}'`);
+    }
+    return parsed.origin;
+  });
+}
+
+/** Comma-separated host names (no port, no scheme). */
+function hostNames(value: string | undefined, name: string): string[] {
+  if (value === undefined) return [];
+  return value.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean).map((h) => {
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(h)) throw new ConfigError(`--${name} takes host names like chat.example.org (no port), got '${h}'`);
+    return h;
+  });
 }
 
 /** Reads flags (highest priority), then environment, then defaults. Throws ConfigError on bad values. */
@@ -119,7 +161,13 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     demoAuth: oneOf(get("demo-auth")!, ["on", "off", "auto"] as const, "demo-auth"),
     headersTimeoutSeconds: positive(get("headers-timeout-seconds")!, "headers-timeout-seconds"),
     requestTimeoutSeconds: positive(get("request-timeout-seconds")!, "request-timeout-seconds"),
+    corsOrigins: corsOrigins(get("cors-origins")!),
+    demoHosts: hostNames(get("demo-hosts"), "demo-hosts"),
+    metrics: oneOf(get("metrics")!, ["on", "off"] as const, "metrics"),
+    metricsToken: get("metrics-token"),
   };
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16) throw new ConfigError("--metrics-token must be at least 16 characters");
+  if (config.metricsToken !== undefined && config.metrics === "off") throw new ConfigError("--metrics-token needs --metrics on");
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) throw new ConfigError("--headers-timeout-seconds must not exceed --request-timeout-seconds");
   if (config.accessKey !== undefined && !isBase64Key(config.accessKey)) {
     throw new ConfigError("--access-key must be base64 of at least 16 bytes");
@@ -133,7 +181,12 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
 /** Whether demo sign-in is on: explicitly, or by default when nothing beyond this machine can reach it. */
 export function demoAuthEnabled(config: Pick<NatterConfig, "demoAuth" | "host">): boolean {
   if (config.demoAuth !== "auto") return config.demoAuth === "on";
-  return ["127.0.0.1", "::1", "localhost"].includes(config.host) || config.host.startsWith("127.");
+  return isLoopback(config.host);
+}
+
+/** Whether `host` is a loopback address or name (nothing beyond this machine can connect). */
+export function isLoopback(host: string): boolean {
+  return ["127.0.0.1", "::1", "localhost"].includes(host) || host.startsWith("127.");
 }
 
 function isBase64Key(value: string): boolean {

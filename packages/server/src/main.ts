@@ -1,6 +1,7 @@
 // Process entry of the `natter` CLI: config → compose → listen → graceful shutdown on SIGTERM/SIGINT.
-import { ConfigError, loadConfig, usage } from "./config.js";
+import { ConfigError, isLoopback, loadConfig, usage } from "./config.js";
 import { startNatter } from "./compose.js";
+import type { RunningNatter } from "./compose.js";
 import { backupSqliteDatabase } from "./store/sqlite/sqlite-store.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +25,22 @@ async function backup(args: string[]): Promise<void> {
   process.stdout.write(`Backed up ${source} to ${target} (${pages} pages, integrity ok)\n`);
 }
 
+/**
+ * The access key is printed (in the connection string) only when it was generated now, so the operator can
+ * copy it once; a key from the configuration or the data folder is not repeated into logs.
+ */
+function accessKeyLines(natter: RunningNatter): string[] {
+  const endpoint = natter.endpoint;
+  switch (natter.accessKeySource) {
+    case "generated":
+      return [`  Connection string: ${natter.connectionString}`, `  Access key: generated now into ${natter.accessKeyPath} (owner-only); printed this once`];
+    case "file":
+      return [`  Connection string (key not printed): endpoint=${endpoint};accesskey=<the key in ${natter.accessKeyPath}>`];
+    case "configured":
+      return [`  Connection string (key not printed): endpoint=${endpoint};accesskey=<the key of --access-key / NATTER_ACCESS_KEY>`];
+  }
+}
+
 async function serve(args: string[]): Promise<void> {
   const config = loadConfig(args, process.env);
   const natter = await startNatter(config, { log: config.logLevel !== "silent" });
@@ -32,10 +49,13 @@ async function serve(args: string[]): Promise<void> {
     `  HTTPS  ${natter.httpsUrl}`,
     `  HTTP   ${natter.httpUrl}`,
     `  Web app: ${natter.httpsUrl}`,
-    `  Connection string: ${natter.connectionString}`,
+    ...accessKeyLines(natter),
     `  Certificate: ${natter.certPath}${natter.certGenerated ? " (self-signed, generated now)" : ""}`,
     `  Trust it in Node with: NODE_EXTRA_CA_CERTS=${natter.certPath}`,
   ];
+  if (config.metrics === "on" && config.metricsToken === undefined && !isLoopback(config.host)) {
+    lines.push(`  Warning: GET /metrics is open to anyone who can reach ${config.host}; set --metrics-token or --metrics off`);
+  }
   process.stderr.write(lines.join("\n") + "\n");
   let stopping = false;
   const stop = (signal: string) => {

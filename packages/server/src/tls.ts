@@ -1,5 +1,5 @@
 // HTTPS material: the user's certificate, or a self-signed one for localhost generated once into the data folder.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface TlsMaterial {
@@ -17,6 +17,7 @@ export async function loadTls(dataDir: string, certFile?: string, keyFile?: stri
   const certPath = join(dataDir, "tls-cert.pem");
   const keyPath = join(dataDir, "tls-key.pem");
   if (existsSync(certPath) && existsSync(keyPath)) {
+    chmodSync(keyPath, 0o600); // also a key written by an older version or copied in
     return { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8"), certPath, generated: false };
   }
   const { generate } = await import("selfsigned"); // only on first start: it costs ~0.1 s to load

@@ -495,6 +495,11 @@ export class ChatService {
     return { scope: `${operation}:${caller.userId}`, key: requestId, fingerprint: hash(JSON.stringify([threadId, input])), windowMs: RETRY_WINDOW_MS, strict: false };
   }
 
+  /** Whether `userId` is a participant of `threadId` (rate limits count a thread's participants only). */
+  async isParticipant(userId: string, threadId: string): Promise<boolean> {
+    return (await this.store.getParticipant(threadId, userId)) !== undefined;
+  }
+
   /** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant). */
   private async access(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
     const thread = lock ? await ops.lockThread(threadId) : await ops.getThread(threadId);

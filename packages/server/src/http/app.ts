@@ -1,6 +1,6 @@
 // Builds the Fastify app (never listens): plugins before routes. Both listeners (HTTP and HTTPS) share it.
 import Fastify from "fastify";
-import type { FastifyInstance, FastifyServerFactory } from "fastify";
+import type { FastifyInstance, FastifyRequest, FastifyServerFactory } from "fastify";
 import cors from "@fastify/cors";
 import { randomUUID } from "node:crypto";
 import type { ChatService } from "../domain/chat-service.js";
@@ -17,7 +17,7 @@ import { identityRoutes } from "./routes/identity.js";
 import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { Metrics } from "./plugins/metrics.js";
 import { registerWebApp } from "./web-app.js";
-import { demoRoutes } from "./routes/demo.js";
+import { DEMO_PREFIX, demoRoutes } from "./routes/demo.js";
 import type { DirectoryService } from "../domain/directory-service.js";
 import { registerMetrics } from "./plugins/metrics.js";
 import { registerTrouterRoutes } from "../realtime/trouter/routes.js";
@@ -31,13 +31,23 @@ export interface AppDeps {
   rateCounter?: RateCounter;
   /** Resolves when the service can take traffic; rejects (or is false) while it cannot. */
   ready: () => Promise<boolean>;
+  /** Called with each error that became a 5xx answer (e.g. to notice that the Store cannot write). */
+  onInfrastructureError?: (error: unknown) => void;
   now?: () => number;
   logger?: boolean | object;
   bodyLimit?: number;
   serverFactory?: FastifyServerFactory;
   metrics?: Metrics;
+  /** Whether GET /metrics is served (default true when `metrics` is given). */
+  serveMetrics?: boolean;
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
+  /** Origins allowed to call the API cross-origin: "*" (default: any, without credentials) or a list. */
+  corsOrigins?: "*" | string[];
   /** Present when demo sign-in is on. */
   directory?: DirectoryService;
+  /** Host names the demo sign-in accepts besides localhost and IP addresses. */
+  demoHosts?: string[];
   /** Folder of the built web app (index.html and assets); absent: a plain note at /. */
   webRoot?: string;
 }
@@ -50,6 +60,23 @@ const CORS_ALLOWED_HEADERS = [
   "x-skypetoken",
 ];
 const CORS_EXPOSED_HEADERS = ["location", "retry-after", "x-ms-client-request-id", "x-ms-request-id", "api-supported-versions"];
+
+/**
+ * Paths that never answer cross-origin: the demo sign-in mints tokens without any credential, and /metrics
+ * (public by default) is for scrapers, not pages. Checked on the matched route and on the decoded path (a
+ * preflight matches the catch-all OPTIONS route).
+ */
+function sameOriginOnly(request: FastifyRequest): boolean {
+  const path = request.url.split("?")[0];
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // keep the raw path
+  }
+  const route = request.routeOptions.url ?? "";
+  return [route, path, decoded].some((p) => p.startsWith(DEMO_PREFIX) || p === "/metrics" || p.startsWith("/metrics/"));
+}
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
@@ -76,10 +103,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: handleClientError,
   });
 
-  registerErrorHandling(app, () => deps.metrics?.storeErrors.inc());
-  if (deps.metrics) registerMetrics(app, deps.metrics);
-  await app.register(cors, {
-    origin: true,
+  registerErrorHandling(app, (error) => {
+    deps.metrics?.storeErrors.inc();
+    deps.onInfrastructureError?.(error);
+  });
+  if (deps.metrics) registerMetrics(app, deps.metrics, { serve: deps.serveMetrics ?? true, token: deps.metricsToken });
+  // The API is called with bearer tokens or HMAC signatures, never cookies: no credentials, so "*" (the origin
+  // reflected) lets a page use a token it already holds, and nothing more. --cors-origins narrows it.
+  const allowed = deps.corsOrigins ?? "*";
+  const corsOptions = {
+    origin: allowed === "*" ? true : allowed.length > 0 ? allowed : false,
     credentials: false,
     allowedHeaders: CORS_ALLOWED_HEADERS,
     exposedHeaders: CORS_EXPOSED_HEADERS,
@@ -87,9 +120,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxAge: 600,
     // An OPTIONS request that is not a CORS preflight gets 204 too (the strict mode answers it in text/plain).
     strictPreflight: false,
+  };
+  await app.register(cors, {
+    delegator: (request, callback) => callback(null, sameOriginOnly(request) ? { ...corsOptions, origin: false } : corsOptions),
   });
   registerRequestContext(app, { tokens: deps.tokens, accessKey: deps.accessKey, now });
-  if (deps.rateCounter) registerRateLimits(app, deps.rateCounter, now);
+  if (deps.rateCounter) registerRateLimits(app, { counter: deps.rateCounter, now, isParticipant: (userId, threadId) => deps.chat.isParticipant(userId, threadId) });
 
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-ms-client-request-id", request.id);
@@ -106,7 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   participantRoutes(app, deps.chat);
   identityRoutes(app, deps.identity, deps.tokens);
   registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now });
-  if (deps.directory) demoRoutes(app, deps.directory, deps.tokens);
+  if (deps.directory) demoRoutes(app, deps.directory, deps.tokens, deps.demoHosts);
   await registerWebApp(app, deps.webRoot);
   return app;
 }

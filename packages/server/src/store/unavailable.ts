@@ -1,5 +1,6 @@
 // "The Store cannot be reached right now": the one test shared by the stores (a PostgreSQL store marks its
 // broken connections with it) and the HTTP layer (which answers 503 with Retry-After instead of 500).
+// "The Store has no room to write": a full disk (or database size limit) is also a 503, and fails /healthz.
 
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "ECONNABORTED",
@@ -21,4 +22,19 @@ export function isUnavailableError(err: unknown): boolean {
   if (err instanceof AggregateError && err.errors.some((e) => isUnavailableError(e))) return true;
   if (UNAVAILABLE_MESSAGES.test(err.message)) return true;
   return err.cause !== undefined && err.cause !== err && isUnavailableError(err.cause);
+}
+
+/** SQLite's database or disk is full, PostgreSQL's disk_full (53100), or the file system's ENOSPC. */
+const FULL_CODES = new Set(["SQLITE_FULL", "53100", "ENOSPC"]);
+
+/**
+ * True when `err` means the Store cannot write for lack of space (also inside an AggregateError or a `cause`
+ * chain). Not a broken connection: a PostgreSQL connection that reported it is still usable.
+ */
+export function isStorageFullError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && FULL_CODES.has(code)) return true;
+  if (err instanceof AggregateError && err.errors.some((e) => isStorageFullError(e))) return true;
+  return err.cause !== undefined && err.cause !== err && isStorageFullError(err.cause);
 }

@@ -2,6 +2,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const NATTER_BIN = fileURLToPath(new URL("../../bin/natter.js", import.meta.url));
@@ -16,7 +18,16 @@ export interface NatterProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns `natter serve <args>` and resolves once it printed its connection string. */
+/** The value of `--flag` in `args`, if any. */
+function flagValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(`--${flag}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/**
+ * Spawns `natter serve <args>` and resolves once it printed its banner. The access key is printed only when
+ * generated now; otherwise it is taken from --access-key / NATTER_ACCESS_KEY or the data folder's file.
+ */
 export async function spawnNatter(args: string[], env: Record<string, string> = {}): Promise<NatterProcess> {
   const child = spawn(process.execPath, [NATTER_BIN, "serve", ...args], { env: { ...process.env, NATTER_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -24,18 +35,23 @@ export async function spawnNatter(args: string[], env: Record<string, string> = 
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
-  while (!/Connection string: \S+/.test(out)) {
+  while (!/Trust it in Node with: \S+\n/.test(out)) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`natter exited early: ${out}`);
     if (Date.now() > deadline) throw new Error(`natter did not start: ${out}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  const connectionString = /Connection string: (\S+)/.exec(out)![1];
+  const httpsUrl = /HTTPS\s+(\S+)/.exec(out)![1];
+  const printed = /Connection string: (\S+)/.exec(out)?.[1];
+  const mergedEnv = { ...process.env, ...env };
+  const accessKey = printed
+    ? /accesskey=(\S+)/.exec(printed)![1]
+    : flagValue(args, "access-key") ?? mergedEnv.NATTER_ACCESS_KEY ?? readFileSync(join(flagValue(args, "data") ?? mergedEnv.NATTER_DATA ?? "./natter-data", "access-key"), "utf8").trim();
   return {
     child,
     httpUrl: /HTTP\s+(\S+)/.exec(out)![1],
-    httpsUrl: /HTTPS\s+(\S+)/.exec(out)![1],
-    connectionString,
-    accessKey: /accesskey=(\S+)/.exec(connectionString)![1],
+    httpsUrl,
+    connectionString: printed ?? `endpoint=${httpsUrl};accesskey=${accessKey}`,
+    accessKey,
     output: () => out,
     exited,
   };

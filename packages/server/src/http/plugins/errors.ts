@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { CommunicationErrorResponse } from "@natter/wire";
 import { ChatError } from "../../domain/errors.js";
-import { isUnavailableError } from "../../store/unavailable.js";
+import { isStorageFullError, isUnavailableError } from "../../store/unavailable.js";
 
 export function sendError(reply: FastifyReply, error: ChatError): FastifyReply {
   const body: CommunicationErrorResponse = { error: { code: error.code, message: error.message } };
@@ -21,6 +21,7 @@ export function sendError(reply: FastifyReply, error: ChatError): FastifyReply {
 export function toChatError(error: FastifyError | Error): ChatError {
   if (error instanceof ChatError) return error;
   if (isUnavailableError(error)) return new ChatError("serviceUnavailable", undefined, { retryAfterSeconds: 5 });
+  if (isStorageFullError(error)) return new ChatError("serviceUnavailable", "The server cannot store data right now (storage full).", { retryAfterSeconds: 30 });
   const e = error as FastifyError & { validationContext?: string };
   if (e.validation) {
     const first = e.validation[0];

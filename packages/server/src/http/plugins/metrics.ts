@@ -1,6 +1,9 @@
 // Prometheus metrics at GET /metrics: requests by route and status, latency histograms, open realtime
 // connections, store commits, and errors of the store and bus. One registry per node (not the global one).
+// Served without authentication unless --metrics-token is set (then Bearer <token>), or not at all (--metrics off).
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { ChatError } from "../../domain/errors.js";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export interface MetricsSources {
@@ -37,13 +40,25 @@ export class Metrics {
   }
 }
 
-export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+export function registerMetrics(app: FastifyInstance, metrics: Metrics, options: { serve?: boolean; token?: string } = {}): void {
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
     metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
   });
-  app.get("/metrics", async (_request, reply) => {
+  if (options.serve === false) return;
+  const expected = options.token === undefined ? undefined : digest(options.token);
+  app.get("/metrics", async (request, reply) => {
+    if (expected) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
+      // Compared as fixed-length digests, in constant time.
+      if (!match || !timingSafeEqual(digest(match[1]), expected)) {
+        reply.header("www-authenticate", "Bearer");
+        throw new ChatError("unauthorized", "GET /metrics requires Authorization: Bearer <metrics token>.");
+      }
+    }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }

@@ -5,7 +5,7 @@
 // fdatasync'd on libuv's thread pool, and only then do the batch's transactions resolve. So a resolved
 // transaction is on disk, exactly as with synchronous=FULL, while the next batch already runs.
 import Database from "better-sqlite3";
-import { fdatasync, mkdirSync, openSync, closeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
@@ -372,7 +372,12 @@ export class SqliteStore implements Store {
   readonly stats = { commits: 0, transactions: 0 };
 
   constructor(readonly path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // Owner-only: SQLite gives the -wal and -shm files it creates the database file's mode.
+      closeSync(openSync(path, "a", 0o600));
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+    }
     this.writer = new Database(path);
     this.writer.pragma("journal_mode = WAL");
     // NORMAL: commits do not fsync here; syncWal() does it off the event loop before anything resolves.
@@ -446,6 +451,9 @@ export class SqliteStore implements Store {
               this.control.release.run();
               outcomes.push({ ok: true, value });
             } catch (error) {
+              // SQLITE_FULL (and some I/O errors) can roll back the whole transaction, savepoint included:
+              // then every job of the batch fails with that error (none of them is committed).
+              if (!this.writer.inTransaction) throw error;
               this.control.rollbackTo.run();
               this.control.release.run();
               this.writeOps.stmtForgetCaches();
@@ -521,6 +529,7 @@ export class SqliteStore implements Store {
 export async function backupSqliteDatabase(source: string, target: string): Promise<{ pages: number; integrity: string }> {
   const db = new Database(source, { readonly: true, fileMustExist: true });
   try {
+    closeSync(openSync(target, "wx", 0o600)); // the copy is as private as the database
     const { totalPages } = await db.backup(target);
     const copy = new Database(target, { readonly: true });
     try {
