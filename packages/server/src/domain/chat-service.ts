@@ -231,7 +231,7 @@ export class ChatService {
       };
       await tx.insertMessage(record);
       await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock, lastMessageAt: now });
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, record.createdAt);
       await this.record(tx, events, { type: "chatMessageReceived", threadId, at: now, actor: caller.userId, message: record }, recipients);
       return record;
     });
@@ -284,7 +284,7 @@ export class ChatService {
       message.version = tick(thread, now);
       await tx.updateMessage(threadId, messageId, { body: message.body, metadata: message.metadata, editedAt: now, version: message.version });
       await tx.updateThread(threadId, { clock: thread.clock });
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "chatMessageEdited", threadId, at: now, actor: caller.userId, message }, recipients);
     });
     this.publish(events);
@@ -306,7 +306,7 @@ export class ChatService {
       message.version = tick(thread, now);
       await tx.updateMessage(threadId, messageId, { body: message.body, deletedAt: now, version: message.version });
       await tx.updateThread(threadId, { clock: thread.clock });
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "chatMessageDeleted", threadId, at: now, actor: caller.userId, message }, recipients);
     });
     this.publish(events);
@@ -404,7 +404,7 @@ export class ChatService {
       const now = this.now();
       const receipt: ReadReceiptRecord = { threadId, userId: caller.userId, messageId, sequence: message.sequence, readAt: now };
       await tx.upsertReadReceipt(receipt);
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "readReceiptReceived", threadId, at: now, actor: caller.userId, receipt }, recipients);
     });
   }
@@ -566,6 +566,20 @@ const RETRY_WINDOW_MS = 10 * 60_000;
 interface Pending {
   event: ChatEvent;
   recipients: readonly string[];
+}
+
+/**
+ * Which events go to whom, for events about one message (received, edited, deleted, read receipt): only the
+ * participants whose shared history includes the message (createdAt >= shareHistoryTime), as for REST reads.
+ * Thread-level events (thread created/updated/deleted, participants added/removed) and typing go to every
+ * participant: what they carry is visible to every participant over REST too (thread properties, participants).
+ * The common case (nobody's history starts after the message) costs one comparison and hands back the store's
+ * shared participant list, so the SQLite writer's recipient-set cache keyed by that list still hits.
+ */
+async function messageRecipients(tx: StoreOps, threadId: string, createdAt: number): Promise<readonly string[]> {
+  const windows = await tx.listParticipantWindows(threadId);
+  if (windows.latestShareHistoryTime <= createdAt) return windows.ids;
+  return windows.ids.filter((_, i) => windows.shareHistoryTimes[i] <= createdAt);
 }
 
 /** Next id/version of a thread: epoch ms, strictly increasing even within one millisecond. */
