@@ -14,7 +14,7 @@ import { ChatError, forbidden, notFound, validationError } from "./errors.js";
 import type { ChatEvent } from "./events.js";
 import { CHAT_EVENT } from "./events.js";
 import { belongsToResource } from "./identifiers.js";
-import { LIMITS, checkContent, checkLength, checkMetadata } from "./limits.js";
+import { LIMITS, checkContent, checkLength, checkMetadata, isStorableId } from "./limits.js";
 
 export interface ParticipantInput {
   userId: string;
@@ -197,7 +197,7 @@ export class ChatService {
     requireCapability(caller, "manageThread");
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
-      const thread = await tx.lockThread(threadId);
+      const thread = isStorableId(threadId) ? await tx.lockThread(threadId) : undefined;
       if (!thread) throw notFound("The chat thread was not found.");
       // 404 before 403, as for every other operation on a deleted thread; a participant's repeat is a no-op.
       if (!(await tx.getParticipant(threadId, caller.userId))) throw thread.deletedAt !== null ? notFound("The chat thread was not found.") : forbidden();
@@ -241,7 +241,7 @@ export class ChatService {
   async getMessage(caller: Caller, threadId: string, messageId: string): Promise<MessageRecord> {
     requireCapability(caller, "participate");
     const { participant } = await this.access(this.store, caller, threadId);
-    const message = await this.store.getMessage(threadId, messageId);
+    const message = await findMessage(this.store, threadId, messageId);
     if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
     return message;
   }
@@ -266,7 +266,7 @@ export class ChatService {
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
       const { thread, participant } = await this.access(tx, caller, threadId, true);
-      const message = await tx.getMessage(threadId, messageId);
+      const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime || message.deletedAt !== null) throw notFound("The chat message was not found.");
       if (message.sender !== caller.userId) throw forbidden("Only the sender can edit a message.");
       const now = this.now();
@@ -296,7 +296,7 @@ export class ChatService {
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
       const { thread, participant } = await this.access(tx, caller, threadId, true);
-      const message = await tx.getMessage(threadId, messageId);
+      const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
       if (message.sender !== caller.userId) throw forbidden("Only the sender can delete a message.");
       if (message.deletedAt !== null) return;
@@ -397,7 +397,7 @@ export class ChatService {
     const retry = this.retryKey("sendReadReceipt", caller, threadId, requestId, messageId);
     await this.writeOnce(retry, async (tx, events) => {
       const { participant } = await this.access(tx, caller, threadId);
-      const message = await tx.getMessage(threadId, messageId);
+      const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
       const current = await tx.getReadReceipt(threadId, caller.userId);
       if (current && current.sequence >= message.sequence) return;
@@ -497,6 +497,7 @@ export class ChatService {
 
   /** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant). */
   private async access(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
+    if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
     const thread = lock ? await ops.lockThread(threadId) : await ops.getThread(threadId);
     if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
     const participant = await ops.getParticipant(threadId, caller.userId);
@@ -566,6 +567,11 @@ const RETRY_WINDOW_MS = 10 * 60_000;
 interface Pending {
   event: ChatEvent;
   recipients: readonly string[];
+}
+
+/** A message by an id from a request: none for an id no stored message can have (see isStorableId). */
+async function findMessage(ops: StoreOps, threadId: string, messageId: string): Promise<MessageRecord | undefined> {
+  return isStorableId(messageId) ? ops.getMessage(threadId, messageId) : undefined;
 }
 
 /**
