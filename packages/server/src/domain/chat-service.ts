@@ -14,7 +14,7 @@ import { ChatError, forbidden, notFound, validationError } from "./errors.js";
 import type { ChatEvent } from "./events.js";
 import { CHAT_EVENT } from "./events.js";
 import { belongsToResource } from "./identifiers.js";
-import { LIMITS, checkContent, checkLength, checkMetadata } from "./limits.js";
+import { LIMITS, checkContent, checkLength, checkMetadata, isStorableId } from "./limits.js";
 
 export interface ParticipantInput {
   userId: string;
@@ -197,7 +197,7 @@ export class ChatService {
     requireCapability(caller, "manageThread");
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
-      const thread = await tx.lockThread(threadId);
+      const thread = isStorableId(threadId) ? await tx.lockThread(threadId) : undefined;
       if (!thread) throw notFound("The chat thread was not found.");
       // 404 before 403, as for every other operation on a deleted thread; a participant's repeat is a no-op.
       if (!(await tx.getParticipant(threadId, caller.userId))) throw thread.deletedAt !== null ? notFound("The chat thread was not found.") : forbidden();
@@ -231,7 +231,7 @@ export class ChatService {
       };
       await tx.insertMessage(record);
       await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock, lastMessageAt: now });
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, record.createdAt);
       await this.record(tx, events, { type: "chatMessageReceived", threadId, at: now, actor: caller.userId, message: record }, recipients);
       return record;
     });
@@ -241,7 +241,7 @@ export class ChatService {
   async getMessage(caller: Caller, threadId: string, messageId: string): Promise<MessageRecord> {
     requireCapability(caller, "participate");
     const { participant } = await this.access(this.store, caller, threadId);
-    const message = await this.store.getMessage(threadId, messageId);
+    const message = await findMessage(this.store, threadId, messageId);
     if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
     return message;
   }
@@ -266,7 +266,7 @@ export class ChatService {
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
       const { thread, participant } = await this.access(tx, caller, threadId, true);
-      const message = await tx.getMessage(threadId, messageId);
+      const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime || message.deletedAt !== null) throw notFound("The chat message was not found.");
       if (message.sender !== caller.userId) throw forbidden("Only the sender can edit a message.");
       const now = this.now();
@@ -284,7 +284,7 @@ export class ChatService {
       message.version = tick(thread, now);
       await tx.updateMessage(threadId, messageId, { body: message.body, metadata: message.metadata, editedAt: now, version: message.version });
       await tx.updateThread(threadId, { clock: thread.clock });
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "chatMessageEdited", threadId, at: now, actor: caller.userId, message }, recipients);
     });
     this.publish(events);
@@ -296,7 +296,7 @@ export class ChatService {
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
       const { thread, participant } = await this.access(tx, caller, threadId, true);
-      const message = await tx.getMessage(threadId, messageId);
+      const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
       if (message.sender !== caller.userId) throw forbidden("Only the sender can delete a message.");
       if (message.deletedAt !== null) return;
@@ -306,7 +306,7 @@ export class ChatService {
       message.version = tick(thread, now);
       await tx.updateMessage(threadId, messageId, { body: message.body, deletedAt: now, version: message.version });
       await tx.updateThread(threadId, { clock: thread.clock });
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "chatMessageDeleted", threadId, at: now, actor: caller.userId, message }, recipients);
     });
     this.publish(events);
@@ -397,14 +397,14 @@ export class ChatService {
     const retry = this.retryKey("sendReadReceipt", caller, threadId, requestId, messageId);
     await this.writeOnce(retry, async (tx, events) => {
       const { participant } = await this.access(tx, caller, threadId);
-      const message = await tx.getMessage(threadId, messageId);
+      const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
       const current = await tx.getReadReceipt(threadId, caller.userId);
       if (current && current.sequence >= message.sequence) return;
       const now = this.now();
       const receipt: ReadReceiptRecord = { threadId, userId: caller.userId, messageId, sequence: message.sequence, readAt: now };
       await tx.upsertReadReceipt(receipt);
-      const recipients = await tx.listParticipantIds(threadId);
+      const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "readReceiptReceived", threadId, at: now, actor: caller.userId, receipt }, recipients);
     });
   }
@@ -502,6 +502,7 @@ export class ChatService {
 
   /** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant). */
   private async access(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
+    if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
     const thread = lock ? await ops.lockThread(threadId) : await ops.getThread(threadId);
     if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
     const participant = await ops.getParticipant(threadId, caller.userId);
@@ -571,6 +572,25 @@ const RETRY_WINDOW_MS = 10 * 60_000;
 interface Pending {
   event: ChatEvent;
   recipients: readonly string[];
+}
+
+/** A message by an id from a request: none for an id no stored message can have (see isStorableId). */
+async function findMessage(ops: StoreOps, threadId: string, messageId: string): Promise<MessageRecord | undefined> {
+  return isStorableId(messageId) ? ops.getMessage(threadId, messageId) : undefined;
+}
+
+/**
+ * Which events go to whom, for events about one message (received, edited, deleted, read receipt): only the
+ * participants whose shared history includes the message (createdAt >= shareHistoryTime), as for REST reads.
+ * Thread-level events (thread created/updated/deleted, participants added/removed) and typing go to every
+ * participant: what they carry is visible to every participant over REST too (thread properties, participants).
+ * The common case (nobody's history starts after the message) costs one comparison and hands back the store's
+ * shared participant list, so the SQLite writer's recipient-set cache keyed by that list still hits.
+ */
+async function messageRecipients(tx: StoreOps, threadId: string, createdAt: number): Promise<readonly string[]> {
+  const windows = await tx.listParticipantWindows(threadId);
+  if (windows.latestShareHistoryTime <= createdAt) return windows.ids;
+  return windows.ids.filter((_, i) => windows.shareHistoryTimes[i] <= createdAt);
 }
 
 /** Next id/version of a thread: epoch ms, strictly increasing even within one millisecond. */

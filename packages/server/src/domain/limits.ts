@@ -15,11 +15,30 @@ export const LIMITS = {
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
+/**
+ * U+0000 is refused in every text a client stores (topic, display names, content, metadata names and values):
+ * PostgreSQL cannot hold it in TEXT, and both stores must answer alike, so it is a 400 before any store sees it.
+ */
+function checkNoNul(value: string, target: string): void {
+  if (value.includes("\u0000")) throw validationError(`${target} must not contain the NUL character (U+0000).`, target);
+}
+
+/**
+ * Whether an id from a request (thread or message id) can name a stored record at all: one with U+0000 cannot
+ * (no id the service hands out has it, and PostgreSQL cannot even compare it), so the caller answers 404.
+ */
+export function isStorableId(id: string): boolean {
+  return !id.includes("\u0000");
+}
+
+/** A text field: at most `max` characters (UTF-16 units), no U+0000. */
 export function checkLength(value: string, max: number, target: string): void {
   if (value.length > max) throw validationError(`${target} must be at most ${max} characters.`, target);
+  checkNoNul(value, target);
 }
 
 export function checkContent(content: string): void {
+  checkNoNul(content, "content");
   if (utf8Bytes(content) > LIMITS.messageContentBytes) {
     throw validationError(`Message content must be at most ${LIMITS.messageContentBytes} bytes.`, "content");
   }
@@ -27,6 +46,10 @@ export function checkContent(content: string): void {
 
 export function checkMetadata(metadata: Record<string, string>, maxBytes: number, target: string): void {
   let total = 0;
-  for (const [k, v] of Object.entries(metadata)) total += utf8Bytes(k) + utf8Bytes(v);
+  for (const [k, v] of Object.entries(metadata)) {
+    checkNoNul(k, target);
+    checkNoNul(v, target);
+    total += utf8Bytes(k) + utf8Bytes(v);
+  }
   if (total > maxBytes) throw validationError(`${target} must be at most ${maxBytes} bytes of names and values.`, target);
 }

@@ -45,6 +45,19 @@ export interface ParticipantSnapshot {
   metadata: Record<string, string> | null;
 }
 
+/**
+ * A thread's participants as the recipients of its events: who they are and from when each one may see the
+ * thread's messages (shareHistoryTime). `ids` is the list `listParticipantIds` returns (join order); a store
+ * may hand out one shared, frozen object.
+ */
+export interface ParticipantWindows {
+  ids: readonly string[];
+  /** `shareHistoryTimes[i]` is the shareHistoryTime of `ids[i]`. */
+  shareHistoryTimes: readonly number[];
+  /** The greatest of `shareHistoryTimes` (-Infinity for a thread without participants). */
+  latestShareHistoryTime: number;
+}
+
 export type MessageType = "text" | "html" | "topicUpdated" | "participantAdded" | "participantRemoved";
 
 export interface MessageBody {
@@ -65,6 +78,7 @@ export interface MessageRecord {
   createdAt: number;
   editedAt: number | null;
   deletedAt: number | null;
+  /** Never below `createdAt` (the domain's thread clock only moves forward): stores bound scans by it. */
   version: number;
   metadata: Record<string, string> | null;
 }
@@ -112,7 +126,12 @@ export interface MessagePageQuery {
   beforeVersion?: number;
   /** Only messages modified at or after this time. */
   minVersion?: number;
-  /** Only messages created at or after this time (history sharing). */
+  /**
+   * Only messages created at or after this time (history sharing). Since `version >= createdAt`, it is also a
+   * lower bound of the (thread, version) index range: a page costs what it returns plus the messages created
+   * before this time and modified after it, never a scan of the older history (even when this time is in the
+   * future and nothing matches).
+   */
   minCreatedAt?: number;
   limit: number;
 }
@@ -164,6 +183,8 @@ export interface StoreOps {
   listParticipants(threadId: string, skip: number, limit: number): Promise<ParticipantRecord[]>;
   /** All participant user ids of a thread, in join order (a store may hand out one shared, frozen list). */
   listParticipantIds(threadId: string): Promise<readonly string[]>;
+  /** All participants of a thread with their shareHistoryTime, in join order (see ParticipantWindows). */
+  listParticipantWindows(threadId: string): Promise<ParticipantWindows>;
   countParticipants(threadId: string): Promise<number>;
   upsertParticipant(participant: ParticipantRecord): Promise<void>;
   deleteParticipant(threadId: string, userId: string): Promise<void>;

@@ -7,14 +7,17 @@ import {
 import type { CreateChatThreadRequest, CreateChatThreadResult, UpdateChatThreadRequest } from "@natter/wire";
 import type { ChatService } from "../../domain/chat-service.js";
 import { validationError } from "../../domain/errors.js";
+import { isStorableId } from "../../domain/limits.js";
 import { fromWireParticipant, fromWireRetention, toWireThread, toWireThreadItem } from "../mappers/chat.js";
 import { decodeState, encodeState, intParam, nextLink, threadPath, timeParam } from "../paging.js";
 import { caller } from "../plugins/request-context.js";
 
 const chat = (limit: string) => ({ api: "chat" as const, auth: "bearer" as const, limit });
 type ThreadCursor = { a: number; i: string };
+/** A cursor this service made: an integral activity time (epoch ms) and a thread id without U+0000. */
 const isThreadCursor = (v: unknown): v is ThreadCursor =>
-  typeof v === "object" && v !== null && typeof (v as ThreadCursor).a === "number" && typeof (v as ThreadCursor).i === "string";
+  typeof v === "object" && v !== null && Number.isSafeInteger((v as ThreadCursor).a) && typeof (v as ThreadCursor).i === "string"
+  && isStorableId((v as ThreadCursor).i);
 
 export function threadRoutes(app: FastifyInstance, chatService: ChatService): void {
   // CreateChatThread: POST /chat/threads

@@ -309,6 +309,36 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.countParticipants("19:other@thread.v2"), 0);
         assert.deepEqual(await store.listParticipantIds("19:other@thread.v2"), []);
       });
+
+      test("participant windows: ids in join order with their shareHistoryTime and the latest, current inside transactions", async (store) => {
+        await store.insertThread(thread());
+        const windows = async () => {
+          const w = await store.transaction((tx) => tx.listParticipantWindows(thread().id));
+          return { ids: [...w.ids], shareHistoryTimes: [...w.shareHistoryTimes], latestShareHistoryTime: w.latestShareHistoryTime };
+        };
+        assert.deepEqual(await windows(), { ids: [], shareHistoryTimes: [], latestShareHistoryTime: Number.NEGATIVE_INFINITY });
+        await store.upsertParticipant(participant({ userId: USER("b"), joinedAt: 2_000, shareHistoryTime: 0 }));
+        await store.upsertParticipant(participant({ userId: USER("a"), joinedAt: 1_000, shareHistoryTime: 5_000 }));
+        await store.upsertParticipant(participant({ userId: USER("c"), joinedAt: 3_000, shareHistoryTime: 1_500 }));
+        assert.deepEqual(await windows(), { ids: [USER("a"), USER("b"), USER("c")], shareHistoryTimes: [5_000, 0, 1_500], latestShareHistoryTime: 5_000 });
+        // The same list as listParticipantIds, inside a transaction and outside.
+        await store.transaction(async (tx) => {
+          assert.deepEqual([...(await tx.listParticipantWindows(thread().id)).ids], [...(await tx.listParticipantIds(thread().id))]);
+        });
+        assert.deepEqual([...(await store.listParticipantWindows(thread().id)).ids], [USER("a"), USER("b"), USER("c")]);
+        // A changed shareHistoryTime and a removal show at once (a store that caches must forget).
+        await store.upsertParticipant(participant({ userId: USER("a"), joinedAt: 1_000, shareHistoryTime: 100 }));
+        assert.deepEqual(await windows(), { ids: [USER("a"), USER("b"), USER("c")], shareHistoryTimes: [100, 0, 1_500], latestShareHistoryTime: 1_500 });
+        await store.deleteParticipant(thread().id, USER("c"));
+        assert.deepEqual(await windows(), { ids: [USER("a"), USER("b")], shareHistoryTimes: [100, 0], latestShareHistoryTime: 100 });
+        // A rolled-back change leaves no trace.
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.upsertParticipant(participant({ userId: USER("d"), joinedAt: 4_000, shareHistoryTime: 9_000 }));
+          assert.equal((await tx.listParticipantWindows(thread().id)).latestShareHistoryTime, 9_000);
+          throw new Error("roll back");
+        }), /roll back/);
+        assert.deepEqual(await windows(), { ids: [USER("a"), USER("b")], shareHistoryTimes: [100, 0], latestShareHistoryTime: 100 });
+      });
     });
 
     describe("messages", () => {
@@ -386,6 +416,21 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         }
         assert.deepEqual(seen, ["2000", "6000", "5000", "4000", "3000", "1000"]);
         assert.deepEqual(await store.listMessages("19:missing@thread.v2", { limit: 10 }), []);
+      });
+
+      test("listMessages: minCreatedAt is also the lower end of the version range (version >= createdAt), so a future one reads nothing", async (store) => {
+        for (let i = 1; i <= 50; i++) {
+          await store.insertMessage(message({ id: String(i * 1_000), sequence: i, createdAt: i * 1_000, version: i * 1_000 }));
+        }
+        // A record that breaks the invariant (version below createdAt) exists only to show where the range starts:
+        // created at 60 000, it matches minCreatedAt 55 000, but its version (54 000) lies below the range.
+        await store.insertMessage(message({ id: "60000", sequence: 60, createdAt: 60_000, version: 54_000 }));
+        const ids = async (q: Parameters<StoreOps["listMessages"]>[1]) => (await store.listMessages(thread().id, q)).map((m) => m.id);
+        assert.deepEqual(await ids({ limit: 100, minCreatedAt: 55_000 }), []);
+        assert.deepEqual(await ids({ limit: 100, minCreatedAt: 48_000 }), ["60000", "50000", "49000", "48000"]);
+        assert.deepEqual(await ids({ limit: 100, minCreatedAt: 10_000_000 }), []);
+        // minVersion still bounds when it is the greater one.
+        assert.deepEqual(await ids({ limit: 100, minCreatedAt: 1_000, minVersion: 49_000 }), ["60000", "50000", "49000"]);
       });
     });
 

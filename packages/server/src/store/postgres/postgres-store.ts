@@ -15,7 +15,7 @@
 import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
-  DirectoryOps, EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ProfileRecord,
+  DirectoryOps, EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -41,6 +41,14 @@ function prepared(text: string, values: unknown[] | undefined): QueryConfig {
 /** Advisory lock keys (bigint, database-wide): schema migrations, and the event-position lock. */
 export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("natter\0\0")
 export const EVENT_LOCK = "7953083516447997953";
+
+/**
+ * listMessages: a backward range of messages_version. The lower end is the greater of minVersion and
+ * minCreatedAt (version >= createdAt, see MessagePageQuery), so a shareHistoryTime in the future is an empty
+ * range instead of a scan of the whole thread. Exported for the query-plan test.
+ */
+export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = $1 AND version < $2
+  AND version >= GREATEST($3::bigint, $4::bigint) AND created_at >= $4 ORDER BY version DESC LIMIT $5`;
 
 const json = (value: unknown): string | null => (value == null ? null : JSON.stringify(value));
 const parse = <T>(value: unknown): T | null => (value == null ? null : (JSON.parse(value as string) as T));
@@ -173,6 +181,14 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const { rows } = await this.q("SELECT user_id FROM participants WHERE thread_id = $1 ORDER BY joined_at, ord", [threadId]);
     return rows.map((r) => r.user_id as string);
   }
+  async listParticipantWindows(threadId: string): Promise<ParticipantWindows> {
+    const { rows } = await this.q("SELECT user_id, share_history_time FROM participants WHERE thread_id = $1 ORDER BY joined_at, ord", [threadId]);
+    const shareHistoryTimes = rows.map((r) => r.share_history_time as number);
+    return {
+      ids: rows.map((r) => r.user_id as string), shareHistoryTimes,
+      latestShareHistoryTime: shareHistoryTimes.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
+    };
+  }
   async countParticipants(threadId: string) {
     const { rows } = await this.q("SELECT COUNT(*) AS n FROM participants WHERE thread_id = $1", [threadId]);
     return rows[0].n as number;
@@ -199,8 +215,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     await this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
   }
   async listMessages(threadId: string, q: MessagePageQuery) {
-    const { rows } = await this.q(`SELECT * FROM messages WHERE thread_id = $1 AND version < $2 AND version >= $3 AND created_at >= $4
-      ORDER BY version DESC LIMIT $5`, [
+    const { rows } = await this.q(LIST_MESSAGES_SQL, [
       threadId, q.beforeVersion ?? Number.MAX_SAFE_INTEGER, q.minVersion ?? Number.MIN_SAFE_INTEGER, q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, q.limit]);
     return rows.map(toMessage);
   }

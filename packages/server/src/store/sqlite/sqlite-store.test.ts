@@ -160,6 +160,13 @@ describe("SqliteStore specifics", () => {
       assert.deepEqual(await idsInTx(), ["8:acs:a"]); // now cached
       const shared = await store.transaction((tx) => tx.listParticipantIds(threadId));
       assert.ok(Object.isFrozen(shared), "the shared list cannot be changed by a caller");
+      // The domain's common case hands this very list to appendEvent (its recipient-set cache is keyed by it).
+      await store.transaction(async (tx) => {
+        const windows = await tx.listParticipantWindows(threadId);
+        assert.equal(windows.ids, shared, "listParticipantWindows shares the cached list");
+        assert.equal(await tx.listParticipantWindows(threadId), windows);
+        assert.ok(Object.isFrozen(windows) && Object.isFrozen(windows.shareHistoryTimes));
+      });
       await store.upsertParticipant(join_("8:acs:b", 2));
       assert.deepEqual(await idsInTx(), ["8:acs:a", "8:acs:b"]);
       await store.deleteParticipant(threadId, "8:acs:a");

@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
-  EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ReadReceiptRecord,
+  EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -22,6 +22,14 @@ type Db = Database.Database;
 const json = (value: unknown): string | null => (value == null ? null : JSON.stringify(value));
 const parse = <T>(value: unknown): T | null => (value == null ? null : (JSON.parse(value as string) as T));
 const MAX_BATCH = 256;
+
+/**
+ * listMessages: a backward range of messages_version. The lower end is the greater of minVersion and
+ * minCreatedAt (version >= createdAt, see MessagePageQuery), so a shareHistoryTime in the future is an empty
+ * range instead of a scan of the whole thread. Exported for the query-plan test.
+ */
+export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = @threadId AND version < @before
+  AND version >= MAX(@minVersion, @minCreatedAt) AND created_at >= @minCreatedAt ORDER BY version DESC LIMIT @limit`;
 
 function toUser(r: Row): UserRecord {
   return { id: r.id as string, createdAt: r.created_at as number, deletedAt: (r.deleted_at as number) ?? null, tokenGeneration: r.token_generation as number };
@@ -78,11 +86,12 @@ class SqliteOps implements StoreOps, DirectoryOps {
    */
   private readonly setIds?: Map<string, number>;
   /**
-   * Participant ids by thread, on the writer: every event reads its thread's recipients, and a 250-member
-   * thread's read was a tenth of a send's time. Changed with the participants table (upsert, delete, purge),
-   * and forgotten on any rollback with the set ids (stmtForgetCaches); same single-writer assumption.
+   * Participants (ids and shareHistoryTimes) by thread, on the writer: every event reads its thread's
+   * recipients, and a 250-member thread's read was a tenth of a send's time. Changed with the participants
+   * table (upsert, delete, purge), and forgotten on any rollback with the set ids (stmtForgetCaches); same
+   * single-writer assumption.
    */
-  private readonly participantIds?: Map<string, readonly string[]>;
+  private readonly participantIds?: Map<string, ParticipantWindows>;
   /** The canonical member list (set key) of a cached participant list, computed once per list. */
   private readonly setKeys = new WeakMap<readonly string[], string>();
   constructor(private readonly db: Db, role: "reader" | "writer" | "both") {
@@ -172,15 +181,23 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return (this.stmt("SELECT * FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid LIMIT ? OFFSET ?").all(threadId, limit, skip) as Row[]).map(toParticipant);
   }
   async listParticipantIds(threadId: string): Promise<readonly string[]> {
+    return (await this.listParticipantWindows(threadId)).ids;
+  }
+  async listParticipantWindows(threadId: string): Promise<ParticipantWindows> {
     const cached = this.participantIds?.get(threadId);
-    // Frozen: callers share the cached list (they only read it).
+    // Frozen: callers share the cached lists (they only read them).
     if (cached) return cached;
-    const ids = Object.freeze((this.stmt("SELECT user_id FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid").all(threadId) as Row[]).map((r) => r.user_id as string));
+    const rows = this.stmt("SELECT user_id, share_history_time FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid").all(threadId) as Row[];
+    const shareHistoryTimes = Object.freeze(rows.map((r) => r.share_history_time as number));
+    const windows: ParticipantWindows = Object.freeze({
+      ids: Object.freeze(rows.map((r) => r.user_id as string)), shareHistoryTimes,
+      latestShareHistoryTime: shareHistoryTimes.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
+    });
     if (this.participantIds) {
       if (this.participantIds.size >= 10_000) this.participantIds.clear(); // bounded; a node's active threads fit
-      this.participantIds.set(threadId, ids);
+      this.participantIds.set(threadId, windows);
     }
-    return ids;
+    return windows;
   }
   async countParticipants(threadId: string) {
     return (this.stmt("SELECT COUNT(*) AS n FROM participants WHERE thread_id = ?").get(threadId) as Row).n as number;
@@ -209,8 +226,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
   }
   async listMessages(threadId: string, q: MessagePageQuery) {
-    return (this.stmt(`SELECT * FROM messages WHERE thread_id = @threadId AND version < @before AND version >= @minVersion AND created_at >= @minCreatedAt
-      ORDER BY version DESC LIMIT @limit`).all({
+    return (this.stmt(LIST_MESSAGES_SQL).all({
       threadId, before: q.beforeVersion ?? Number.MAX_SAFE_INTEGER, minVersion: q.minVersion ?? Number.MIN_SAFE_INTEGER,
       minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit,
     }) as Row[]).map(toMessage);
