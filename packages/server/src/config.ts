@@ -1,6 +1,7 @@
 // One typed, validated configuration from flags, NATTER_* environment variables and defaults.
 // Nothing else in the server reads the environment.
 import { parseArgs } from "node:util";
+import { DEFAULT_MAX_SOCKETS, DEFAULT_MAX_SOCKETS_PER_USER } from "./realtime/connection-limits.js";
 
 export interface NatterConfig {
   host: string;
@@ -31,6 +32,10 @@ export interface NatterConfig {
   headersTimeoutSeconds: number;
   /** Seconds a client has to send a whole request. */
   requestTimeoutSeconds: number;
+  /** Open realtime sockets per node, both protocols, authenticated or not (upgrades beyond it get 503). */
+  realtimeMaxSockets: number;
+  /** Open realtime sockets per user per node, both protocols (429 at the upgrade, or close 4429 after hello). */
+  realtimeMaxSocketsPerUser: number;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +67,8 @@ export const OPTIONS: Option[] = [
   { flag: "housekeeping-seconds", env: "NATTER_HOUSEKEEPING_SECONDS", description: "interval of retention purges", default: "60" },
   { flag: "headers-timeout-seconds", env: "NATTER_HEADERS_TIMEOUT_SECONDS", description: "time a client has to send the request headers", default: "10" },
   { flag: "request-timeout-seconds", env: "NATTER_REQUEST_TIMEOUT_SECONDS", description: "time a client has to send a whole request", default: "30" },
+  { flag: "realtime-max-sockets", env: "NATTER_REALTIME_MAX_SOCKETS", description: "open realtime sockets per node, both protocols (beyond: 503)", default: String(DEFAULT_MAX_SOCKETS) },
+  { flag: "realtime-max-sockets-per-user", env: "NATTER_REALTIME_MAX_SOCKETS_PER_USER", description: "open realtime sockets per user per node (beyond: 429 / close 4429)", default: String(DEFAULT_MAX_SOCKETS_PER_USER) },
 ];
 
 function port(value: string, name: string): number {
@@ -73,6 +80,11 @@ function positive(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--${name} must be a positive number, got '${value}'`);
   return n;
+}
+
+function positiveInteger(value: string, name: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw new ConfigError(`--${name} must be a positive integer, got '${value}'`);
+  return Number(value);
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
@@ -119,6 +131,8 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     demoAuth: oneOf(get("demo-auth")!, ["on", "off", "auto"] as const, "demo-auth"),
     headersTimeoutSeconds: positive(get("headers-timeout-seconds")!, "headers-timeout-seconds"),
     requestTimeoutSeconds: positive(get("request-timeout-seconds")!, "request-timeout-seconds"),
+    realtimeMaxSockets: positiveInteger(get("realtime-max-sockets")!, "realtime-max-sockets"),
+    realtimeMaxSocketsPerUser: positiveInteger(get("realtime-max-sockets-per-user")!, "realtime-max-sockets-per-user"),
   };
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) throw new ConfigError("--headers-timeout-seconds must not exceed --request-timeout-seconds");
   if (config.accessKey !== undefined && !isBase64Key(config.accessKey)) {
