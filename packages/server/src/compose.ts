@@ -29,6 +29,9 @@ import { attachRealtime } from "./realtime/gateway.js";
 import { attachTrouter } from "./realtime/trouter/trouter.js";
 import { StreamTail } from "./realtime/stream-tail.js";
 import { WriteHealth } from "./store/write-health.js";
+import { ConnectionLimits } from "./realtime/connection-limits.js";
+import type { RealtimeOptions } from "./realtime/protocol.js";
+import type { TrouterOptions } from "./realtime/trouter/protocol.js";
 
 export interface RunningNatter {
   config: NatterConfig;
@@ -64,6 +67,9 @@ export interface StartOptions {
   log?: boolean;
   /** Log as JSON into this stream instead of stdout (turns logging on; tests that inspect the log). */
   logStream?: NodeJS.WritableStream;
+  /** Realtime tuning beyond the config (tests: short timers, small buffers); defaults in the protocol files. */
+  realtime?: Partial<RealtimeOptions>;
+  trouter?: Partial<TrouterOptions>;
 }
 
 function isDirectory(store: Store): store is Store & DirectoryOps {
@@ -230,14 +236,16 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   };
   // One window on the event stream for both realtime gateways: a message is read once per node.
   const tail = new StreamTail(store);
+  // One set of socket caps for both endpoints: they share the process's file descriptors.
+  const limits = new ConnectionLimits(config.realtimeMaxSockets, config.realtimeMaxSocketsPerUser);
   const realtime = attachRealtime({
-    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now, tail,
-    eventRetentionMs: config.eventRetentionHours * 3_600_000,
+    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now, tail, limits,
+    eventRetentionMs: config.eventRetentionHours * 3_600_000, options: options.realtime,
   });
   // Azure's browser SDK realtime (Trouter subset) on the same listeners; its HTTP routes are in the app.
   const trouter = attachTrouter({
-    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now, tail,
-    eventRetentionMs: config.eventRetentionHours * 3_600_000, accessKey: keyBytes,
+    servers: [httpServer, httpsServer], bus, store, tokens, chat, log: app.log, now, tail, limits,
+    eventRetentionMs: config.eventRetentionHours * 3_600_000, accessKey: keyBytes, options: options.realtime, trouterOptions: options.trouter,
   });
   realtimeConnections = () => realtime.connectionCount() + trouter.connectionCount();
   const httpsPort = await listen(httpsServer, config.httpsPort, config.host);

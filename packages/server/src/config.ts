@@ -1,6 +1,7 @@
 // One typed, validated configuration from flags, NATTER_* environment variables and defaults.
 // Nothing else in the server reads the environment.
 import { parseArgs } from "node:util";
+import { DEFAULT_MAX_SOCKETS, DEFAULT_MAX_SOCKETS_PER_USER } from "./realtime/connection-limits.js";
 
 export interface NatterConfig {
   host: string;
@@ -42,6 +43,10 @@ export interface NatterConfig {
   metrics: "on" | "off";
   /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
+  /** Open realtime sockets per node, both protocols, authenticated or not (upgrades beyond it get 503). */
+  realtimeMaxSockets: number;
+  /** Open realtime sockets per user per node, both protocols (429 at the upgrade, or close 4429 after hello). */
+  realtimeMaxSocketsPerUser: number;
 }
 
 export class ConfigError extends Error {}
@@ -77,6 +82,8 @@ export const OPTIONS: Option[] = [
   { flag: "demo-hosts", env: "NATTER_DEMO_HOSTS", description: "comma-separated host names the demo sign-in accepts besides localhost and IP addresses" },
   { flag: "metrics", env: "NATTER_METRICS", description: "on | off: Prometheus metrics at GET /metrics", default: "on" },
   { flag: "metrics-token", env: "NATTER_METRICS_TOKEN", description: "when set, GET /metrics requires Authorization: Bearer <token>" },
+  { flag: "realtime-max-sockets", env: "NATTER_REALTIME_MAX_SOCKETS", description: "open realtime sockets per node, both protocols (beyond: 503)", default: String(DEFAULT_MAX_SOCKETS) },
+  { flag: "realtime-max-sockets-per-user", env: "NATTER_REALTIME_MAX_SOCKETS_PER_USER", description: "open realtime sockets per user per node (beyond: 429 / close 4429)", default: String(DEFAULT_MAX_SOCKETS_PER_USER) },
 ];
 
 function port(value: string, name: string): number {
@@ -88,6 +95,11 @@ function positive(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--${name} must be a positive number, got '${value}'`);
   return n;
+}
+
+function positiveInteger(value: string, name: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw new ConfigError(`--${name} must be a positive integer, got '${value}'`);
+  return Number(value);
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
@@ -165,6 +177,8 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     demoHosts: hostNames(get("demo-hosts"), "demo-hosts"),
     metrics: oneOf(get("metrics")!, ["on", "off"] as const, "metrics"),
     metricsToken: get("metrics-token"),
+    realtimeMaxSockets: positiveInteger(get("realtime-max-sockets")!, "realtime-max-sockets"),
+    realtimeMaxSocketsPerUser: positiveInteger(get("realtime-max-sockets-per-user")!, "realtime-max-sockets-per-user"),
   };
   if (config.metricsToken !== undefined && config.metricsToken.length < 16) throw new ConfigError("--metrics-token must be at least 16 characters");
   if (config.metricsToken !== undefined && config.metrics === "off") throw new ConfigError("--metrics-token needs --metrics on");

@@ -1,7 +1,8 @@
 // Natter's WebSocket realtime transport (protocol: docs/realtime-protocol.md). Failure modes it handles:
 // network drops and server restarts (reconnect with jittered backoff, resume from the last stream position,
 // so missed events arrive once and in order), a silent peer (watchdog reset by every frame), an expiring
-// token (a refreshed one is sent in an `auth` frame before expiry), 4401 (one forced token refresh, then give up), and a resync signal.
+// token (a refreshed one is sent in an `auth` frame before expiry), 4401 (one forced token refresh, then give up),
+// 4403 (the token has no chat scope: give up at once), 4429 (too many sockets: maximum backoff), and a resync signal.
 // Uses the global WebSocket (browsers, Node 22+) or the optional `ws` package in Node 20.
 import { deserializeCommunicationIdentifier } from "@natter/communication-common";
 import type { RealtimeTransport, RealtimeTransportContext } from "./realtime-transport.js";
@@ -158,17 +159,20 @@ export class WebSocketTransport implements RealtimeTransport {
         new Error(
           code === 4401
             ? "Realtime connection refused: the access token is not valid (4401)."
-            : `Realtime connection failed before it was ready (close code ${code}).`,
+            : code === 4403
+              ? "Realtime connection refused: the access token's scopes do not allow chat (4403)."
+              : `Realtime connection failed before it was ready (close code ${code}).`,
         ),
       );
       return;
     }
     if (this.stopped) return;
-    if (code === 4401 && ++this.unauthorizedInARow > 1) {
+    // 4403: the token's scopes do not allow chat; the same credential would be refused again.
+    if (code === 4403 || (code === 4401 && ++this.unauthorizedInARow > 1)) {
       this.stopped = true;
       return;
     }
-    this.scheduleReconnect(code === 4400 || code === 1009 ? MAX_BACKOFF_MS : code === 4401 ? 0 : undefined);
+    this.scheduleReconnect(code === 4400 || code === 1009 || code === 4429 ? MAX_BACKOFF_MS : code === 4401 ? 0 : undefined);
   }
 
   private onFrame(socket: SocketLike, frame: Record<string, unknown>): void {

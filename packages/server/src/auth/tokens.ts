@@ -85,6 +85,14 @@ export class TokenService {
     return verified.caller;
   }
 
+  /**
+   * Throws 401 when the user was deleted or its tokens revoked since a token of `generation` was checked. The
+   * user's generation is read at most every GENERATION_TTL_MS (shared with verify), so this is cheap per socket.
+   */
+  async checkCurrent(userId: string, generation: unknown): Promise<void> {
+    await this.checkGeneration(userId, generation, this.now());
+  }
+
   private async checkGeneration(userId: string, generation: unknown, now: number): Promise<void> {
     let known = this.generations.get(userId);
     if (!known || now - known.readAt > GENERATION_TTL_MS) {

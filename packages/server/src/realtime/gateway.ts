@@ -11,6 +11,11 @@
 // wake-ups of a commit are served as a batch (Gateway.scheduleWake); a socket behind the tail's window reads
 // the Store itself. Ephemeral events (typing) are sent straight from the Bus
 // and dropped for a socket whose buffer is full.
+//
+// Abuse bounds: every write (events, pongs, pings) respects the socket's send-buffer limit, and a buffer that
+// stays over it closes the socket (4008); before the session is open a socket is sent nothing but the hello
+// exchange and its frames are limited to maxHelloBytes; a token needs a chat scope (4403, as REST's 403); the
+// node and each user have a cap on open sockets (ConnectionLimits, shared with the Trouter endpoint).
 import type http from "node:http";
 import type https from "node:https";
 import type { Duplex } from "node:stream";
@@ -24,6 +29,7 @@ import type { Store, StreamEvent } from "../store/store.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { ChatService } from "../domain/chat-service.js";
 import type { Caller } from "../domain/caller.js";
+import { requireCapability } from "../domain/caller.js";
 import { ChatError } from "../domain/errors.js";
 import type { ChatEvent, ChatEventEnvelope } from "../domain/events.js";
 import { CHAT_EVENT } from "../domain/events.js";
@@ -32,7 +38,9 @@ import { toWireEvent } from "./event-payloads.js";
 import { modelFromRawId } from "../domain/identifiers.js";
 import { StreamTail } from "./stream-tail.js";
 import type { ClientFrame, ErrorFrame, ReadyFrame, RealtimeOptions, ServerFrame } from "./protocol.js";
-import { CLOSE, DEFAULT_REALTIME_OPTIONS, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
+import { CLOSE, DEFAULT_REALTIME_OPTIONS, MAX_PING_ID_CHARS, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
+import type { ConnectionSlot } from "./connection-limits.js";
+import { ConnectionLimits } from "./connection-limits.js";
 
 export interface RealtimeDeps {
   servers: (http.Server | https.Server)[];
@@ -48,6 +56,8 @@ export interface RealtimeDeps {
   options?: Partial<RealtimeOptions>;
   /** The node's window on the event stream, shared with the Trouter gateway (one of its own when absent). */
   tail?: StreamTail;
+  /** The node's socket caps, shared with the Trouter gateway (defaults of their own when absent). */
+  limits?: ConnectionLimits;
 }
 
 export interface RealtimeStats {
@@ -88,6 +98,7 @@ class Gateway implements RealtimeGateway {
   readonly sessions = new Set<Session>();
   readonly counters = { slowConsumerCloses: 0, heartbeatTimeouts: 0 };
   readonly tail: StreamTail;
+  readonly limits: ConnectionLimits;
   private closing = false;
   private readonly control: Promise<(() => Promise<void>) | undefined>;
   private readonly listeners = new Map<http.Server | https.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
@@ -96,6 +107,7 @@ class Gateway implements RealtimeGateway {
     this.options = { ...DEFAULT_REALTIME_OPTIONS, ...deps.options };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayloadBytes, perMessageDeflate: false });
     this.tail = deps.tail ?? new StreamTail(deps.store);
+    this.limits = deps.limits ?? new ConnectionLimits();
     for (const server of deps.servers) {
       const listener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(server, req, socket, head);
       this.listeners.set(server, listener);
@@ -145,16 +157,23 @@ class Gateway implements RealtimeGateway {
     const token = url.searchParams.get("access_token");
     const since = parseSince(url.searchParams.get("since"));
     if (since === null) return reject(socket, 400, "BadRequest", "since must be a non-negative integer.");
+    // Counted from here until the socket closes, authenticated or not: a full node refuses before any work.
+    const slot = this.limits.reserveFor(socket);
+    if (!slot) return reject(socket, 503, "ServiceUnavailable", "This node has reached its limit of realtime connections.");
     const auth: Promise<Authenticated | undefined> = token ? this.deps.tokens.verify(token).then((caller) => ({ caller, token })) : Promise.resolve(undefined);
     auth.then(
       (authenticated) => {
         if (this.closing) return reject(socket, 503, "ServiceUnavailable", "The server is shutting down.");
+        // Early refusal when the URL names the user; the count itself is taken at hello (Session.start).
+        if (authenticated && !this.limits.userHasRoom(authenticated.caller.userId)) {
+          return reject(socket, 429, "TooManyRequests", "This user has reached the limit of realtime connections.");
+        }
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           if (this.closing) {
             ws.close(CLOSE.goingAway, "server shutting down");
             return;
           }
-          const session = new Session(this, ws, authenticated, since);
+          const session = new Session(this, ws, slot, authenticated, since);
           this.sessions.add(session);
         });
       },
@@ -220,10 +239,10 @@ class Gateway implements RealtimeGateway {
 }
 
 /** Answers an upgrade request with an HTTP error (ACS error body) and closes the socket. */
-function reject(socket: Duplex, status: number, code: string, message: string): void {
+export function reject(socket: Duplex, status: number, code: string, message: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ error: { code, message } });
-  const reason = { 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable" }[status] ?? "Error";
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ?? "Error";
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
@@ -255,10 +274,32 @@ function eventFrame(record: StreamEvent, recipientJson: string): string {
   return parts[0] + recipientJson + parts[1];
 }
 
+/** Whether the token's scopes allow chat (the REST rule: chat, chat.join or chat.join.limited; not voip alone). */
+export function allowsChat(caller: Caller): boolean {
+  try {
+    requireCapability(caller, "participate");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const FORBIDDEN_MESSAGE = "The access token's scopes do not allow chat (it needs chat, chat.join or chat.join.limited).";
+
+/** A ping id the server will echo: absent, a finite number, or a short string. */
+function validPingId(id: unknown): boolean {
+  return id === undefined || (typeof id === "number" && Number.isFinite(id)) || (typeof id === "string" && id.length <= MAX_PING_ID_CHARS);
+}
+
 /** undefined: absent; null: malformed. */
 function parseSince(value: string | null | undefined): number | undefined | null {
   if (value === null || value === undefined || value === "") return undefined;
   return /^\d{1,15}$/.test(value) ? Number(value) : null;
+}
+
+function rawLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }
 
 /** The `exp` claim of a token already verified by TokenService (epoch ms), if any. */
@@ -299,6 +340,7 @@ class Session {
   constructor(
     private readonly gw: Gateway,
     private readonly ws: WebSocket,
+    private readonly slot: ConnectionSlot,
     private readonly preAuth: Authenticated | undefined,
     private readonly querySince: number | undefined,
   ) {
@@ -349,6 +391,7 @@ class Session {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.expiryTimer);
     clearTimeout(this.drainTimer);
+    this.slot.release();
     this.gw.removed(this);
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = undefined;
@@ -360,8 +403,17 @@ class Session {
     return this.phase === "closed";
   }
 
+  /**
+   * Writes one control frame (ready, pong, ping, error), never past the send-buffer limit: over it the frame is
+   * dropped and the socket counts as stalled (closed with 4008 if the buffer does not drain in slowConsumerMs).
+   * A client that floods pings without reading therefore holds at most the limit, not its pongs.
+   */
   private send(frame: ServerFrame): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.overLimit()) {
+      if (!this.closed) this.stalled();
+      return;
+    }
     this.ws.send(JSON.stringify(frame));
   }
 
@@ -375,6 +427,9 @@ class Session {
     this.lastSeen = performance.now();
     if (this.phase === "closed") return;
     if (isBinary) return this.fail(CLOSE.protocolError, "BadRequest", "Frames are JSON text.");
+    if (this.phase !== "open" && rawLength(data) > this.gw.options.maxHelloBytes) {
+      return this.fail(CLOSE.tooBig, "BadRequest", `Frames before ready are limited to ${this.gw.options.maxHelloBytes} bytes.`);
+    }
     let frame: ClientFrame;
     try {
       frame = JSON.parse(data.toString()) as ClientFrame;
@@ -396,7 +451,12 @@ class Session {
         void this.reauthenticate(frame.token);
         return;
       case "ping":
-        this.send({ type: "pong", id: frame.id });
+        // Nothing but the hello exchange before the session is open: an unauthenticated socket gets no pong.
+        if (this.phase !== "open") return;
+        if (!validPingId(frame.id)) {
+          return this.fail(CLOSE.protocolError, "BadRequest", `A ping id must be a finite number or a string of at most ${MAX_PING_ID_CHARS} characters.`);
+        }
+        this.send(frame.id === undefined ? { type: "pong" } : { type: "pong", id: frame.id });
         return;
       case "pong":
         return;
@@ -423,6 +483,10 @@ class Session {
     }
     if (!auth) return this.fail(CLOSE.unauthorized, "Unauthorized", "An access token is required.");
     if (this.closed) return;
+    if (!allowsChat(auth.caller)) return this.fail(CLOSE.forbidden, "Forbidden", FORBIDDEN_MESSAGE);
+    if (!this.slot.bindUser(auth.caller.userId)) {
+      return this.fail(CLOSE.tooManyConnections, "TooManyConnections", `This user has reached the limit of ${this.gw.limits.maxSocketsPerUser} realtime connections.`);
+    }
     this.userId = auth.caller.userId;
     this.recipientJson = JSON.stringify(modelFromRawId(this.userId));
     this.token = auth.token;
@@ -465,7 +529,9 @@ class Session {
     } catch (error) {
       return this.authFailed(error);
     }
+    if (this.closed) return;
     if (caller.userId !== this.userId) return this.fail(CLOSE.unauthorized, "Unauthorized", "The token is for another user.");
+    if (!allowsChat(caller)) return this.fail(CLOSE.forbidden, "Forbidden", FORBIDDEN_MESSAGE);
     this.token = token;
     this.armExpiry();
   }
@@ -527,12 +593,16 @@ class Session {
   wakeLive(target: number): void {
     if (this.phase !== "open") return;
     if (!this.pulling && this.stalledSince === undefined && (this.wanted ?? 0) <= target && !this.overLimit()) {
-      const live = this.gw.tail.peek(this.userId!, this.cursor, this.wanted ?? 0);
+      const wanted = this.wanted;
+      const live = this.gw.tail.peek(this.userId!, this.cursor, wanted ?? 0);
       if (live) {
         this.wanted = undefined;
-        this.sendEvents(live.events);
-        this.cursor = Math.max(this.cursor, live.upTo);
-        return;
+        if (this.sendEvents(live.events)) {
+          this.cursor = Math.max(this.cursor, live.upTo);
+          return;
+        }
+        // Stopped at the buffer limit: the read loop stalls, then goes on from the cursor.
+        this.wanted = Math.max(this.wanted ?? 0, wanted ?? 0) || undefined;
       }
     }
     this.wake();
@@ -565,7 +635,13 @@ class Session {
           // From the tail's window, or a Store page when the socket is behind it (replay).
           const batch = await this.gw.tail.read(this.userId!, this.cursor, wanted, pageSize);
           if (this.closed) return;
-          this.sendEvents(batch.events);
+          if (!this.sendEvents(batch.events)) {
+            // Stopped at the buffer limit (or the socket is closing): read again from the cursor once it drains.
+            this.wanted = Math.max(this.wanted ?? 0, wanted ?? 0) || undefined;
+            this.pullAgain = true;
+            if (this.overLimit()) this.stalled();
+            return;
+          }
           this.cursor = Math.max(this.cursor, batch.upTo);
           if (!batch.more) break;
         }
@@ -578,16 +654,18 @@ class Session {
     }
   }
 
-  private sendEvents(events: StreamEvent[]): void {
+  /** Sends the events after the cursor while the send buffer is under its limit; false if it stopped early. */
+  private sendEvents(events: StreamEvent[]): boolean {
     for (const record of events) {
       if (record.position <= this.cursor) continue;
-      if (this.ws.readyState !== this.ws.OPEN) return;
+      if (this.ws.readyState !== this.ws.OPEN || this.overLimit()) return false;
       this.ws.send(eventFrame(record, this.recipientJson!));
       this.cursor = record.position;
     }
+    return true;
   }
 
-  /** The send buffer is over its limit with work waiting: poll until it drains, or close after slowConsumerMs. */
+  /** The send buffer is over its limit (work or a control frame waiting): poll until it drains, or close after slowConsumerMs. */
   private stalled(): void {
     this.stalledSince ??= performance.now();
     if (this.drainTimer) return;

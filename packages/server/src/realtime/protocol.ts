@@ -18,7 +18,14 @@ export const CLOSE = {
   protocolError: 4400,
   /** Missing, invalid, expired or revoked token. Get a fresh token, then reconnect. */
   unauthorized: 4401,
+  /** The token is valid but its scopes do not allow chat (a voip-only token). Do not retry with the same token. */
+  forbidden: 4403,
+  /** The user already has the maximum number of realtime sockets on this node. Close another one, or retry later. */
+  tooManyConnections: 4429,
 } as const;
+
+/** Longest string `id` a client ping may carry (numbers must be finite); a longer one is a protocol error. */
+export const MAX_PING_ID_CHARS = 64;
 
 // ---- client → server ----
 
@@ -39,7 +46,7 @@ export interface AuthFrame {
 
 export interface PingFrame {
   type: "ping";
-  /** Echoed in the pong. */
+  /** Echoed in the pong: a finite number or a string of at most MAX_PING_ID_CHARS characters. */
   id?: string | number;
 }
 
@@ -81,7 +88,7 @@ export type EventFrame = { type: "event"; /** Absent for ephemeral events (typin
 
 export interface ErrorFrame {
   type: "error";
-  code: "BadRequest" | "Unauthorized" | "UnsupportedProtocolVersion" | "SlowConsumer" | "InternalError";
+  code: "BadRequest" | "Unauthorized" | "Forbidden" | "TooManyConnections" | "UnsupportedProtocolVersion" | "SlowConsumer" | "InternalError";
   message: string;
 }
 
@@ -100,9 +107,14 @@ export interface RealtimeOptions {
   helloTimeoutMs: number;
   /** Largest client frame (bytes); larger ones close the socket with 1009. */
   maxPayloadBytes: number;
-  /** Per-socket send buffer limit (bytes): above it, replay pauses and ephemeral events are dropped. */
+  /** Largest client frame before the session is open (the hello exchange), in bytes; larger ones close with 1009. */
+  maxHelloBytes: number;
+  /**
+   * Per-socket send buffer limit (bytes). Every write respects it: above it, replay pauses, and typing events,
+   * pongs and pings are not written; a buffer that stays above it for slowConsumerMs closes the socket (4008).
+   */
   maxBufferedBytes: number;
-  /** How long the send buffer may stay above the limit, with events waiting, before closing with 4008 (ms). */
+  /** How long the send buffer may stay above the limit before the socket is closed with 4008 (ms). */
   slowConsumerMs: number;
   /** Events read from the Store per page during replay. */
   replayPageSize: number;
@@ -114,6 +126,8 @@ export const DEFAULT_REALTIME_OPTIONS: RealtimeOptions = {
   heartbeatTimeoutMs: 30_000,
   helloTimeoutMs: 10_000,
   maxPayloadBytes: 64 * 1024,
+  // A hello carries a token (about 1 KiB); nothing unauthenticated needs more.
+  maxHelloBytes: 8 * 1024,
   maxBufferedBytes: 1024 * 1024,
   slowConsumerMs: 10_000,
   replayPageSize: 200,

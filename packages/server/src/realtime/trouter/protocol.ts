@@ -18,6 +18,22 @@ export const CLOSE_TIMEOUT_SECONDS = 60;
 export const HEARTBEAT_INTERVAL_MS = 25_000;
 /** A socket that sends nothing for this long is dead (the client echoes heartbeats and pings every 40 s). */
 export const IDLE_TIMEOUT_MS = 95_000;
+/** Longest socket.io message id the server acks (`5:<id>+::…`); the client counts from 1. Longer ids get no ack. */
+export const MAX_ACK_ID_DIGITS = 16;
+/** Tuning of the Trouter WebSocket (tests shorten the timers). */
+export interface TrouterOptions {
+  /** The server sends `2::` this often, and re-checks the user's token generation (revocation bound). */
+  heartbeatIntervalMs: number;
+  /** A socket silent for this long is terminated. */
+  idleTimeoutMs: number;
+  /** A socket whose unsent data exceeds this is dropped, whatever the write (the client reconnects; no resume). */
+  maxBufferedBytes: number;
+}
+export const DEFAULT_TROUTER_OPTIONS: TrouterOptions = {
+  heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+  idleTimeoutMs: IDLE_TIMEOUT_MS,
+  maxBufferedBytes: 4 * 1024 * 1024,
+};
 /** How long a handshake's session id may be used to open the WebSocket. */
 export const TICKET_TTL_MS = 60_000;
 /** Connection lifetime announced in `trouter.connected` and the allocation (seconds). */

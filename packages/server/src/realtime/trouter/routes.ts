@@ -8,6 +8,7 @@ import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { RealTimeNotificationConfiguration } from "@natter/wire";
 import type { TokenService } from "../../auth/tokens.js";
 import type { Caller } from "../../domain/caller.js";
+import { requireCapability } from "../../domain/caller.js";
 import { ChatError } from "../../domain/errors.js";
 import { caller } from "../../http/plugins/request-context.js";
 import { CLOSE_TIMEOUT_SECONDS, CONNECTION_TTL_SECONDS, HEARTBEAT_SECONDS, TICKET_TTL_MS, TROUTER_PATHS, TicketSigner, tokenClaims } from "./protocol.js";
@@ -28,12 +29,17 @@ export function requestOrigin(request: FastifyRequest): string {
   return `${request.protocol}://${host}`;
 }
 
-/** The ACS token the signaling client sends as X-Skypetoken (never as Authorization) to Trouter and the registrar. */
+/**
+ * The ACS token the signaling client sends as X-Skypetoken (never as Authorization) to Trouter and the registrar.
+ * Like every chat endpoint, it needs a chat scope: a voip-only token gets 403 (as REST), never chat events.
+ */
 async function skypeCaller(tokens: TokenService, request: FastifyRequest): Promise<{ caller: Caller; token: string }> {
   const header = request.headers["x-skypetoken"];
   const token = typeof header === "string" ? header.replace(/^skypetoken=/i, "").trim() : "";
   if (!token) throw new ChatError("unauthorized", "An X-Skypetoken header with the access token is required.");
-  return { caller: await tokens.verify(token), token };
+  const who = await tokens.verify(token);
+  requireCapability(who, "participate");
+  return { caller: who, token };
 }
 
 export function registerTrouterRoutes(app: FastifyInstance, deps: TrouterRouteDeps): void {
@@ -47,7 +53,7 @@ export function registerTrouterRoutes(app: FastifyInstance, deps: TrouterRouteDe
     // GetRealTimeNotificationConfiguration: GET /chat/config/realTimeNotifications (the signaling client
     // joins the endpoint and the path by string concatenation: an endpoint ending in "/" gives "//chat/…").
     const config = async (request: FastifyRequest, reply: FastifyReply) => {
-      caller(request);
+      requireCapability(caller(request), "participate");
       const origin = requestOrigin(request);
       const body: RealTimeNotificationConfiguration = {
         trouterServiceUrl: `${origin}${TROUTER_PATHS.trouter}`,

@@ -6,6 +6,11 @@
 // Redis outage may have lost wake-ups) makes it read again. Typing indicators come straight from the Bus.
 // Keeps the client's timers happy (heartbeats, acks of `ping`/`user.activity`) so it never reconnects
 // spuriously; closes sockets when the token expires or is revoked, and at shutdown.
+//
+// Abuse bounds: every write respects the socket's send-buffer limit (over it the socket is terminated; Trouter
+// has no resume, the client reconnects), acks are only sent for short ids, each heartbeat re-checks the user's
+// token generation (a revocation whose Bus message was lost ends the socket within one heartbeat plus the
+// token cache's 5 s), and the node's socket caps (ConnectionLimits) are checked before the WebSocket opens.
 import type http from "node:http";
 import type https from "node:https";
 import type { Duplex } from "node:stream";
@@ -17,16 +22,21 @@ import type { ChatEvent, ChatEventEnvelope } from "../../domain/events.js";
 import { CHAT_EVENT } from "../../domain/events.js";
 import { TOKENS_REVOKED } from "../../domain/identity-service.js";
 import type { RealtimeDeps } from "../gateway.js";
+import { reject } from "../gateway.js";
+import { ConnectionLimits } from "../connection-limits.js";
+import { ChatError } from "../../domain/errors.js";
 import { REALTIME_PATH } from "../protocol.js";
 import { StreamTail } from "../stream-tail.js";
 import type { StreamEvent } from "../../store/store.js";
 import { toTrouterPayload } from "./payloads.js";
-import type { Ticket } from "./protocol.js";
-import { FRAMES, HEARTBEAT_INTERVAL_MS, IDLE_TIMEOUT_MS, CONNECTION_TTL_SECONDS, TROUTER_PATHS, TicketSigner, parseFrame } from "./protocol.js";
+import type { Ticket, TrouterOptions } from "./protocol.js";
+import { CONNECTION_TTL_SECONDS, DEFAULT_TROUTER_OPTIONS, FRAMES, MAX_ACK_ID_DIGITS, TROUTER_PATHS, TicketSigner, parseFrame } from "./protocol.js";
 
 export interface TrouterDeps extends RealtimeDeps {
   /** The access key (session ids are signed with a key derived from it; see routes.ts). */
   accessKey: Uint8Array;
+  /** Timers and buffer limit (tests shorten them); defaults in protocol.ts. */
+  trouterOptions?: Partial<TrouterOptions>;
 }
 
 export interface TrouterGateway {
@@ -38,8 +48,6 @@ export interface TrouterGateway {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_PAYLOAD_BYTES = 64 * 1024;
-/** A socket whose unsent data exceeds this is dropped (the client reconnects; Trouter has no resume). */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 2_000;
 /** Events per Store read when a connection is behind the StreamTail's window. */
 const READ_PAGE = 200;
@@ -50,19 +58,13 @@ export function attachTrouter(deps: TrouterDeps): TrouterGateway {
   return new Trouter(deps);
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-}
-
 class Trouter implements TrouterGateway {
   readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
   readonly connections = new Set<Connection>();
   readonly signer: TicketSigner;
   readonly tail: StreamTail;
+  readonly limits: ConnectionLimits;
+  readonly options: TrouterOptions;
   private closing = false;
   private readonly listeners = new Map<http.Server | https.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
   private readonly control: Promise<(() => Promise<void>) | undefined>;
@@ -70,6 +72,8 @@ class Trouter implements TrouterGateway {
   constructor(readonly deps: TrouterDeps) {
     this.signer = new TicketSigner(deps.accessKey);
     this.tail = deps.tail ?? new StreamTail(deps.store);
+    this.limits = deps.limits ?? new ConnectionLimits();
+    this.options = { ...DEFAULT_TROUTER_OPTIONS, ...deps.trouterOptions };
     for (const server of deps.servers) {
       const listener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
       this.listeners.set(server, listener);
@@ -110,20 +114,24 @@ class Trouter implements TrouterGateway {
     }
     if (!url.pathname.startsWith(TROUTER_PATHS.websocketPrefix)) {
       // Not ours. The Natter gateway owns its path; answer anything else rather than leave it hanging.
-      if (url.pathname !== (this.deps.options?.path ?? REALTIME_PATH)) reject(socket, 404, "Not Found");
+      if (url.pathname !== (this.deps.options?.path ?? REALTIME_PATH)) reject(socket, 404, "NotFound", "No WebSocket endpoint at this path.");
       return;
     }
     socket.on("error", () => socket.destroy());
-    if (this.closing) return reject(socket, 503, "Service Unavailable");
+    if (this.closing) return reject(socket, 503, "ServiceUnavailable", "The server is shutting down.");
     const now = this.deps.now();
     const sid = url.pathname.slice(TROUTER_PATHS.websocketPrefix.length).replace(/\/$/, "");
     const ticket = this.signer.verify(sid, now);
-    if (!ticket || ticket.tokenExpiresAt <= now) return reject(socket, 401, "Unauthorized");
+    if (!ticket || ticket.tokenExpiresAt <= now) return reject(socket, 401, "Unauthorized", "The session id is invalid or expired.");
+    // Counted until the socket closes, with the /realtime sockets (one ConnectionLimits per node).
+    const slot = this.limits.reserveFor(socket);
+    if (!slot) return reject(socket, 503, "ServiceUnavailable", "This node has reached its limit of realtime connections.");
+    if (!slot.bindUser(ticket.userId)) return reject(socket, 429, "TooManyRequests", "This user has reached the limit of realtime connections.");
     // The token was checked at the handshake; a revocation since then shows in the user's token generation.
     this.deps.store.getUser(ticket.userId).then(
       (user) => {
-        if (!user || user.deletedAt !== null || user.tokenGeneration !== ticket.generation) return reject(socket, 401, "Unauthorized");
-        if (this.closing) return reject(socket, 503, "Service Unavailable");
+        if (!user || user.deletedAt !== null || user.tokenGeneration !== ticket.generation) return reject(socket, 401, "Unauthorized", "The access token has been revoked.");
+        if (this.closing) return reject(socket, 503, "ServiceUnavailable", "The server is shutting down.");
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           const ccid = url.searchParams.get("ccid");
           const base = `${"encrypted" in req.socket && req.socket.encrypted ? "https" : "http"}://${req.headers.host ?? "localhost"}${TROUTER_PATHS.trouter}/c/${ccid && /^[\w-]{1,64}$/.test(ccid) ? ccid : "0"}/`;
@@ -134,7 +142,7 @@ class Trouter implements TrouterGateway {
       },
       (error: unknown) => {
         this.deps.log.warn({ err: error }, "trouter: cannot check the user at connect");
-        reject(socket, 503, "Service Unavailable");
+        reject(socket, 503, "ServiceUnavailable", "The server cannot check the user right now.");
       },
     );
   }
@@ -165,7 +173,7 @@ class Connection {
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     ws.on("close", () => this.cleanup());
     ws.on("error", () => ws.terminate());
-    this.heartbeat = setInterval(() => this.tick(), HEARTBEAT_INTERVAL_MS);
+    this.heartbeat = setInterval(() => this.tick(), trouter.options.heartbeatIntervalMs);
     this.armExpiry();
     this.open();
   }
@@ -196,8 +204,16 @@ class Connection {
     );
   }
 
+  /** Every write goes through here: a socket whose unsent data is over the limit is dropped, whatever the frame. */
   private send(frame: string): void {
-    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.trouter.options.maxBufferedBytes) {
+      this.trouter.deps.log.info({ userId: this.ticket.userId, buffered: this.ws.bufferedAmount }, "trouter: dropping a slow consumer");
+      this.ws.terminate();
+      this.cleanup(); // at once: nothing more is written, even before the close event
+      return;
+    }
+    this.ws.send(frame);
   }
 
   private onBus(message: BusMessage): void {
@@ -253,11 +269,6 @@ class Connection {
   /** Sends one chat event as a Trouter notification (a socket.io message carrying an HTTP-like request). */
   private notify(event: ChatEvent): void {
     if (this.closed) return;
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.trouter.deps.log.info({ userId: this.ticket.userId, buffered: this.ws.bufferedAmount }, "trouter: dropping a slow consumer");
-      this.ws.terminate();
-      return;
-    }
     const recipient = this.ticket.userId;
     const id = ++this.requestId;
     this.send(
@@ -283,7 +294,8 @@ class Connection {
         this.ws.close(1000);
         return;
       case 5: // events: `user.activity` and `ping` wait for an ack (10 s / 5 s) or the client reconnects
-        if (frame.id) this.send(FRAMES.ack(frame.id));
+        // Ids are the client's counter; a longer one is not echoed (an ack must not cost more than its frame).
+        if (frame.id && frame.id.length <= MAX_ACK_ID_DIGITS) this.send(FRAMES.ack(frame.id));
         return;
       case 3: {
         // The client's response to a notification: 200 handled, 404 no handler (unknown or malformed payload).
@@ -301,11 +313,27 @@ class Connection {
   }
 
   private tick(): void {
-    if (Date.now() - this.lastReceivedAt > IDLE_TIMEOUT_MS) {
+    if (Date.now() - this.lastReceivedAt > this.trouter.options.idleTimeoutMs) {
       this.ws.terminate();
       return;
     }
     this.send(FRAMES.heartbeat);
+    this.recheck();
+  }
+
+  /**
+   * Re-checks that the user still exists and its tokens were not revoked since the handshake (as the upgrade
+   * does): this bounds how long a revocation whose Bus message was lost (Redis down, another node) goes unseen.
+   */
+  private recheck(): void {
+    if (this.closed) return;
+    this.trouter.deps.tokens.checkCurrent(this.ticket.userId, this.ticket.generation).then(
+      () => undefined,
+      (error: unknown) => {
+        if (error instanceof ChatError && error.status === 401) this.disconnect(UNAUTHORIZED);
+        else this.trouter.deps.log.debug({ err: error }, "trouter: cannot re-check the user's token");
+      },
+    );
   }
 
   private armExpiry(): void {
