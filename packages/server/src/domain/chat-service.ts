@@ -412,10 +412,11 @@ export class ChatService {
   /** ListChatReadReceipts (skip/maxPageSize paging, newest first). */
   async listReadReceipts(caller: Caller, threadId: string, options: { maxPageSize?: number; skip?: number }): Promise<Page<ReadReceiptRecord, number>> {
     requireCapability(caller, "participate");
-    await this.access(this.store, caller, threadId);
+    const { participant } = await this.access(this.store, caller, threadId);
     const limit = pageSize(options.maxPageSize);
     const skip = options.skip ?? 0;
-    const rows = await this.store.listReadReceipts(threadId, skip, limit + 1);
+    // Receipts of messages before the caller's shared history are hidden, as the messages are (and as realtime does).
+    const rows = await this.store.listReadReceipts(threadId, skip, limit + 1, participant.shareHistoryTime);
     const items = rows.slice(0, limit);
     return { items, next: rows.length > limit ? skip + limit : undefined };
   }

@@ -148,6 +148,11 @@ function historyWindowSuite(name: string, start: () => Promise<{ natter: TestNat
         // Everything about the older message: edit, read receipt, delete.
         await call(alice, "PATCH", `${messages}/${old}?${V}`, { content: "secret edit of an old message" });
         await call(bob, "POST", `${threadPath(threadId)}/readReceipts?${V}`, { chatMessageId: old });
+        // REST answers the same: bob's receipt of the older message is hidden from carol and from dave, not from bob.
+        const receiptIds = async (user: User) => ((await call(user, "GET", `${threadPath(threadId)}/readReceipts?${V}`)).value as Frame[]).map((r) => r.chatMessageId as string);
+        assert.deepEqual(await receiptIds(carol), [], "carol's REST read receipts");
+        assert.deepEqual(await receiptIds(dave), [], "dave's REST read receipts");
+        assert.deepEqual(await receiptIds(bob), [old], "bob's REST read receipts");
         await call(alice, "DELETE", `${messages}/${old}?${V}`);
         // The same for a newer message, which carol sees (and dave does not: his history starts in an hour).
         const fresh = (await call(alice, "POST", `${messages}?${V}`, { content: "after carol joined" })).id as string;

@@ -197,8 +197,11 @@ export interface StoreOps {
 
   getReadReceipt(threadId: string, userId: string): Promise<ReadReceiptRecord | undefined>;
   upsertReadReceipt(receipt: ReadReceiptRecord): Promise<void>;
-  /** Newest receipt first. */
-  listReadReceipts(threadId: string, skip: number, limit: number): Promise<ReadReceiptRecord[]>;
+  /**
+   * Newest receipt first. With `minCreatedAt`, only receipts of messages created at or after it (a participant's
+   * shared history): skip and limit count those only.
+   */
+  listReadReceipts(threadId: string, skip: number, limit: number, minCreatedAt?: number): Promise<ReadReceiptRecord[]>;
 
   getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
   /**

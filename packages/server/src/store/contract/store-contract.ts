@@ -451,6 +451,20 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.deepEqual((await store.listReadReceipts(thread().id, 1, 1)).map((r) => r.userId), [USER("c")]);
         assert.deepEqual(await store.listReadReceipts(thread().id, 3, 10), []);
       });
+
+      test("minCreatedAt keeps only receipts of messages created at or after it; skip and limit count those", async (store) => {
+        for (const [id, createdAt] of [["1000", 1_000], ["2000", 2_000], ["3000", 3_000]] as const) {
+          await store.insertMessage(message({ id, sequence: createdAt / 1_000, createdAt, version: createdAt }));
+        }
+        await store.upsertReadReceipt(receipt({ userId: USER("a"), messageId: "1000", sequence: 1, readAt: 9_000 }));
+        await store.upsertReadReceipt(receipt({ userId: USER("b"), messageId: "2000", sequence: 2, readAt: 8_000 }));
+        await store.upsertReadReceipt(receipt({ userId: USER("c"), messageId: "3000", sequence: 3, readAt: 7_000 }));
+        const users = async (skip: number, limit: number, minCreatedAt?: number) => (await store.listReadReceipts(thread().id, skip, limit, minCreatedAt)).map((r) => r.userId);
+        assert.deepEqual(await users(0, 10), [USER("a"), USER("b"), USER("c")]);
+        assert.deepEqual(await users(0, 10, 2_000), [USER("b"), USER("c")]);
+        assert.deepEqual(await users(1, 1, 2_000), [USER("c")]);
+        assert.deepEqual(await users(0, 10, 3_001), []);
+      });
     });
 
     describe("idempotency", () => {

@@ -229,8 +229,11 @@ class PostgresOps implements StoreOps, DirectoryOps {
       ON CONFLICT (thread_id, user_id) DO UPDATE SET message_id = excluded.message_id, sequence = excluded.sequence, read_at = excluded.read_at`,
     [r.threadId, r.userId, r.messageId, r.sequence, r.readAt]);
   }
-  async listReadReceipts(threadId: string, skip: number, limit: number) {
-    const { rows } = await this.q("SELECT * FROM read_receipts WHERE thread_id = $1 ORDER BY read_at DESC, user_id LIMIT $2 OFFSET $3", [threadId, limit, skip]);
+  async listReadReceipts(threadId: string, skip: number, limit: number, minCreatedAt = 0) {
+    const { rows } = minCreatedAt <= 0
+      ? await this.q("SELECT * FROM read_receipts WHERE thread_id = $1 ORDER BY read_at DESC, user_id LIMIT $2 OFFSET $3", [threadId, limit, skip])
+      : await this.q(`SELECT r.* FROM read_receipts r JOIN messages m ON m.thread_id = r.thread_id AND m.id = r.message_id
+          WHERE r.thread_id = $1 AND m.created_at >= $2 ORDER BY r.read_at DESC, r.user_id LIMIT $3 OFFSET $4`, [threadId, minCreatedAt, limit, skip]);
     return rows.map(toReceipt);
   }
 

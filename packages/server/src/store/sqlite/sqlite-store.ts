@@ -241,8 +241,12 @@ class SqliteOps implements StoreOps, DirectoryOps {
       ON CONFLICT (thread_id, user_id) DO UPDATE SET message_id = excluded.message_id, sequence = excluded.sequence, read_at = excluded.read_at`)
       .run(r.threadId, r.userId, r.messageId, r.sequence, r.readAt);
   }
-  async listReadReceipts(threadId: string, skip: number, limit: number) {
-    return (this.stmt("SELECT * FROM read_receipts WHERE thread_id = ? ORDER BY read_at DESC, user_id LIMIT ? OFFSET ?").all(threadId, limit, skip) as Row[]).map(toReceipt);
+  async listReadReceipts(threadId: string, skip: number, limit: number, minCreatedAt = 0) {
+    if (minCreatedAt <= 0) {
+      return (this.stmt("SELECT * FROM read_receipts WHERE thread_id = ? ORDER BY read_at DESC, user_id LIMIT ? OFFSET ?").all(threadId, limit, skip) as Row[]).map(toReceipt);
+    }
+    return (this.stmt(`SELECT r.* FROM read_receipts r JOIN messages m ON m.thread_id = r.thread_id AND m.id = r.message_id
+      WHERE r.thread_id = ? AND m.created_at >= ? ORDER BY r.read_at DESC, r.user_id LIMIT ? OFFSET ?`).all(threadId, minCreatedAt, limit, skip) as Row[]).map(toReceipt);
   }
 
   async getIdempotency(scope: string, key: string) {
