@@ -13,6 +13,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import { WebSocket } from "ws";
 import type { Caller, Capability } from "../domain/caller.js";
 import type { TestNatter } from "../test-support/test-natter.js";
 import { createTestUser, startTestNatter } from "../test-support/test-natter.js";
@@ -442,6 +443,79 @@ describe("authorization matrix: identity operations", () => {
             assert.equal(check.status, 401, `${op.name} makes the user's tokens stop working`);
           }
         });
+      }
+    });
+  }
+});
+
+// ---------- realtime ----------
+// The same callers on both realtime protocols: /realtime closes a rejected token with 4401 and a token without a
+// chat scope with 4403, before any event; Trouter's handshake answers 401 / 403. An accepted socket gets the
+// events of the threads its user is in, and nothing of a thread it is not (or no longer) in: checked after a
+// barrier event the user does get (a new thread with the creator), since a user's events arrive in stream order.
+
+type Frame = { type: string; event?: string; data?: { threadId?: string } };
+
+/** Opens /realtime, sends hello with `token`; resolves once ready, or once the server closes the socket. */
+async function openRealtime(token: string | undefined) {
+  const ws = new WebSocket(`ws://127.0.0.1:${new URL(natter.httpUrl).port}/realtime`);
+  const frames: Frame[] = [];
+  let closeCode: number | undefined;
+  ws.on("message", (data) => frames.push(JSON.parse(data.toString()) as Frame));
+  const closed = new Promise<void>((resolve) => ws.on("close", (code) => { closeCode = code; resolve(); }));
+  await new Promise<void>((resolve, reject) => { ws.once("open", () => resolve()); ws.once("error", reject); });
+  ws.send(JSON.stringify({ type: "hello", protocol: 1, ...(token === undefined ? {} : { token }) }));
+  const deadline = Date.now() + 20_000;
+  while (closeCode === undefined && !frames.some((f) => f.type === "ready")) {
+    if (Date.now() > deadline) throw new Error("neither ready nor a close");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    frames, closed, get closeCode() { return closeCode; },
+    threadEvents: (threadId: string) => frames.filter((f) => f.type === "event" && f.data?.threadId === threadId).map((f) => f.event),
+    close: () => ws.close(),
+  };
+}
+
+const tokenOf = (c: ChatCallerKind) => {
+  const header = c.authorization();
+  return header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+};
+
+describe("authorization matrix: realtime, per caller", () => {
+  let fixture: Fixture;
+  before(async () => {
+    fixture = await makeFixture();
+  });
+
+  for (const c of CALLERS.filter((k) => !k.only)) {
+    const chatScope = c.scopes.some((s) => SCOPE_TABLE.participate.includes(s));
+    const outcome = c.rejected ? "401/4401" : !chatScope ? "403/4403" : c.participant ? "events of the thread" : "no event of the thread";
+    it(`${c.name} → ${outcome}`, async () => {
+      const token = tokenOf(c);
+      const handshake = await fetch(new URL("/socket.io/1/?v=v4&t=1", natter.httpUrl), { headers: token ? { "x-skypetoken": token } : {} });
+      const handshakeText = await handshake.text();
+      assert.equal(handshake.status, c.rejected ? 401 : !chatScope ? 403 : 200, `Trouter handshake: ${handshakeText.slice(0, 200)}`);
+      const socket = await openRealtime(token);
+      try {
+        if (c.rejected || !chatScope) {
+          await socket.closed;
+          assert.equal(socket.closeCode, c.rejected ? 4401 : 4403);
+          assert.deepEqual(socket.frames.filter((f) => f.type !== "error"), [], "nothing but an error frame before the close");
+          return;
+        }
+        await natter.chat.sendMessage(asChat(users.creator), fixture.threadId, { content: `realtime row ${c.name}`, type: "text" });
+        const { thread: barrier } = await natter.chat.createThread(asChat(users.creator), { topic: "barrier", participants: [{ userId: c.user().userId }] });
+        const deadline = Date.now() + 20_000;
+        while (socket.threadEvents(barrier.id).length === 0) {
+          if (Date.now() > deadline) throw new Error("no barrier event");
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const seen = socket.threadEvents(fixture.threadId);
+        if (c.participant) assert.ok(seen.includes("chatMessageReceived"), `a participant gets the thread's messages: ${seen.join(",")}`);
+        else assert.deepEqual(seen, [], "a non-participant gets nothing of the thread");
+      } finally {
+        socket.close();
       }
     });
   }
