@@ -1,8 +1,8 @@
 // Scenario: many concurrent idle realtime connections on one node (target 50,000). Natter runs as a child
 // process with its file limit raised (`sh -c 'ulimit -n 65536 || ulimit -n <hard>; exec node …'`); clients
 // are spread over several child processes and several loopback source addresses (one source address has
-// only ~28k ephemeral ports), and share users (50 sockets per user: the gateway has no per-user or total
-// socket limit). Reports connections reached, connect rate, server RSS before/after and per connection, and
+// only ~28k ephemeral ports), and share users (50 sockets per user: the default --realtime-max-sockets-per-user; the node-wide default
+// cap, 50,000, is the target). Reports connections reached, connect rate, server RSS before/after and per connection, and
 // checks that the node still serves sendMessage and live deliveries meanwhile. Baseline, same run: the same
 // number of idle sockets to a bare `ws` server child process.
 import { api, createUser, median, pool, rssKb } from "./lib.mjs";
@@ -127,7 +127,7 @@ export async function run({ quick }) {
     ? `Only ${n} of the ${target} connections were attempted: the hard open-file limit here is ${hard} (ulimit -Hn), raising it to ${WANTED_FILES} failed (it needs CAP_SYS_RESOURCE), so the server process cannot hold more than ~${serverLimit - FD_HEADROOM} sockets. `
     : "";
   const notes = [
-    `${capped}Server file limit raised to ${serverLimit} with sh -c 'ulimit -n …; exec node …' (asks for ${WANTED_FILES}, falls back to the hard limit). ${processes} client child processes, ${N.addresses} source addresses (127.0.0.2…) for Natter and ${B.addresses} others for the baseline, ${users} users × ${SOCKETS_PER_USER} sockets (the gateway has no total or per-user socket limit; the token cache holds 20,000 tokens, so sockets share users' tokens).`,
+    `${capped}Server file limit raised to ${serverLimit} with sh -c 'ulimit -n …; exec node …' (asks for ${WANTED_FILES}, falls back to the hard limit). ${processes} client child processes, ${N.addresses} source addresses (127.0.0.2…) for Natter and ${B.addresses} others for the baseline, ${users} users × ${SOCKETS_PER_USER} sockets (the default caps: 50 per user, 50,000 per node; the token cache holds 20,000 tokens, so sockets share users' tokens).`,
     `RSS per connection target ≤ 30 KB: ${N.kbPerConnection <= 30 ? "met" : "MISSED"} (${N.kbPerConnection} KB; bare ws ${B.kbPerConnection} KB). Connect rate counts upgrade + hello + ready, 200 in flight per client process; failures: natter ${N.failed} ${JSON.stringify(N.errors)}, baseline ${B.failed}.`,
     `While connected: ${N.sendMs.count} sendMessage calls, latency p50 ${N.sendMs.p50} ms, max ${N.sendMs.max} ms; ${N.delivery.messagesDelivered}/${N.sendMs.count} delivered live, first delivery p50 ${N.delivery.firstDeliveryP50Ms} ms, max ${N.delivery.firstDeliveryMaxMs} ms, to ${N.delivery.deliveriesPerMessage} of the ${N.delivery.expectedPerMessage} sockets of the sender and recipient per message; ${N.openAfterSends}/${N.connected} sockets still open afterwards.`,
     `RSS before/after = median of samples every 250 ms over 1 s before connecting and over ${settleMs / 1000} s after the last connect, no forced GC. The machine is shared with other work; figures are indicative.`,
