@@ -7,6 +7,8 @@ import type { ChatStore, ThreadEvent } from "./chat-store";
 import { useStore } from "./hooks";
 import { useDirectory } from "./new-thread";
 import { errorMessage, fullTime, initials, isUserMessage, mergeMessages, messageFromEvent, rawId, sanitizeHtml, shortTime } from "./model";
+import { continuesGroup } from "./grouping";
+import { linkify } from "./linkify";
 
 const PAGE_SIZE = 30;
 const TYPING_SHOWN_MS = 8000;
@@ -402,14 +404,15 @@ export function Conversation({ store, threadId, onClose }: Props) {
             </button>
           )}
           {loaded && !loadError && !olderToken && messages.length > 0 && <p class="history-start">Start of the conversation</p>}
-          {loaded && !loadError && messages.filter(isUserMessage).length === 0 && <p class="placeholder">No messages yet. Say hello!</p>}
+          {loaded && !loadError && messages.length === 0 && <p class="placeholder">No messages yet. Say hello!</p>}
           <ol class="message-list">
-            {messages.map((m) =>
+            {messages.map((m, i) =>
               isUserMessage(m) ? (
                 <MessageItem
                   key={m.id}
                   message={m}
                   own={rawId(m.sender) === me}
+                  continued={continuesGroup(messages[i - 1], m)}
                   seenBy={seenBy?.messageId === m.id ? seenBy.names : undefined}
                   editing={editingId === m.id}
                   onEdit={() => setEditingId(m.id)}
@@ -529,6 +532,8 @@ function TopicEditor({ topic, onSave, onCancel }: { topic: string; onSave: (t: s
 interface MessageProps {
   message: ChatMessage;
   own: boolean;
+  /** Follows a message from the same sender: no avatar, and the name only for screen readers. */
+  continued: boolean;
   seenBy: string[] | undefined;
   editing: boolean;
   onEdit: () => void;
@@ -537,21 +542,24 @@ interface MessageProps {
   onDelete: () => Promise<void>;
 }
 
-function MessageItem({ message: m, own, seenBy, editing, onEdit, onCancelEdit, onSave, onDelete }: MessageProps) {
+function MessageItem({ message: m, own, continued, seenBy, editing, onEdit, onCancelEdit, onSave, onDelete }: MessageProps) {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const html = useMemo(() => (m.type === "html" && !m.deletedOn ? sanitizeHtml(m.content?.message ?? "") : undefined), [m.type, m.deletedOn, m.content?.message]);
   const editButton = useRef<HTMLButtonElement>(null);
   const sender = own ? "You" : (m.senderDisplayName ?? "Someone");
   return (
-    <li class={`message ${own ? "own" : "other"}${m.deletedOn ? " deleted" : ""}`} data-message-id={m.id}>
-      {!own && (
-        <span class="avatar small" aria-hidden="true">
-          {initials(m.senderDisplayName)}
-        </span>
-      )}
+    <li class={`message ${own ? "own" : "other"}${continued ? " continued" : ""}${m.deletedOn ? " deleted" : ""}`} data-message-id={m.id}>
+      {!own &&
+        (continued ? (
+          <span class="avatar-gap" aria-hidden="true" />
+        ) : (
+          <span class="avatar small" aria-hidden="true">
+            {initials(m.senderDisplayName)}
+          </span>
+        ))}
       <div class="bubble">
         <div class="meta">
-          <span class="sender">{sender}</span>
+          <span class={continued ? "sender visually-hidden" : "sender"}>{sender}</span>
           <time dateTime={m.createdOn.toISOString()} title={fullTime(m.createdOn)}>
             {shortTime(m.createdOn)}
           </time>
@@ -564,7 +572,7 @@ function MessageItem({ message: m, own, seenBy, editing, onEdit, onCancelEdit, o
         ) : html !== undefined ? (
           <div class="content html" dangerouslySetInnerHTML={{ __html: html }} />
         ) : (
-          <p class="content">{m.content?.message}</p>
+          <p class="content">{linkify(m.content?.message ?? "")}</p>
         )}
         {own && !m.deletedOn && !editing && (
           <div class="actions">
