@@ -273,4 +273,24 @@ describe("natter CLI conventions", () => {
       await exited;
     }
   });
+
+  it("the README's sample banner is what natter serve prints on a first start", async () => {
+    const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+    const sample = /`npm start` prints[^]*?```\n([^]*?)```/.exec(readme)?.[1];
+    assert.ok(sample, "the README shows a banner");
+    const cwd = tempDir();
+    const s = await spawnNatter(["--port", "0", "--https-port", "0"], {}, { cwd });
+    try {
+      const banner = s.output().slice(0, s.output().indexOf("NODE_EXTRA_CA_CERTS=")).concat(/NODE_EXTRA_CA_CERTS=\S+\n/.exec(s.output())![0]);
+      const asInReadme = banner
+        .replaceAll(`:${new URL(s.httpsUrl).port}/`, ":8443/")
+        .replaceAll(`:${new URL(s.httpUrl).port}/`, ":8080/")
+        .replaceAll(cwd, "/home/you/natter")
+        .replace(/accesskey=\S+/, "accesskey=…");
+      assert.equal(asInReadme, sample);
+    } finally {
+      s.child.kill("SIGTERM");
+      await s.exited;
+    }
+  });
 });
