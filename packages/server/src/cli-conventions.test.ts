@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NATTER_BIN, createUserOverHttp, signedHeaders, spawnNatter } from "./test-support/natter-process.js";
@@ -137,7 +138,7 @@ describe("natter CLI conventions", () => {
     assertOneLine(run, 1, new RegExp(`database "natter_missing_${process.pid}" does not exist; create it with createdb .*natter_missing_${process.pid}`));
   });
 
-  it("the banner prints absolute paths for a relative --data; natter cert prints that path and --pem the certificate, ending in a newline", async () => {
+  it("the banner prints absolute paths for a relative --data; natter cert prints that path and --pem the certificate, ending in a newline, so bundles work", async () => {
     const cwd = tempDir();
     const s = await spawnNatter(["--data", "rel-data", "--port", "0", "--https-port", "0"], {}, { cwd });
     const certPath = join(cwd, "rel-data", "tls-cert.pem");
@@ -145,6 +146,19 @@ describe("natter CLI conventions", () => {
       assert.ok(s.output().includes(`  Certificate: ${certPath} (self-signed, generated now)\n`), s.output());
       assert.ok(s.output().includes(`  Trust it in Node with: NODE_EXTRA_CA_CERTS=${certPath}\n`), s.output());
       assert.ok(s.output().includes(`  Access key: generated now into ${join(cwd, "rel-data", "access-key")} (owner-only)`), s.output());
+      // `cat natter.pem other.pem` is a valid bundle: a client trusting it accepts the node.
+      const { generate } = await import("selfsigned");
+      const other = (await generate([{ name: "commonName", value: "other.example" }], { keyType: "ec", curve: "P-256" })).cert;
+      const bundle = readFileSync(certPath, "utf8") + other;
+      const port = Number(new URL(s.httpsUrl).port);
+      const verified = await new Promise<string>((resolve) => {
+        const socket = tlsConnect({ host: "127.0.0.1", servername: "localhost", port, ca: bundle }, () => {
+          socket.end();
+          resolve("verified");
+        });
+        socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+      assert.equal(verified, "verified", "the node's certificate is read from a concatenated bundle");
     } finally {
       s.child.kill("SIGTERM");
       await s.exited;
