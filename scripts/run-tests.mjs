@@ -1,5 +1,5 @@
 // Runs every compiled test file (dist/**/*.test.js of each workspace) with Node's test runner.
-// Usage: node scripts/run-tests.mjs [substring filter ...]
+// Usage: node scripts/run-tests.mjs [substring filter | test file.js ...]
 // The terminal gets each failure in full and the totals; the full TAP log is written to test-output/test.log
 // (NATTER_TEST_LOG=<file> to change it). The last line is always `tests: N passed, N failed, N skipped`, and the
 // exit code is non-zero when anything failed.
@@ -23,8 +23,14 @@ function walk(dir, inDist) {
   }
 }
 roots.forEach((r) => walk(r, false));
-const filters = process.argv.slice(2);
-const selected = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+// An argument that is a .js file is run as given; others filter the compiled test files by substring.
+const args = process.argv.slice(2);
+const given = args.filter((a) => a.endsWith(".js") && existsSync(a)).map((a) => resolve(a));
+const filters = args.filter((a) => !given.includes(resolve(a)));
+const selected = [
+  ...given,
+  ...(filters.length === 0 && given.length > 0 ? [] : files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))),
+].sort();
 if (selected.length === 0) {
   console.error("no test files found (did tsc -b run?)");
   process.exit(1);
