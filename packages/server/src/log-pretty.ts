@@ -10,7 +10,7 @@ const SHOWN = new Set(["level", "time", "pid", "hostname", "msg", "reqId", "req"
 /** Requests waiting for their completion record, by request id (bounded: an aborted request never completes). */
 const MAX_PENDING = 10_000;
 
-interface Record_ {
+interface LogRecord {
   level?: number;
   time?: number;
   msg?: string;
@@ -27,7 +27,7 @@ function clock(time: number | undefined): string {
 }
 
 /** Formats one pino record, or returns undefined when it has nothing to show on its own (an incoming request). */
-export function formatRecord(record: Record_, pending: Map<string, { method?: string; url?: string }>): string | undefined {
+export function formatRecord(record: LogRecord, pending: Map<string, { method?: string; url?: string }>): string | undefined {
   if (record.msg === "incoming request" && record.req && record.reqId !== undefined) {
     if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
     pending.set(record.reqId, record.req);
@@ -61,9 +61,9 @@ export function prettyLogStream(out: NodeJS.WritableStream): Writable {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         if (!line.trim()) continue;
-        let record: Record_;
+        let record: LogRecord;
         try {
-          record = JSON.parse(line) as Record_;
+          record = JSON.parse(line) as LogRecord;
         } catch {
           text += line + "\n";
           continue;
