@@ -20,6 +20,8 @@ export interface NatterConfig {
   redisUrl?: string;
   limits: "none" | "acs";
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Log lines: "json" (one JSON object a line), "pretty" (short human lines), "auto" = pretty when stdout is a terminal. */
+  logFormat: "auto" | "json" | "pretty";
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
   /** How long durable events stay available for realtime resume (hours). */
@@ -72,6 +74,7 @@ export const OPTIONS: Option[] = [
   { flag: "redis-url", env: "NATTER_REDIS_URL", description: "redis://… URL (with --bus redis)" },
   { flag: "limits", env: "NATTER_LIMITS", description: "none | acs (ACS rate limits, 429 + Retry-After)", default: "none" },
   { flag: "log-level", env: "NATTER_LOG_LEVEL", description: "fatal | error | warn | info | debug | trace | silent", default: "info" },
+  { flag: "log-format", env: "NATTER_LOG_FORMAT", description: "auto | json | pretty (auto = pretty on a terminal, JSON otherwise)", default: "auto" },
   { flag: "body-limit", env: "NATTER_BODY_LIMIT", description: "largest request body in bytes", default: "1048576" },
   { flag: "event-retention-hours", env: "NATTER_EVENT_RETENTION_HOURS", description: "how long missed realtime events can be resumed", default: "24" },
   { flag: "demo-auth", env: "NATTER_DEMO_AUTH", description: "on | off | auto: demo sign-in for the web app (auto = on only on loopback)", default: "auto" },
@@ -145,7 +148,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
       strict: true,
     });
   } catch (error) {
-    throw new ConfigError((error as Error).message);
+    throw new ConfigError(`${(error as Error).message.replace(/\. To specify a positional.*$/s, "")} (natter serve --help lists the options)`);
   }
   const values = parsed.values as Record<string, string | undefined>;
   const get = (flag: string): string | undefined => {
@@ -167,6 +170,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     redisUrl: get("redis-url"),
     limits: oneOf(get("limits")!, ["none", "acs"] as const, "limits"),
     logLevel: oneOf(get("log-level")!, ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "log-level"),
+    logFormat: oneOf(get("log-format")!, ["auto", "json", "pretty"] as const, "log-format"),
     bodyLimit: positive(get("body-limit")!, "body-limit"),
     eventRetentionHours: positive(get("event-retention-hours")!, "event-retention-hours"),
     housekeepingSeconds: positive(get("housekeeping-seconds")!, "housekeeping-seconds"),
@@ -192,6 +196,12 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   return config;
 }
 
+/** The data folder and certificate file for the small commands (cert, backup, restore): flag, then environment, then default. */
+export function commandPaths(flags: { data?: string; tlsCert?: string }, env: Record<string, string | undefined>): { dataDir: string; tlsCert?: string } {
+  const pick = (flag: string | undefined, name: string) => (flag !== undefined && flag !== "" ? flag : env[name] || undefined);
+  return { dataDir: pick(flags.data, "NATTER_DATA") ?? OPTIONS.find((o) => o.flag === "data")!.default!, tlsCert: pick(flags.tlsCert, "NATTER_TLS_CERT") };
+}
+
 /** Whether demo sign-in is on: explicitly, or by default when nothing beyond this machine can reach it. */
 export function demoAuthEnabled(config: Pick<NatterConfig, "demoAuth" | "host">): boolean {
   if (config.demoAuth !== "auto") return config.demoAuth === "on";
@@ -207,7 +217,17 @@ function isBase64Key(value: string): boolean {
   return /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, "base64").length >= 16;
 }
 
+/** The commands of the `natter` CLI, one line each (shown by `natter --help`). */
+export const COMMANDS = [
+  "natter serve [options]                 run the service (natter serve --help lists the options)",
+  "natter cert [--data <folder>] [--pem]  print the absolute path of the HTTPS certificate (--pem: the certificate)",
+  "natter key                             print a new random access key (base64, 32 bytes) to share between nodes",
+  "natter backup <file> [--data <folder>] consistent copy of the live SQLite database (a new file, mode 0600)",
+  "natter restore <file> [--data <folder>] put a backup in place as the database (the server must be stopped)",
+  "natter --version                       print the version",
+];
+
 export function usage(): string {
-  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(24)} ${o.env.padEnd(30)} ${o.description}${o.default ? ` (default ${o.default})` : ""}`);
-  return ["Usage: natter serve [options]", "       natter backup <file> [--data <folder>]   consistent copy of the live SQLite database", "", "Options (flag, environment variable, meaning):", ...lines].join("\n");
+  const lines = OPTIONS.map((o) => `  --${o.flag.padEnd(29)} ${o.env.padEnd(36)} ${o.description}${o.default ? ` (default ${o.default})` : ""}`);
+  return ["Usage:", ...COMMANDS.map((c) => `  ${c}`), "", "Options of natter serve (flag, environment variable, meaning):", ...lines].join("\n");
 }

@@ -35,7 +35,14 @@ export async function loadTls(dataDir: string, certFile?: string, keyFile?: stri
       { name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }, { type: 7, ip: "::1" }] },
     ],
   });
-  writeFileSync(keyPath, pems.private, { mode: 0o600 });
-  writeFileSync(certPath, pems.cert, { mode: 0o644 });
-  return { cert: pems.cert, key: pems.private, certPath, generated: true };
+  // selfsigned's PEM has no final newline: add it, so that `cat a.pem b.pem` is a valid bundle.
+  const cert = withNewline(pems.cert);
+  const key = withNewline(pems.private);
+  writeFileSync(keyPath, key, { mode: 0o600 });
+  writeFileSync(certPath, cert, { mode: 0o644 });
+  return { cert, key, certPath, generated: true };
+}
+
+function withNewline(pem: string): string {
+  return pem.endsWith("\n") ? pem : pem.replace(/\r?\n?$/, "\n");
 }

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const NATTER_BIN = fileURLToPath(new URL("../../bin/natter.js", import.meta.url));
@@ -28,8 +28,8 @@ function flagValue(args: string[], flag: string): string | undefined {
  * Spawns `natter serve <args>` and resolves once it printed its banner. The access key is printed only when
  * generated now; otherwise it is taken from --access-key / NATTER_ACCESS_KEY or the data folder's file.
  */
-export async function spawnNatter(args: string[], env: Record<string, string> = {}): Promise<NatterProcess> {
-  const child = spawn(process.execPath, [NATTER_BIN, "serve", ...args], { env: { ...process.env, NATTER_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export async function spawnNatter(args: string[], env: Record<string, string> = {}, options: { cwd?: string } = {}): Promise<NatterProcess> {
+  const child = spawn(process.execPath, [NATTER_BIN, "serve", ...args], { cwd: options.cwd, env: { ...process.env, NATTER_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
@@ -45,7 +45,7 @@ export async function spawnNatter(args: string[], env: Record<string, string> = 
   const mergedEnv = { ...process.env, ...env };
   const accessKey = printed
     ? /accesskey=(\S+)/.exec(printed)![1]
-    : flagValue(args, "access-key") ?? mergedEnv.NATTER_ACCESS_KEY ?? readFileSync(join(flagValue(args, "data") ?? mergedEnv.NATTER_DATA ?? "./natter-data", "access-key"), "utf8").trim();
+    : flagValue(args, "access-key") ?? mergedEnv.NATTER_ACCESS_KEY ?? readFileSync(resolve(options.cwd ?? ".", flagValue(args, "data") ?? mergedEnv.NATTER_DATA ?? "./natter-data", "access-key"), "utf8").trim();
   return {
     child,
     httpUrl: /HTTP\s+(\S+)/.exec(out)![1],

@@ -5,7 +5,7 @@
 // fdatasync'd on libuv's thread pool, and only then do the batch's transactions resolve. So a resolved
 // transaction is on disk, exactly as with synchronous=FULL, while the next batch already runs.
 import Database from "better-sqlite3";
-import { chmodSync, closeSync, existsSync, fdatasync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
@@ -551,13 +551,37 @@ export async function backupSqliteDatabase(source: string, target: string): Prom
   try {
     closeSync(openSync(target, "wx", 0o600)); // the copy is as private as the database
     const { totalPages } = await db.backup(target);
-    const copy = new Database(target, { readonly: true });
-    try {
-      return { pages: totalPages, integrity: copy.pragma("integrity_check", { simple: true }) as string };
-    } finally {
-      copy.close();
-    }
+    return { pages: totalPages, integrity: standalone(target) };
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Makes the SQLite file at `path` one self-contained file (rollback journal instead of WAL, so no -wal/-shm
+ * files appear or stay beside it) and returns its integrity check ("ok" when sound).
+ */
+function standalone(path: string): string {
+  const copy = new Database(path, { fileMustExist: true });
+  try {
+    copy.pragma("journal_mode = DELETE");
+    return copy.pragma("integrity_check", { simple: true }) as string;
+  } finally {
+    copy.close();
+  }
+}
+
+/**
+ * Copies the backup `source` to `staging` (a new file, mode 0600), made self-contained; returns its integrity
+ * check. `source` itself is only read. A file that is not a database is reported, not thrown.
+ */
+export function prepareSqliteRestore(source: string, staging: string): string {
+  closeSync(openSync(staging, "wx", 0o600));
+  copyFileSync(source, staging);
+  chmodSync(staging, 0o600);
+  try {
+    return standalone(staging);
+  } catch (error) {
+    return (error as Error).message;
   }
 }
