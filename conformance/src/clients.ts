@@ -2,7 +2,13 @@
 // (and an identity client) that the suites use. Any SDK with the public API of @azure/communication-chat
 // fits it unchanged, so adding a client is one more entry in CHAT_CLIENTS plus a three-line test file.
 import { ChatClient as AzureChatClient160 } from "@azure/communication-chat";
+import { ChatClient as AzureChatClient101 } from "azure-chat-101";
+import { ChatClient as AzureChatClient111 } from "azure-chat-111";
+import { ChatClient as AzureChatClient121 } from "azure-chat-121";
+import { ChatClient as AzureChatClient132 } from "azure-chat-132";
+import { ChatClient as AzureChatClient140 } from "azure-chat-140";
 import { ChatClient as AzureChatClient154 } from "azure-chat-154";
+import { AzureCommunicationTokenCredential as AzureCommon1TokenCredential } from "azure-common-1";
 import { ChatClient as NatterChatClient } from "@natter/communication-chat";
 import { AzureCommunicationTokenCredential as NatterTokenCredential } from "@natter/communication-common";
 import { CommunicationIdentityClient as NatterIdentityClient } from "@natter/communication-identity";
@@ -158,6 +164,50 @@ export interface ChatClientUnderTest {
   /** Thread metadata, retention policy, updateProperties (api-version 2025-03-15). */
   supportsV16Features: boolean;
 }
+
+/**
+ * The newest release of every earlier minor version of @azure/communication-chat, each with the common package
+ * major it depends on (1.x for chat 1.0 and 1.1, 2.x after). They run the compact scenario of
+ * azure-chat-versions.test.ts; 1.5.4 and 1.6.0 run the full suite.
+ */
+export const AZURE_CHAT_OLDER: readonly ChatClientUnderTest[] = [
+  {
+    name: "@azure/communication-chat 1.0.1",
+    apiVersion: "2021-03-07",
+    // Its sendTypingNotification takes no senderDisplayName (2021-03-07 defines no typing body).
+    ChatClient: AzureChatClient101 as unknown as ChatClientUnderTest["ChatClient"],
+    credential: (token) => new AzureCommon1TokenCredential(token),
+    supportsV16Features: false,
+  },
+  {
+    name: "@azure/communication-chat 1.1.1",
+    apiVersion: "2021-09-07",
+    ChatClient: AzureChatClient111,
+    credential: (token) => new AzureCommon1TokenCredential(token),
+    supportsV16Features: false,
+  },
+  {
+    name: "@azure/communication-chat 1.2.1",
+    apiVersion: "2021-09-07",
+    ChatClient: AzureChatClient121,
+    credential: (token) => new AzureCommunicationTokenCredential(token),
+    supportsV16Features: false,
+  },
+  {
+    name: "@azure/communication-chat 1.3.2",
+    apiVersion: "2021-09-07",
+    ChatClient: AzureChatClient132,
+    credential: (token) => new AzureCommunicationTokenCredential(token),
+    supportsV16Features: false,
+  },
+  {
+    name: "@azure/communication-chat 1.4.0",
+    apiVersion: "2023-11-07",
+    ChatClient: AzureChatClient140,
+    credential: (token) => new AzureCommunicationTokenCredential(token),
+    supportsV16Features: false,
+  },
+];
 
 export const AZURE_CHAT_154: ChatClientUnderTest = {
   name: "@azure/communication-chat 1.5.4",

@@ -25,6 +25,7 @@ import type { RateCounter } from "./http/plugins/rate-limits.js";
 import { loadTls } from "./tls.js";
 import { Metrics } from "./http/plugins/metrics.js";
 import { guardServer } from "./http/plugins/errors.js";
+import { ListenerConnections } from "./http/listener-connections.js";
 import { attachRealtime } from "./realtime/gateway.js";
 import { attachTrouter } from "./realtime/trouter/trouter.js";
 import { StreamTail } from "./realtime/stream-tail.js";
@@ -32,6 +33,14 @@ import { WriteHealth } from "./store/write-health.js";
 import { ConnectionLimits } from "./realtime/connection-limits.js";
 import type { RealtimeOptions } from "./realtime/protocol.js";
 import type { TrouterOptions } from "./realtime/trouter/protocol.js";
+
+/**
+ * Shutdown bounds. Requests in flight get DRAIN_MS to finish while realtime sockets get their close handshake
+ * (each gateway bounds that at 2 s); then every connection still open is ended, and one whose client does not
+ * take its last bytes within WRITE_GRACE_MS is destroyed. main.ts exits anyway after 10 s.
+ */
+const DRAIN_MS = 5_000;
+const WRITE_GRACE_MS = 1_000;
 
 export interface RunningNatter {
   config: NatterConfig;
@@ -248,6 +257,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     eventRetentionMs: config.eventRetentionHours * 3_600_000, accessKey: keyBytes, options: options.realtime, trouterOptions: options.trouter,
   });
   realtimeConnections = () => realtime.connectionCount() + trouter.connectionCount();
+  const connections = new ListenerConnections([httpServer, httpsServer]);
   const httpsPort = await listen(httpsServer, config.httpsPort, config.host);
   const httpPort = await listen(httpServer, config.port, config.host);
   accepting = true;
@@ -277,12 +287,19 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
       closing ??= (async () => {
         accepting = false;
         clearInterval(housekeeping);
-        await realtime.close();
-        await trouter.close();
-        // We listen ourselves (two servers share the app), so we close both; close() lets in-flight requests finish.
+        // Stop accepting first (a client's reconnect is refused, not served mid-shutdown). We listen ourselves
+        // (two servers share the app), so we close both; close() alone would wait for every connection to end.
         const closed = [httpServer, httpsServer].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-        httpServer.closeIdleConnections();
-        httpsServer.closeIdleConnections();
+        // Realtime sockets get their close handshake while requests in flight finish, all within DRAIN_MS.
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
+        await Promise.all([
+          Promise.race([realtime.close(), deadline]),
+          Promise.race([trouter.close(), deadline]),
+          connections.drained(DRAIN_MS),
+        ]);
+        // What is left has no request in flight: idle keep-alive connections, connections that never sent a
+        // request (browser preconnects, TLS handshakes), realtime sockets whose clients ignore the close frame.
+        await connections.closeAll(WRITE_GRACE_MS);
         await app.close();
         await Promise.all(closed);
         await bus.close();

@@ -10,7 +10,7 @@ import net from "node:net";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import secureJson from "secure-json-parse";
-import { CHAT_API_VERSIONS, IDENTITY_API_VERSIONS, TOKEN_SCOPES } from "@natter/wire";
+import { CHAT_API_VERSIONS, IDENTITY_API_VERSIONS, TOKEN_SCOPES, chatVersionHasMessageMetadata } from "@natter/wire";
 import type { RunningNatter } from "../compose.js";
 import { LIMITS } from "../domain/limits.js";
 import type { Caller } from "../domain/caller.js";
@@ -244,14 +244,16 @@ const CHECKS: Record<string, BodyCheck> = {
     return combine(threadProps(b, api), ...((parts as unknown[] | undefined) ?? []).map((p) => participantValidity(p, api >= "2025-03-15")));
   },
   updateThread: (b, api) => (isObj(b) ? threadProps(b, api) : "invalid"),
-  sendMessage: (b) => {
+  // Message metadata is ignored at 2021-03-07 (that version has none): only its shape is checked there.
+  sendMessage: (b, api) => {
     if (!isObj(b) || typeof b.content !== "string" || bytes(b.content) > LIMITS.messageContentBytes) return "invalid";
-    if (!opt(b, "senderDisplayName", str(LIMITS.displayNameLength)) || !opt(b, "metadata", isStrMap) || mapBytes(b.metadata) > LIMITS.messageMetadataBytes) return "invalid";
+    if (!opt(b, "senderDisplayName", str(LIMITS.displayNameLength)) || !opt(b, "metadata", isStrMap)) return "invalid";
+    if (chatVersionHasMessageMetadata(api) && mapBytes(b.metadata) > LIMITS.messageMetadataBytes) return "invalid";
     return v(opt(b, "type", (t) => typeof t === "string" && ["text", "html"].includes(t.toLowerCase())));
   },
-  updateMessage: (b) => {
+  updateMessage: (b, api) => {
     if (!isObj(b) || !opt(b, "content", (c) => typeof c === "string" && bytes(c) <= LIMITS.messageContentBytes)) return "invalid";
-    return v(opt(b, "metadata", isStrMap) && mapBytes(b.metadata) <= LIMITS.messageMetadataBytes);
+    return v(opt(b, "metadata", isStrMap) && (!chatVersionHasMessageMetadata(api) || mapBytes(b.metadata) <= LIMITS.messageMetadataBytes));
   },
   addParticipants: (b, api) => {
     if (!isObj(b) || !Array.isArray(b.participants) || b.participants.length === 0 || b.participants.length > LIMITS.participantsPerBatch) return "invalid";

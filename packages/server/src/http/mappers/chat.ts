@@ -1,8 +1,11 @@
 // Mappers between the ACS wire shapes (@natter/wire) and domain records. The only code that sees both.
 import type {
   ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatRetentionPolicy, ChatThreadItem, ChatThreadProperties,
+  CommunicationIdentifierModel,
 } from "@natter/wire";
-import { chatVersionHasThreadMetadata } from "@natter/wire";
+import {
+  chatVersionHasIdentifierKind, chatVersionHasMessageMetadata, chatVersionHasTeamsAppIdentifier, chatVersionHasThreadMetadata,
+} from "@natter/wire";
 import type { ParticipantInput } from "../../domain/chat-service.js";
 import { validationError } from "../../domain/errors.js";
 import { modelFromRawId, rawIdFromModel } from "../../domain/identifiers.js";
@@ -17,6 +20,18 @@ export function fromWireTime(value: string, target: string): number {
   const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(value) ? Date.parse(value) : NaN;
   if (Number.isNaN(ms)) throw validationError(`${target} must be an RFC 3339 date-time with a time zone.`, target);
   return ms;
+}
+
+/**
+ * The identifier model of `rawId` as the request's api-version defines it: no `kind` before 2023-11-07 (the
+ * 1.x common package throws on a model with `kind` next to a nested object), and a Teams app only as its rawId
+ * before 2024-03-07 (those versions have no microsoftTeamsApp; their SDKs read it as an unknown identifier).
+ */
+export function toWireIdentifier(rawId: string, apiVersion: string): CommunicationIdentifierModel {
+  const model = modelFromRawId(rawId);
+  if (model.microsoftTeamsApp !== undefined && !chatVersionHasTeamsAppIdentifier(apiVersion)) return { rawId };
+  if (!chatVersionHasIdentifierKind(apiVersion)) delete model.kind;
+  return model;
 }
 
 export function toWireRetention(r: RetentionRecord): ChatRetentionPolicy {
@@ -36,7 +51,7 @@ export function toWireThread(t: ThreadRecord, apiVersion: string): ChatThreadPro
     id: t.id,
     topic: t.topic,
     createdOn: toWireTime(t.createdAt),
-    createdByCommunicationIdentifier: modelFromRawId(t.createdBy),
+    createdByCommunicationIdentifier: toWireIdentifier(t.createdBy, apiVersion),
   };
   if (t.deletedAt !== null) wire.deletedOn = toWireTime(t.deletedAt);
   if (chatVersionHasThreadMetadata(apiVersion)) {
@@ -54,7 +69,7 @@ export function toWireThreadItem(item: ThreadListItem): ChatThreadItem {
 }
 
 export function toWireParticipant(p: ParticipantRecord | ParticipantSnapshot, apiVersion: string): ChatParticipant {
-  const wire: ChatParticipant = { communicationIdentifier: modelFromRawId(p.userId), shareHistoryTime: toWireTime(p.shareHistoryTime) };
+  const wire: ChatParticipant = { communicationIdentifier: toWireIdentifier(p.userId, apiVersion), shareHistoryTime: toWireTime(p.shareHistoryTime) };
   if (p.displayName !== null) wire.displayName = p.displayName;
   if (p.metadata && chatVersionHasThreadMetadata(apiVersion)) wire.metadata = p.metadata;
   return wire;
@@ -81,17 +96,17 @@ export function toWireMessage(m: MessageRecord, apiVersion: string): ChatMessage
   if (m.body.message !== undefined) content.message = m.body.message;
   if (m.body.topic !== undefined) content.topic = m.body.topic;
   if (m.body.participants !== undefined) content.participants = m.body.participants.map((p) => toWireParticipant(p, apiVersion));
-  if (m.body.initiator !== undefined) content.initiatorCommunicationIdentifier = modelFromRawId(m.body.initiator);
+  if (m.body.initiator !== undefined) content.initiatorCommunicationIdentifier = toWireIdentifier(m.body.initiator, apiVersion);
   if (m.sender !== null) {
-    wire.senderCommunicationIdentifier = modelFromRawId(m.sender);
+    wire.senderCommunicationIdentifier = toWireIdentifier(m.sender, apiVersion);
     wire.senderDisplayName = m.senderDisplayName ?? "";
   }
   if (m.deletedAt !== null) wire.deletedOn = toWireTime(m.deletedAt);
   if (m.editedAt !== null) wire.editedOn = toWireTime(m.editedAt);
-  if (m.metadata) wire.metadata = m.metadata;
+  if (m.metadata && chatVersionHasMessageMetadata(apiVersion)) wire.metadata = m.metadata;
   return wire;
 }
 
-export function toWireReadReceipt(r: ReadReceiptRecord): ChatMessageReadReceipt {
-  return { senderCommunicationIdentifier: modelFromRawId(r.userId), chatMessageId: r.messageId, readOn: toWireTime(r.readAt) };
+export function toWireReadReceipt(r: ReadReceiptRecord, apiVersion: string): ChatMessageReadReceipt {
+  return { senderCommunicationIdentifier: toWireIdentifier(r.userId, apiVersion), chatMessageId: r.messageId, readOn: toWireTime(r.readAt) };
 }

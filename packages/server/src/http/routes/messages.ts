@@ -1,6 +1,6 @@
 // Chat message operations: SendChatMessage, ListChatMessages, GetChatMessage, UpdateChatMessage, DeleteChatMessage.
 import type { FastifyInstance } from "fastify";
-import { JSON_CONTENT_TYPE, sendChatMessageRequestSchema, updateChatMessageRequestSchema } from "@natter/wire";
+import { JSON_CONTENT_TYPE, chatVersionHasMessageMetadata, sendChatMessageRequestSchema, updateChatMessageRequestSchema } from "@natter/wire";
 import type { SendChatMessageRequest, UpdateChatMessageRequest } from "@natter/wire";
 import type { ChatService } from "../../domain/chat-service.js";
 import { validationError } from "../../domain/errors.js";
@@ -27,7 +27,9 @@ export function messageRoutes(app: FastifyInstance, chatService: ChatService): v
     "/chat/threads/:threadId/messages",
     { config: chat("sendMessage"), schema: { body: sendChatMessageRequestSchema } },
     async (request, reply) => {
-      const { content, senderDisplayName, type, metadata } = request.body;
+      const { content, senderDisplayName, type } = request.body;
+      // 2021-03-07 has no message metadata: a field that version does not define is ignored, as ACS does.
+      const metadata = chatVersionHasMessageMetadata(request.apiVersion) ? request.body.metadata : undefined;
       const message = await chatService.sendMessage(caller(request), request.params.threadId, {
         content, senderDisplayName, metadata, type: userMessageType(type),
       }, clientRequestId(request));
@@ -67,7 +69,9 @@ export function messageRoutes(app: FastifyInstance, chatService: ChatService): v
     { config: chat("updateMessage"), schema: { body: updateChatMessageRequestSchema } },
     async (request, reply) => {
       const body = request.body ?? {};
-      await chatService.updateMessage(caller(request), request.params.threadId, request.params.messageId, { content: body.content, metadata: body.metadata });
+      await chatService.updateMessage(caller(request), request.params.threadId, request.params.messageId, {
+        content: body.content, metadata: chatVersionHasMessageMetadata(request.apiVersion) ? body.metadata : undefined,
+      });
       return reply.status(204).send();
     },
   );

@@ -2,7 +2,7 @@
 // RemoveChatParticipant, SendTypingNotification, SendChatReadReceipt, ListChatReadReceipts.
 import type { FastifyInstance } from "fastify";
 import {
-  JSON_CONTENT_TYPE, addChatParticipantsRequestSchema, identifierModelSchema, sendReadReceiptRequestSchema, sendTypingNotificationRequestSchema,
+  JSON_CONTENT_TYPE, addChatParticipantsRequestSchema, chatVersionHasMessageMetadata, identifierModelSchema, sendReadReceiptRequestSchema, sendTypingNotificationRequestSchema,
 } from "@natter/wire";
 import type { AddChatParticipantsRequest, AddChatParticipantsResult, SendReadReceiptRequest, SendTypingNotificationRequest } from "@natter/wire";
 import type { ChatService } from "../../domain/chat-service.js";
@@ -55,7 +55,9 @@ export function participantRoutes(app: FastifyInstance, chatService: ChatService
     "/chat/threads/:threadId/typing",
     { config: chat("typing"), schema: { body: sendTypingNotificationRequestSchema } },
     async (request, reply) => {
-      await chatService.sendTyping(caller(request), request.params.threadId, request.body?.senderDisplayName);
+      // 2021-03-07 defines no body for this operation (its typing event carries no display name).
+      const senderDisplayName = chatVersionHasMessageMetadata(request.apiVersion) ? request.body?.senderDisplayName : undefined;
+      await chatService.sendTyping(caller(request), request.params.threadId, senderDisplayName);
       return reply.status(200).send();
     },
   );
@@ -76,7 +78,7 @@ export function participantRoutes(app: FastifyInstance, chatService: ChatService
     const maxPageSize = intParam(query, "maxPageSize", 1);
     const skip = intParam(query, "skip", 0);
     const page = await chatService.listReadReceipts(caller(request), request.params.threadId, { maxPageSize, skip });
-    const body: { value: unknown[]; nextLink?: string } = { value: page.items.map(toWireReadReceipt) };
+    const body: { value: unknown[]; nextLink?: string } = { value: page.items.map((r) => toWireReadReceipt(r, request.apiVersion)) };
     if (page.next !== undefined) {
       body.nextLink = nextLink(`${threadPath(request.params.threadId)}/readReceipts`, { "api-version": request.apiVersion, maxPageSize, skip: page.next });
     }
