@@ -92,6 +92,7 @@ export const sendReadReceiptRequestSchema = {
 export const createIdentityRequestSchema = {
   type: "object",
   properties: {
+    customId: { type: "string" },
     createTokenWithScopes: { type: "array", items: { type: "string" } },
     expiresInMinutes: { type: "integer" },
   },
