@@ -45,7 +45,7 @@ const notOffered = () =>
 
 export function identityRoutes(app: FastifyInstance, identityService: IdentityService, tokens: TokenService): void {
   // CreateUser: POST /identities
-  app.post<{ Body: { customId?: string; createTokenWithScopes?: string[]; expiresInMinutes?: number } | undefined }>(
+  app.post<{ Body: { customId?: unknown; createTokenWithScopes?: string[]; expiresInMinutes?: number } | undefined }>(
     "/identities",
     { config: identity("createUser"), schema: { body: createIdentityRequestSchema } },
     async (request, reply) => {
@@ -53,7 +53,9 @@ export function identityRoutes(app: FastifyInstance, identityService: IdentitySe
       const scopes = body.createTokenWithScopes !== undefined ? checkScopes(body.createTokenWithScopes, "CreateTokenWithScopes") : undefined;
       const minutes = checkMinutes(body.expiresInMinutes);
       // Before 2025-06-30 customId is not part of the model: ignored, as ACS ignores unknown fields.
+      // (Not in the body schema, so an older version accepts any value, as ACS ignores unknown fields.)
       const customId = identityVersionHasCustomId(request.apiVersion) ? body.customId : undefined;
+      if (customId !== undefined && typeof customId !== "string") throw validationError("customId must be a string.", "CustomId");
       let user = customId !== undefined ? await identityService.createUserWithCustomId(customId) : await identityService.createUser();
       let accessToken: CommunicationIdentityAccessTokenResult["accessToken"];
       if (scopes && scopes.length > 0) {
