@@ -18,12 +18,21 @@ export interface MicrosoftTeamsAppIdentifierModel {
   cloud?: "public" | "dod" | "gcch";
 }
 
+/** Common 2025-06-30: an ACS user of a Teams Phone extension, rawId `8:acs:<resourceId>_<tenantId>_<userId>`. */
+export interface TeamsExtensionUserIdentifierModel {
+  userId: string;
+  tenantId: string;
+  resourceId: string;
+  cloud?: "public" | "dod" | "gcch";
+}
+
 export type CommunicationIdentifierModelKind =
   | "unknown"
   | "communicationUser"
   | "phoneNumber"
   | "microsoftTeamsUser"
-  | "microsoftTeamsApp";
+  | "microsoftTeamsApp"
+  | "teamsExtensionUser";
 
 /** At most one nested object is present; `rawId` is always present in responses. */
 export interface CommunicationIdentifierModel {
@@ -33,4 +42,5 @@ export interface CommunicationIdentifierModel {
   phoneNumber?: PhoneNumberIdentifierModel;
   microsoftTeamsUser?: MicrosoftTeamsUserIdentifierModel;
   microsoftTeamsApp?: MicrosoftTeamsAppIdentifierModel;
+  teamsExtensionUser?: TeamsExtensionUserIdentifierModel;
 }

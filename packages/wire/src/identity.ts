@@ -1,4 +1,4 @@
-// Identity REST bodies (api-version 2023-10-01 and earlier).
+// Identity REST bodies (api-versions up to 2025-06-30; fields marked 2025-06-30 exist only from that version).
 
 export type CommunicationIdentityTokenScope =
   | "chat"
@@ -17,6 +17,8 @@ export const TOKEN_SCOPES: readonly CommunicationIdentityTokenScope[] = [
 
 /** POST /identities body (optional). */
 export interface CommunicationIdentityCreateRequest {
+  /** 2025-06-30: the caller's own key; creating again with the same customId returns the same identity. */
+  customId?: string;
   createTokenWithScopes?: CommunicationIdentityTokenScope[];
   expiresInMinutes?: number;
 }
@@ -35,7 +37,14 @@ export interface CommunicationIdentityAccessToken {
 
 export interface CommunicationIdentity {
   id: string;
+  /** 2025-06-30: present when the identity was created with one. */
+  customId?: string;
+  /** 2025-06-30: RFC 3339 date-time of the last token issued for the identity; absent if none was. */
+  lastTokenIssuedAt?: string;
 }
+
+/** Longest customId Natter accepts (ACS documents no limit; a bound keeps the unique index small). */
+export const CUSTOM_ID_MAX_LENGTH = 256;
 
 export interface CommunicationIdentityAccessTokenResult {
   identity: CommunicationIdentity;

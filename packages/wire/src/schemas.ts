@@ -14,9 +14,13 @@ export const identifierModelSchema = {
     kind: { type: "string" },
     rawId: { type: "string", maxLength: 512 },
     communicationUser: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
-    phoneNumber: { type: "object", required: ["value"], properties: { value: { type: "string" } } },
+    phoneNumber: { type: "object", required: ["value"], properties: { value: { type: "string" }, isAnonymous: { type: "boolean" }, assertedId: { type: "string" } } },
     microsoftTeamsUser: { type: "object", required: ["userId"], properties: { userId: { type: "string" }, isAnonymous: { type: "boolean" }, cloud: { type: "string" } } },
     microsoftTeamsApp: { type: "object", required: ["appId"], properties: { appId: { type: "string" }, cloud: { type: "string" } } },
+    teamsExtensionUser: {
+      type: "object", required: ["userId", "tenantId", "resourceId"],
+      properties: { userId: { type: "string" }, tenantId: { type: "string" }, resourceId: { type: "string" }, cloud: { type: "string" } },
+    },
   },
 } as const;
 

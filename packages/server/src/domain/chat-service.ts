@@ -5,7 +5,7 @@ import type { Bus } from "../bus/bus.js";
 import { userTopic } from "../bus/bus.js";
 import type {
   MessageRecord, MessageType, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, Store, StoreOps,
-  ThreadListItem, ThreadRecord,
+  ThreadListItem, ThreadPageQuery, ThreadRecord,
 } from "../store/store.js";
 import { IdempotencyConflictError } from "../store/store.js";
 import type { Caller } from "./caller.js";
@@ -15,6 +15,9 @@ import type { ChatEvent } from "./events.js";
 import { CHAT_EVENT } from "./events.js";
 import { belongsToResource } from "./identifiers.js";
 import { LIMITS, checkContent, checkLength, checkMetadata, isStorableId } from "./limits.js";
+
+/** Where a thread list page continues: its last item (see ThreadPageQuery). */
+export type ThreadCursor = NonNullable<ThreadPageQuery["after"]>;
 
 export interface ParticipantInput {
   userId: string;
@@ -155,14 +158,18 @@ export class ChatService {
     return thread;
   }
 
-  /** ListChatThreads: the caller's threads, most recent activity first (deleted ones with deletedOn). */
-  async listThreads(caller: Caller, options: { maxPageSize?: number; startTime?: number; after?: { activityAt: number; id: string } }): Promise<Page<ThreadListItem, { activityAt: number; id: string }>> {
+  /**
+   * ListChatThreads: the caller's threads (deleted ones with deletedOn), most recent activity first at
+   * second precision, threads active in the same second in creation order (the order ACS answers with; see
+   * ThreadPageQuery).
+   */
+  async listThreads(caller: Caller, options: { maxPageSize?: number; startTime?: number; after?: ThreadCursor }): Promise<Page<ThreadListItem, ThreadCursor>> {
     requireCapability(caller, "participate");
     const limit = pageSize(options.maxPageSize);
     const rows = await this.store.listThreadsForUser(caller.userId, { after: options.after, minActivityAt: options.startTime, limit: limit + 1 });
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return { items, next: rows.length > limit && last ? { activityAt: last.activityAt, id: last.thread.id } : undefined };
+    return { items, next: rows.length > limit && last ? { activityAt: last.activityAt, createdAt: last.thread.createdAt, id: last.thread.id } : undefined };
   }
 
   /** UpdateChatThreadProperties (merge-patch): a topic change adds a topicUpdated message. */

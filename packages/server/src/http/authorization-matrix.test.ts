@@ -384,6 +384,12 @@ const IDENTITY_OPS: IdentityOp[] = [
   { name: "issueAccessToken", method: "POST", path: (id) => `/identities/${enc(id)}/:issueAccessToken?${IV}`, body: JSON.stringify({ scopes: ["chat"] }), tampered: JSON.stringify({ scopes: ["chat"], expiresInMinutes: 1440 }), ok: 200, user: true },
   { name: "revokeAccessTokens", method: "POST", path: (id) => `/identities/${enc(id)}/:revokeAccessTokens?${IV}`, body: "", tampered: "{}", ok: 204, user: true },
   { name: "deleteUser", method: "DELETE", path: (id) => `/identities/${enc(id)}?${IV}`, body: "", tampered: "{}", ok: 204, user: true },
+  // Identity 2025-06-30: GetIdentity reads; the Teams Phone extension operations are refused (400) once signed.
+  { name: "getIdentity", method: "GET", path: (id) => `/identities/${enc(id)}?api-version=2025-06-30`, body: "", tampered: "{}", ok: 200, user: true },
+  {
+    name: "teamsExtensionExchangeToken", method: "POST", path: () => "/access/teamsExtension/:exchangeAccessToken?api-version=2025-06-30",
+    body: "{}", tampered: JSON.stringify({ token: "x" }), ok: 400, user: false,
+  },
 ];
 
 interface IdentityCallerKind {
@@ -423,6 +429,7 @@ describe("authorization matrix: identity operations", () => {
     describe(op.name, () => {
       for (const c of IDENTITY_CALLERS) {
         if (c.userOpsOnly && !op.user) continue;
+        if (c.sentBody && op.method === "GET") continue; // a GET carries no body to tamper with
         const status = typeof c.status === "number" ? c.status : c.status(op);
         it(`${op.name} × ${c.name} → ${status}`, async () => {
           const victim = await createTestUser(natter, ["chat"], 1440);
@@ -438,7 +445,7 @@ describe("authorization matrix: identity operations", () => {
             const check = await send("GET", `/chat/threads?${V}`, { authorization: bearer(victim.token) });
             assert.equal(check.status, 200, "a rejected identity call must not revoke or delete anything");
           }
-          if (status === op.ok && op.user && op.name !== "issueAccessToken") {
+          if (status === op.ok && op.user && !["issueAccessToken", "getIdentity"].includes(op.name)) {
             const check = await send("GET", `/chat/threads?${V}`, { authorization: bearer(victim.token) });
             assert.equal(check.status, 401, `${op.name} makes the user's tokens stop working`);
           }

@@ -58,9 +58,10 @@ const ROWS: Row[] = [
   { name: "getMessage %00 in the message id", method: "GET", path: (f) => `${f.t}/messages/1%002`, status: 404, code: "NotFound" },
   { name: "updateMessage %00 in the message id", method: "PATCH", path: (f) => `${f.t}/messages/%00`, body: () => ({ content: "x" }), status: 404, code: "NotFound" },
   { name: "deleteMessage %00 in the message id", method: "DELETE", path: (f) => `${f.t}/messages/%00`, status: 404, code: "NotFound" },
-  { name: "listThreads cursor a = 1.5", method: "GET", path: () => `/chat/threads?syncState=${b64({ a: 1.5, i: "x" })}`, status: 400, code: "ValidationError", target: "syncState" },
-  { name: "listThreads cursor a = 1e30", method: "GET", path: () => `/chat/threads?syncState=${b64({ a: 1e30, i: "x" })}`, status: 400, code: "ValidationError", target: "syncState" },
-  { name: "listThreads cursor NUL in i", method: "GET", path: () => `/chat/threads?syncState=${b64({ a: 1, i: NUL })}`, status: 400, code: "ValidationError", target: "syncState" },
+  { name: "listThreads cursor a = 1.5", method: "GET", path: () => `/chat/threads?syncState=${b64({ a: 1.5, c: 1, i: "x" })}`, status: 400, code: "ValidationError", target: "syncState" },
+  { name: "listThreads cursor a = 1e30", method: "GET", path: () => `/chat/threads?syncState=${b64({ a: 1e30, c: 1, i: "x" })}`, status: 400, code: "ValidationError", target: "syncState" },
+  { name: "listThreads cursor c = 1.5", method: "GET", path: () => `/chat/threads?syncState=${b64({ a: 1, c: 1.5, i: "x" })}`, status: 400, code: "ValidationError", target: "syncState" },
+  { name: "listThreads cursor NUL in i", method: "GET", path: () => `/chat/threads?syncState=${b64({ a: 1, c: 1, i: NUL })}`, status: 400, code: "ValidationError", target: "syncState" },
   { name: "listMessages cursor v = 1e30", method: "GET", path: (f) => `${f.t}/messages?syncState=${b64({ v: 1e30 })}`, status: 400, code: "ValidationError", target: "syncState" },
 ];
 

@@ -8,6 +8,13 @@ export interface UserRecord {
   deletedAt: number | null;
   /** Incremented by revokeTokens/deleteUser; a token is valid only for the generation it was issued in. */
   tokenGeneration: number;
+  /**
+   * The caller's own key for this identity (identity api-version 2025-06-30): unique among users that hold
+   * one; cleared when the user is deleted, so the key can name a new identity.
+   */
+  customId: string | null;
+  /** When a token was last issued for this user (epoch ms), or null if never. */
+  lastTokenIssuedAt: number | null;
 }
 
 export type RetentionRecord = { kind: "threadCreationDate"; deleteThreadAfterDays: number } | { kind: "none" };
@@ -136,9 +143,17 @@ export interface MessagePageQuery {
   limit: number;
 }
 
+/**
+ * The order of listThreadsForUser (the rule ACS follows, docs/architecture.md "Thread list order"): activity
+ * truncated to the whole second (toward zero), newest second first; within one second, creation order
+ * (createdAt ascending, then id ascending by code point).
+ */
 export interface ThreadPageQuery {
-  /** Keyset cursor: strictly after (activityAt, id) in descending order. */
-  after?: { activityAt: number; id: string };
+  /**
+   * Keyset cursor: the last item of the previous page (its activityAt, thread createdAt and id); the page
+   * continues strictly after it in the order above.
+   */
+  after?: { activityAt: number; createdAt: number; id: string };
   minActivityAt?: number;
   limit: number;
 }
@@ -163,7 +178,13 @@ export interface DirectoryOps {
 /** Every operation a transaction or a plain read can perform. */
 export interface StoreOps {
   getUser(id: string): Promise<UserRecord | undefined>;
-  insertUser(user: UserRecord): Promise<void>;
+  /** The user that holds `customId`, deleted or not (a deleted user no longer holds one, see UserRecord). */
+  getUserByCustomId(customId: string): Promise<UserRecord | undefined>;
+  /**
+   * Inserts the user. Returns false, writing nothing, when `user.customId` is already held by another user
+   * (also one inserted by a concurrent transaction that commits first); a duplicate `id` still throws.
+   */
+  insertUser(user: UserRecord): Promise<boolean>;
   updateUser(id: string, patch: Partial<Omit<UserRecord, "id">>): Promise<void>;
 
   getThread(id: string): Promise<ThreadRecord | undefined>;

@@ -262,8 +262,11 @@ const CHECKS: Record<string, BodyCheck> = {
   removeParticipant: (b) => identifierValidity(b),
   typing: (b) => v(isObj(b) && opt(b, "senderDisplayName", str(LIMITS.displayNameLength))),
   sendReadReceipt: (b) => v(isObj(b) && typeof b.chatMessageId === "string" && b.chatMessageId.length >= 1 && b.chatMessageId.length <= 64),
-  createUser: (b) => {
+  createUser: (b, api) => {
     if (!isObj(b)) return "invalid";
+    // customId exists from identity 2025-06-30 (1 to 256 printable characters); before, it is an unknown field.
+    const customIdOk = (c: unknown) => typeof c === "string" && c.length >= 1 && c.length <= 256 && !/\p{C}/u.test(c);
+    if (api >= "2025-06-30" && !opt(b, "customId", customIdOk)) return "invalid";
     const scopes = b.createTokenWithScopes;
     if (has(b, "createTokenWithScopes") && (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => TOKEN_SCOPES.includes(s as never)))) return "invalid";
     return v(opt(b, "expiresInMinutes", (m) => Number.isInteger(m) && (m as number) >= 60 && (m as number) <= 1440));
@@ -331,7 +334,8 @@ export const ENDPOINTS: Endpoint[] = [
     validBody: (_w, s) => ({ chatMessageId: s.messageId }), fields: ["chatMessageId"] },
   { name: "listReadReceipts", method: "GET", api: "chat", path: (i) => `/chat/threads/${i.thread}/readReceipts`, uses: ["thread"], params: ["maxPageSize", "skip"] },
   { name: "createUser", method: "POST", api: "identity", path: () => "/identities", uses: [], check: "createUser",
-    validBody: () => ({ createTokenWithScopes: ["chat"], expiresInMinutes: 60 }), fields: ["createTokenWithScopes", "createTokenWithScopes.0", "expiresInMinutes"] },
+    validBody: () => ({ createTokenWithScopes: ["chat"], expiresInMinutes: 60, customId: `fuzz-${Math.random()}` }),
+    fields: ["createTokenWithScopes", "createTokenWithScopes.0", "expiresInMinutes", "customId"] },
   { name: "issueAccessToken", method: "POST", api: "identity", path: (i) => `/identities/${i.user}/:issueAccessToken`, uses: ["user"], check: "issueAccessToken",
     validBody: () => ({ scopes: ["chat", "voip"] }), fields: ["scopes", "scopes.0", "expiresInMinutes"] },
   { name: "revokeAccessTokens", method: "POST", api: "identity", path: (i) => `/identities/${i.user}/:revokeAccessTokens`, uses: ["user"], check: "any" },
@@ -383,8 +387,9 @@ const syncStateArb = fc.oneof(
     Buffer.from("[]").toString("base64url"), Buffer.from("null").toString("base64url"), Buffer.from("{\"v\":1e400}").toString("base64url"),
     Buffer.from("{\"__proto__\":{\"v\":1}}").toString("base64url"), "x".repeat(4000),
     // listThreads cursors this service never makes (PostgreSQL answered 500 to them: BIGINT and TEXT refuse them).
-    Buffer.from("{\"a\":1.5,\"i\":\"x\"}").toString("base64url"), Buffer.from("{\"a\":1e30,\"i\":\"x\"}").toString("base64url"),
-    Buffer.from("{\"a\":1,\"i\":\"a\\u0000b\"}").toString("base64url"), Buffer.from("{\"v\":1.5}").toString("base64url"))
+    Buffer.from("{\"a\":1.5,\"c\":1,\"i\":\"x\"}").toString("base64url"), Buffer.from("{\"a\":1e30,\"c\":1,\"i\":\"x\"}").toString("base64url"),
+    Buffer.from("{\"a\":1,\"c\":1e30,\"i\":\"x\"}").toString("base64url"),
+    Buffer.from("{\"a\":1,\"c\":1,\"i\":\"a\\u0000b\"}").toString("base64url"), Buffer.from("{\"v\":1.5}").toString("base64url"))
     .map((value) => ({ value, valid: "invalid" as Validity })),
   fc.string({ maxLength: 60 }).map((s) => ({ value: encodeURIComponent(s), valid: "either" as Validity })),
   fc.integer().map((n) => ({ value: Buffer.from(JSON.stringify({ v: n })).toString("base64url"), valid: "either" as Validity })),

@@ -4,7 +4,7 @@ import type {
   CommunicationIdentifierModel,
 } from "@natter/wire";
 import {
-  chatVersionHasIdentifierKind, chatVersionHasMessageMetadata, chatVersionHasTeamsAppIdentifier, chatVersionHasThreadMetadata,
+  chatVersionEchoesRetention, chatVersionHasIdentifierKind, chatVersionHasMessageMetadata, chatVersionHasTeamsAppIdentifier, chatVersionHasThreadMetadata,
 } from "@natter/wire";
 import type { ParticipantInput } from "../../domain/chat-service.js";
 import { validationError } from "../../domain/errors.js";
@@ -58,6 +58,9 @@ export function toWireThread(t: ThreadRecord, apiVersion: string): ChatThreadPro
     if (t.metadata) wire.metadata = t.metadata;
     if (t.retention) wire.retentionPolicy = toWireRetention(t.retention);
   }
+  // 2025-03-15 always answers with a policy, {"kind":"none"} when none was set (seen in recordings of the
+  // real service for create; Natter gives get the same shape, docs/architecture.md "api-version differences").
+  if (chatVersionEchoesRetention(apiVersion) && wire.retentionPolicy === undefined) wire.retentionPolicy = { kind: "none" };
   return wire;
 }
 

@@ -105,6 +105,7 @@ export const ACS_RATE_RULES: Record<string, Rule[]> = {
   deleteUser: [r("deleteUser", "resource", 30, 500)],
   issueToken: [r("issueToken", "resource", 30, 1000)],
   revokeTokens: [r("revokeTokens", "resource", 30, 500)],
+  getIdentity: [r("getIdentity", "resource", 30, 1000)],
   exchangeToken: [r("exchangeToken", "resource", 30, 500)],
   demoSignIn: [r("demoSignIn", "resource", 30, 1000)],
 };

@@ -13,11 +13,15 @@ import { decodeState, encodeState, intParam, nextLink, threadPath, timeParam } f
 import { caller } from "../plugins/request-context.js";
 
 const chat = (limit: string) => ({ api: "chat" as const, auth: "bearer" as const, limit });
-type ThreadCursor = { a: number; i: string };
-/** A cursor this service made: an integral activity time (epoch ms) and a thread id without U+0000. */
-const isThreadCursor = (v: unknown): v is ThreadCursor =>
-  typeof v === "object" && v !== null && Number.isSafeInteger((v as ThreadCursor).a) && typeof (v as ThreadCursor).i === "string"
-  && isStorableId((v as ThreadCursor).i);
+type WireThreadCursor = { a: number; c: number; i: string };
+/**
+ * A cursor this service made: the last item's activity and creation times (integral epoch ms) and its thread
+ * id without U+0000. (Cursors of the older `{a, i}` form, from before the order had a creation tie-break,
+ * are refused with 400 like any other foreign syncState.)
+ */
+const isThreadCursor = (v: unknown): v is WireThreadCursor =>
+  typeof v === "object" && v !== null && Number.isSafeInteger((v as WireThreadCursor).a) && Number.isSafeInteger((v as WireThreadCursor).c)
+  && typeof (v as WireThreadCursor).i === "string" && isStorableId((v as WireThreadCursor).i);
 
 export function threadRoutes(app: FastifyInstance, chatService: ChatService): void {
   // CreateChatThread: POST /chat/threads
@@ -46,12 +50,12 @@ export function threadRoutes(app: FastifyInstance, chatService: ChatService): vo
     const maxPageSize = intParam(query, "maxPageSize", 1);
     const startTime = timeParam(query, "startTime");
     const cursor = decodeState(query, isThreadCursor);
-    const page = await chatService.listThreads(caller(request), { maxPageSize, startTime, after: cursor && { activityAt: cursor.a, id: cursor.i } });
+    const page = await chatService.listThreads(caller(request), { maxPageSize, startTime, after: cursor && { activityAt: cursor.a, createdAt: cursor.c, id: cursor.i } });
     const body: { value: unknown[]; nextLink?: string } = { value: page.items.map(toWireThreadItem) };
     if (page.next) {
       body.nextLink = nextLink("/chat/threads", {
         "api-version": request.apiVersion, maxPageSize, startTime: query.startTime as string | undefined,
-        syncState: encodeState({ a: page.next.activityAt, i: page.next.id }),
+        syncState: encodeState({ a: page.next.activityAt, c: page.next.createdAt, i: page.next.id }),
       });
     }
     return reply.type(JSON_CONTENT_TYPE).send(body);

@@ -21,7 +21,7 @@ export interface OpenedStore {
 const USER = (n: number | string) => `8:acs:natter_${n}`;
 
 function user(over: Partial<UserRecord> = {}): UserRecord {
-  return { id: USER("a"), createdAt: 1_000, deletedAt: null, tokenGeneration: 0, ...over };
+  return { id: USER("a"), createdAt: 1_000, deletedAt: null, tokenGeneration: 0, customId: null, lastTokenIssuedAt: null, ...over };
 }
 function thread(over: Partial<ThreadRecord> = {}): ThreadRecord {
   return {
@@ -117,6 +117,30 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         await assert.rejects(store.insertUser(user()));
       });
 
+      test("customId: round trip, lookup, unique among holders (insert answers false), released by clearing", async (store) => {
+        assert.equal(await store.insertUser(user({ customId: "sally@contoso.com", lastTokenIssuedAt: 2_000 })), true);
+        assert.deepEqual(await store.getUser(USER("a")), user({ customId: "sally@contoso.com", lastTokenIssuedAt: 2_000 }));
+        assert.deepEqual(await store.getUserByCustomId("sally@contoso.com"), user({ customId: "sally@contoso.com", lastTokenIssuedAt: 2_000 }));
+        assert.equal(await store.getUserByCustomId("SALLY@contoso.com"), undefined, "exact match");
+        assert.equal(await store.insertUser(user({ id: USER("b"), customId: "sally@contoso.com" })), false);
+        assert.equal(await store.getUser(USER("b")), undefined, "nothing written");
+        assert.equal(await store.insertUser(user({ id: USER("c") })), true, "any number of users without one");
+        assert.equal(await store.insertUser(user({ id: USER("d") })), true);
+        await assert.rejects(store.insertUser(user({ id: USER("c"), customId: "other" })), "a duplicate id still throws");
+        await store.updateUser(USER("a"), { customId: null, lastTokenIssuedAt: 3_000 });
+        assert.deepEqual(await store.getUser(USER("a")), user({ lastTokenIssuedAt: 3_000 }));
+        assert.equal(await store.insertUser(user({ id: USER("b"), customId: "sally@contoso.com" })), true, "free again");
+        assert.equal((await store.getUserByCustomId("sally@contoso.com"))?.id, USER("b"));
+      });
+
+      test("customId: concurrent inserts of one customId, exactly one wins", async (store) => {
+        const results = await Promise.all([0, 1, 2, 3].map((i) =>
+          store.transaction((tx) => tx.insertUser(user({ id: USER(`racer${i}`), customId: "same" })))));
+        assert.equal(results.filter(Boolean).length, 1);
+        const winner = await store.getUserByCustomId("same");
+        assert.equal(winner?.id, USER(`racer${results.indexOf(true)}`));
+      });
+
       test("updateUser patches each field; undefined and unknown keys are ignored", async (store) => {
         await store.insertUser(user());
         await store.insertUser(user({ id: USER("b") }));
@@ -181,15 +205,15 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.deepEqual(await store.getThread("19:other@thread.v2"), thread({ id: "19:other@thread.v2" }), "other rows untouched");
       });
 
-      test("listThreadsForUser: activity desc then id desc, only the user's, limit, keyset after, minActivityAt", async (store) => {
+      test("listThreadsForUser: activity second desc then creation asc, only the user's, limit, keyset after, minActivityAt", async (store) => {
         const me = USER("me");
-        // activity = lastMessageAt ?? createdAt
+        // activity = lastMessageAt ?? createdAt; ordered by its whole second, newest first, then creation order
         const specs: [string, number, number | null][] = [
-          ["19:a@thread.v2", 1_000, null], // 1000
-          ["19:b@thread.v2", 500, 3_000], // 3000
-          ["19:c@thread.v2", 2_000, null], // 2000
-          ["19:d@thread.v2", 100, 2_000], // 2000 (tie with c: id desc → d first)
-          ["19:e@thread.v2", 2_000, null], // 2000
+          ["19:a@thread.v2", 1_000, null], // second 1
+          ["19:b@thread.v2", 500, 3_000], // second 3
+          ["19:c@thread.v2", 2_000, null], // second 2, created 2000 (tie with e on creation: id asc → c first)
+          ["19:d@thread.v2", 100, 2_000], // second 2, created 100 → first of second 2
+          ["19:e@thread.v2", 2_000, null], // second 2, created 2000
           ["19:f@thread.v2", 4_000, null], // not mine
         ];
         for (const [id, createdAt, lastMessageAt] of specs) {
@@ -197,7 +221,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
           await store.upsertParticipant(participant({ threadId: id, userId: id === "19:f@thread.v2" ? USER("x") : me }));
         }
         await store.upsertParticipant(participant({ threadId: "19:a@thread.v2", userId: USER("x") }));
-        const expected = ["19:b@thread.v2", "19:e@thread.v2", "19:d@thread.v2", "19:c@thread.v2", "19:a@thread.v2"];
+        const expected = ["19:b@thread.v2", "19:d@thread.v2", "19:c@thread.v2", "19:e@thread.v2", "19:a@thread.v2"];
         const all = await store.listThreadsForUser(me, { limit: 100 });
         assert.deepEqual(all.map((i) => i.thread.id), expected);
         assert.deepEqual(all.map((i) => i.activityAt), [3_000, 2_000, 2_000, 2_000, 1_000]);
@@ -205,23 +229,54 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.deepEqual((await store.listThreadsForUser(me, { limit: 2 })).map((i) => i.thread.id), expected.slice(0, 2));
         // Keyset paging, page size 2, through ties.
         const paged: string[] = [];
-        let after: { activityAt: number; id: string } | undefined;
+        let after: { activityAt: number; createdAt: number; id: string } | undefined;
         for (;;) {
           const page = await store.listThreadsForUser(me, { limit: 2, after });
           paged.push(...page.map((i) => i.thread.id));
           if (page.length < 2) break;
           const last = page[page.length - 1];
-          after = { activityAt: last.activityAt, id: last.thread.id };
+          after = { activityAt: last.activityAt, createdAt: last.thread.createdAt, id: last.thread.id };
         }
         assert.deepEqual(paged, expected);
-        assert.deepEqual((await store.listThreadsForUser(me, { limit: 10, after: { activityAt: 2_000, id: "19:d@thread.v2" } })).map((i) => i.thread.id),
-          ["19:c@thread.v2", "19:a@thread.v2"]);
+        assert.deepEqual((await store.listThreadsForUser(me, { limit: 10, after: { activityAt: 2_000, createdAt: 100, id: "19:d@thread.v2" } })).map((i) => i.thread.id),
+          ["19:c@thread.v2", "19:e@thread.v2", "19:a@thread.v2"]);
         assert.deepEqual((await store.listThreadsForUser(me, { limit: 10, minActivityAt: 2_000 })).map((i) => i.thread.id), expected.slice(0, 4));
         assert.deepEqual((await store.listThreadsForUser(me, { limit: 10, minActivityAt: 2_001 })).map((i) => i.thread.id), ["19:b@thread.v2"]);
         assert.deepEqual(await store.listThreadsForUser(USER("nobody"), { limit: 10 }), []);
         // Activity moves with lastMessageAt.
         await store.updateThread("19:a@thread.v2", { lastMessageAt: 10_000 });
         assert.equal((await store.listThreadsForUser(me, { limit: 1 }))[0].thread.id, "19:a@thread.v2");
+      });
+
+      test("listThreadsForUser: threads active within one second come in creation order, also across pages (ACS recording)", async (store) => {
+        const me = USER("me");
+        // As recorded from ACS: created within one second, same lastMessageReceivedOn at second precision, first
+        // created listed first, although the second one's activity is newer by the millisecond.
+        const specs: [string, number, number | null][] = [
+          ["19:z-first@thread.v2", 7_100, null], // second 7
+          ["19:a-second@thread.v2", 7_900, null], // second 7, created later; its id sorts first
+          ["19:m-old@thread.v2", 1_000, 7_950], // second 7 by its last message, created long before: first of second 7
+          ["19:newer@thread.v2", 8_000, null], // second 8
+          ["19:older@thread.v2", 6_999, null], // second 6
+        ];
+        for (const [id, createdAt, lastMessageAt] of specs) {
+          await store.insertThread(thread({ id, createdAt, lastMessageAt }));
+          await store.upsertParticipant(participant({ threadId: id, userId: me }));
+        }
+        const expected = ["19:newer@thread.v2", "19:m-old@thread.v2", "19:z-first@thread.v2", "19:a-second@thread.v2", "19:older@thread.v2"];
+        assert.deepEqual((await store.listThreadsForUser(me, { limit: 10 })).map((i) => i.thread.id), expected);
+        for (const size of [1, 2, 3]) {
+          const paged: string[] = [];
+          let after: { activityAt: number; createdAt: number; id: string } | undefined;
+          for (let pages = 0; pages < 10; pages++) {
+            const page = await store.listThreadsForUser(me, { limit: size, after });
+            paged.push(...page.map((i) => i.thread.id));
+            if (page.length < size) break;
+            const last = page[page.length - 1];
+            after = { activityAt: last.activityAt, createdAt: last.thread.createdAt, id: last.thread.id };
+          }
+          assert.deepEqual(paged, expected, `page size ${size}`);
+        }
       });
 
       test("listExpiredThreads: expiresAt <= now, never null, limited", async (store) => {

@@ -61,7 +61,10 @@ const typeParsers = {
 };
 
 function toUser(r: Row): UserRecord {
-  return { id: r.id as string, createdAt: r.created_at as number, deletedAt: num(r.deleted_at), tokenGeneration: r.token_generation as number };
+  return {
+    id: r.id as string, createdAt: r.created_at as number, deletedAt: num(r.deleted_at), tokenGeneration: r.token_generation as number,
+    customId: (r.custom_id as string | null) ?? null, lastTokenIssuedAt: num(r.last_token_issued_at),
+  };
 }
 function toThread(r: Row): ThreadRecord {
   return {
@@ -101,7 +104,9 @@ const THREAD_COLUMNS: Record<string, (v: unknown) => unknown> = {
 const MESSAGE_COLUMNS: Record<string, (v: unknown) => unknown> = {
   body: (v) => JSON.stringify(v), editedAt: same, deletedAt: same, version: same, metadata: json,
 };
-const USER_COLUMNS: Record<string, (v: unknown) => unknown> = { createdAt: same, deletedAt: same, tokenGeneration: same };
+const USER_COLUMNS: Record<string, (v: unknown) => unknown> = {
+  createdAt: same, deletedAt: same, tokenGeneration: same, customId: same, lastTokenIssuedAt: same,
+};
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
 /** StoreOps over one query function: a transaction's client, or the pool (each statement on its own). */
@@ -121,8 +126,17 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const { rows } = await this.q("SELECT * FROM users WHERE id = $1", [id]);
     return rows[0] && toUser(rows[0]);
   }
+  async getUserByCustomId(customId: string) {
+    const { rows } = await this.q("SELECT * FROM users WHERE custom_id = $1", [customId]);
+    return rows[0] && toUser(rows[0]);
+  }
   async insertUser(u: UserRecord) {
-    await this.q("INSERT INTO users (id, created_at, deleted_at, token_generation) VALUES ($1, $2, $3, $4)", [u.id, u.createdAt, u.deletedAt, u.tokenGeneration]);
+    // The conflict target is the partial unique index of migration 4: only a taken customId is skipped (a
+    // concurrent insert of the same customId makes this one wait for its commit, then skip).
+    const result = await this.q(`INSERT INTO users (id, created_at, deleted_at, token_generation, custom_id, last_token_issued_at)
+      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (custom_id) WHERE custom_id IS NOT NULL DO NOTHING`, [
+      u.id, u.createdAt, u.deletedAt, u.tokenGeneration, u.customId, u.lastTokenIssuedAt]);
+    return result.rowCount === 1;
   }
   async updateUser(id: string, patch: Partial<Omit<UserRecord, "id">>) {
     await this.update("users", "id = ?", [id], patch, USER_COLUMNS);
@@ -146,12 +160,16 @@ class PostgresOps implements StoreOps, DirectoryOps {
     await this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS);
   }
   async listThreadsForUser(userId: string, q: ThreadPageQuery): Promise<ThreadListItem[]> {
-    const { rows } = await this.q(`SELECT t.*, COALESCE(t.last_message_at, t.created_at) AS activity
+    // Order: see ThreadPageQuery. BIGINT division truncates toward zero, as Math.trunc does for the cursor.
+    const activity = "COALESCE(t.last_message_at, t.created_at)";
+    const { rows } = await this.q(`SELECT t.*, ${activity} AS activity
       FROM participants p JOIN threads t ON t.id = p.thread_id
-      WHERE p.user_id = $1 AND COALESCE(t.last_message_at, t.created_at) >= $2
-        AND ($3::bigint IS NULL OR (COALESCE(t.last_message_at, t.created_at), t.id) < ($3::bigint, $4::text COLLATE "C"))
-      ORDER BY activity DESC, t.id DESC LIMIT $5`, [
-      userId, q.minActivityAt ?? Number.MIN_SAFE_INTEGER, q.after?.activityAt ?? null, q.after?.id ?? null, q.limit]);
+      WHERE p.user_id = $1 AND ${activity} >= $2
+        AND ($3::bigint IS NULL OR ${activity} / 1000 < $3::bigint
+             OR (${activity} / 1000 = $3::bigint AND (t.created_at, t.id COLLATE "C") > ($4::bigint, $5::text COLLATE "C")))
+      ORDER BY ${activity} / 1000 DESC, t.created_at ASC, t.id COLLATE "C" ASC LIMIT $6`, [
+      userId, q.minActivityAt ?? Number.MIN_SAFE_INTEGER, q.after ? Math.trunc(q.after.activityAt / 1000) : null,
+      q.after?.createdAt ?? null, q.after?.id ?? null, q.limit]);
     return rows.map((r) => ({ thread: toThread(r), activityAt: r.activity as number }));
   }
   async listExpiredThreads(now: number, limit: number) {

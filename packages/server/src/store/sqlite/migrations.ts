@@ -148,4 +148,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP TABLE event_recipients;
   ALTER TABLE events DROP COLUMN recipients;
   `,
+  // 6: identity api-version 2025-06-30: a caller-chosen customId per identity (unique among the users that hold
+  // one; the partial index is also insertUser's ON CONFLICT target) and when a token was last issued.
+  `
+  ALTER TABLE users ADD COLUMN custom_id TEXT;
+  ALTER TABLE users ADD COLUMN last_token_issued_at INTEGER;
+  CREATE UNIQUE INDEX users_custom_id ON users(custom_id) WHERE custom_id IS NOT NULL;
+  `,
 ];

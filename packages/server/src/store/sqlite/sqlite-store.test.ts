@@ -59,7 +59,7 @@ describe("SqliteStore specifics", () => {
       assert.deepEqual(results, Array(workers).fill("ok"));
       const store = new SqliteStore(path);
       await store.migrate();
-      await store.insertUser({ id: "8:acs:x", createdAt: 1, deletedAt: null, tokenGeneration: 0 });
+      await store.insertUser({ id: "8:acs:x", createdAt: 1, deletedAt: null, tokenGeneration: 0, customId: null, lastTokenIssuedAt: null });
       await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -32,7 +32,10 @@ export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = @thre
   AND version >= MAX(@minVersion, @minCreatedAt) AND created_at >= @minCreatedAt ORDER BY version DESC LIMIT @limit`;
 
 function toUser(r: Row): UserRecord {
-  return { id: r.id as string, createdAt: r.created_at as number, deletedAt: (r.deleted_at as number) ?? null, tokenGeneration: r.token_generation as number };
+  return {
+    id: r.id as string, createdAt: r.created_at as number, deletedAt: (r.deleted_at as number) ?? null, tokenGeneration: r.token_generation as number,
+    customId: (r.custom_id as string | null) ?? null, lastTokenIssuedAt: (r.last_token_issued_at as number | null) ?? null,
+  };
 }
 function toThread(r: Row): ThreadRecord {
   return {
@@ -67,7 +70,9 @@ const THREAD_COLUMNS: Record<string, (v: unknown) => unknown> = {
 const MESSAGE_COLUMNS: Record<string, (v: unknown) => unknown> = {
   body: (v) => JSON.stringify(v), editedAt: (v) => v, deletedAt: (v) => v, version: (v) => v, metadata: json,
 };
-const USER_COLUMNS: Record<string, (v: unknown) => unknown> = { createdAt: (v) => v, deletedAt: (v) => v, tokenGeneration: (v) => v };
+const USER_COLUMNS: Record<string, (v: unknown) => unknown> = {
+  createdAt: (v) => v, deletedAt: (v) => v, tokenGeneration: (v) => v, customId: (v) => v, lastTokenIssuedAt: (v) => v,
+};
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
 /** StoreOps over one better-sqlite3 connection, with a statement cache. */
@@ -121,8 +126,16 @@ class SqliteOps implements StoreOps, DirectoryOps {
     const r = this.stmt("SELECT * FROM users WHERE id = ?").get(id) as Row | undefined;
     return r && toUser(r);
   }
+  async getUserByCustomId(customId: string) {
+    const r = this.stmt("SELECT * FROM users WHERE custom_id = ?").get(customId) as Row | undefined;
+    return r && toUser(r);
+  }
   async insertUser(u: UserRecord) {
-    this.stmt("INSERT INTO users (id, created_at, deleted_at, token_generation) VALUES (?, ?, ?, ?)").run(u.id, u.createdAt, u.deletedAt, u.tokenGeneration);
+    // The conflict target is the partial unique index of migration 6: only a taken customId is skipped.
+    const result = this.stmt(`INSERT INTO users (id, created_at, deleted_at, token_generation, custom_id, last_token_issued_at)
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (custom_id) WHERE custom_id IS NOT NULL DO NOTHING`).run(
+      u.id, u.createdAt, u.deletedAt, u.tokenGeneration, u.customId, u.lastTokenIssuedAt);
+    return result.changes === 1;
   }
   async updateUser(id: string, patch: Partial<Omit<UserRecord, "id">>) {
     this.update("users", "id = ?", [id], patch, USER_COLUMNS);
@@ -145,13 +158,16 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS);
   }
   async listThreadsForUser(userId: string, q: ThreadPageQuery): Promise<ThreadListItem[]> {
-    const rows = this.stmt(`SELECT t.*, COALESCE(t.last_message_at, t.created_at) AS activity
+    // Order: see ThreadPageQuery. Integer division truncates toward zero, as Math.trunc does for the cursor.
+    const activity = "COALESCE(t.last_message_at, t.created_at)";
+    const rows = this.stmt(`SELECT t.*, ${activity} AS activity
       FROM participants p JOIN threads t ON t.id = p.thread_id
-      WHERE p.user_id = @userId AND COALESCE(t.last_message_at, t.created_at) >= @minActivity
-        AND (@afterAt IS NULL OR COALESCE(t.last_message_at, t.created_at) < @afterAt
-             OR (COALESCE(t.last_message_at, t.created_at) = @afterAt AND t.id < @afterId))
-      ORDER BY activity DESC, t.id DESC LIMIT @limit`).all({
-      userId, minActivity: q.minActivityAt ?? Number.MIN_SAFE_INTEGER, afterAt: q.after?.activityAt ?? null,
+      WHERE p.user_id = @userId AND ${activity} >= @minActivity
+        AND (@afterSecond IS NULL OR ${activity} / 1000 < @afterSecond
+             OR (${activity} / 1000 = @afterSecond AND (t.created_at > @afterCreated OR (t.created_at = @afterCreated AND t.id > @afterId))))
+      ORDER BY ${activity} / 1000 DESC, t.created_at ASC, t.id ASC LIMIT @limit`).all({
+      userId, minActivity: q.minActivityAt ?? Number.MIN_SAFE_INTEGER,
+      afterSecond: q.after ? Math.trunc(q.after.activityAt / 1000) : null, afterCreated: q.after?.createdAt ?? null,
       afterId: q.after?.id ?? null, limit: q.limit,
     }) as Row[];
     return rows.map((r) => ({ thread: toThread(r), activityAt: r.activity as number }));
