@@ -31,6 +31,10 @@ export function toWireIdentifier(rawId: string, apiVersion: string): Communicati
   const model = modelFromRawId(rawId);
   if (model.microsoftTeamsApp !== undefined && !chatVersionHasTeamsAppIdentifier(apiVersion)) return { rawId };
   if (!chatVersionHasIdentifierKind(apiVersion)) delete model.kind;
+  // The chat API's phone model is {value}: a plain number is served exactly so; the 2025-06-30 additions
+  // (an asserted id, an anonymous caller) carry information and are kept.
+  const phone = model.phoneNumber as { isAnonymous?: boolean; assertedId?: string } | undefined;
+  if (phone && phone.isAnonymous === false && phone.assertedId === undefined) delete phone.isAnonymous;
   return model;
 }
 
