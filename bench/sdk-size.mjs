@@ -1,10 +1,11 @@
 // node bench/sdk-size.mjs: the browser bundle size of a minimal chat app entry (ChatClient, ChatThreadClient,
 // AzureCommunicationTokenCredential) built with esbuild (bundle everything, platform "browser", format esm,
 // minify), once with Natter's SDK and once with Azure's (@azure/communication-chat 1.5.4 + common).
-// Prints a table and writes bench/results-sdk-size.json. Run `npx tsc -b` first (it bundles Natter's dist).
+// Prints a table and writes bench/output/results-sdk-size.json (ignored by git); with --write-results, the
+// committed bench/results-sdk-size.json. Run `npx tsc -b` first (it bundles Natter's dist).
 // Never part of npm test.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { gzipSync, constants } from "node:zlib";
 import { build } from "esbuild";
 import { ROOT, table } from "./lib.mjs";
@@ -94,8 +95,10 @@ for (const name of Object.keys(figures)) {
   for (const { path, bytes } of figures[name].largestInputs) console.log(`  ${String(bytes).padStart(7)}  ${path}`);
 }
 
+const resultsFile = process.argv.includes("--write-results") ? join(ROOT, "bench/results-sdk-size.json") : join(ROOT, "bench/output/results-sdk-size.json");
+mkdirSync(dirname(resultsFile), { recursive: true });
 writeFileSync(
-  join(ROOT, "bench/results-sdk-size.json"),
+  resultsFile,
   JSON.stringify(
     {
       name: "sdk-size",
