@@ -20,6 +20,9 @@ export interface TrouterRouteDeps {
   now?: () => number;
 }
 
+/** The registrar's answer body: the client ignores it, but it must not be empty (see the registrar routes). */
+const REGISTRAR_ACK = "{}";
+
 const HOST = /^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$/;
 
 /** `https://host:port` of this request, from the listener's scheme and the Host header. */
@@ -99,17 +102,23 @@ export function registerTrouterRoutes(app: FastifyInstance, deps: TrouterRouteDe
 
     // Registrar: POST {registrarServiceUrl}/v3/registrations. Delivery keys off the user bound at the
     // handshake, so a registration is only acknowledged (any 2xx will do).
+    //
+    // Both answers carry a (tiny) JSON body. The signaling client's RegistrarClient never reads the response
+    // body of a 2xx, and Chromium ends a fetch whose response has an empty body that nobody reads with
+    // net::ERR_ABORTED (Network.loadingFailed, and Playwright's requestfailed): with `202` and no body, every
+    // browser running Azure's UI library showed a failed registrar request although the server had accepted it.
+    // A non-empty body completes normally whether or not it is read (ui-library.test.ts checks this in Chromium).
     scope.post(`${TROUTER_PATHS.registrar}/v3/registrations`, async (request, reply) => {
       await skypeCaller(deps.tokens, request);
       const body = request.body as { registrationId?: unknown } | undefined;
       if (typeof body !== "object" || body === null || typeof body.registrationId !== "string") {
         throw new ChatError("badRequest", "registrationId is required.");
       }
-      return reply.status(202).send();
+      return reply.status(202).type(JSON_CONTENT_TYPE).send(REGISTRAR_ACK);
     });
     scope.delete<{ Params: { registrationId: string } }>(`${TROUTER_PATHS.registrar}/v3/registrations/:registrationId`, async (request, reply) => {
       await skypeCaller(deps.tokens, request);
-      return reply.status(200).send();
+      return reply.status(200).type(JSON_CONTENT_TYPE).send(REGISTRAR_ACK);
     });
   });
 }

@@ -145,8 +145,12 @@ describe("trouter protocol (Node client)", () => {
       body: JSON.stringify({ registrationId: "r1", transports: { TROUTER: [{ path: "x", ttl: 7200 }] } }),
     });
     assert.equal(registered.status, 202);
+    // Never an empty body: the signaling client does not read it, and Chromium aborts an unread empty 2xx body.
+    assert.match(registered.headers.get("content-type") ?? "", /^application\/json(;|$)/);
+    assert.equal(await registered.text(), "{}");
     const unregistered = await fetch(`${base}/registrar/v3/registrations/r1`, { method: "DELETE", headers: { "x-skypetoken": user.token } });
     assert.equal(unregistered.status, 200);
+    assert.equal(await unregistered.text(), "{}");
   });
 
   test("CORS preflights allow the signaling client's headers", async () => {
