@@ -2,10 +2,19 @@
 
 /**
  * Chat REST api-versions and the @azure/communication-chat releases that send them: 1.0.x sends 2021-03-07,
- * 1.1.x–1.3.x 2021-09-07, 1.4.x 2023-11-07, 1.5.x 2024-03-07, 1.6.x 2025-03-15. Response shapes follow the
- * version of the request (see the chatVersionHas* functions): older SDKs reject fields their models lack.
+ * 1.1.x–1.3.x 2021-09-07, 1.4.x 2023-11-07, 1.5.x 2024-03-07, 1.6.x 2025-03-15; the beta 1.6.0-beta.7 (with UI library
+ * 1.28.0-beta.2) sends the preview 2024-06-05-preview, whose predecessor is 2024-03-15-preview. Response shapes follow the version of the request (see the chatVersionHas* functions):
+ * older SDKs reject fields their models lack.
  */
-export const CHAT_API_VERSIONS = ["2021-03-07", "2021-09-07", "2023-11-07", "2024-03-07", "2025-03-15"] as const;
+export const CHAT_API_VERSIONS = [
+  "2021-03-07",
+  "2021-09-07",
+  "2023-11-07",
+  "2024-03-07",
+  "2024-03-15-preview",
+  "2024-06-05-preview",
+  "2025-03-15",
+] as const;
 export type ChatApiVersion = (typeof CHAT_API_VERSIONS)[number];
 
 /**
@@ -35,9 +44,33 @@ export function chatVersionEchoesRetention(version: string): boolean {
   return version >= "2025-03-15";
 }
 
-/** Versions whose chat models carry thread metadata, retention policy and participant metadata. */
+/** The chat previews Natter serves: they add message attachments and chat images (POST .../images). */
+const CHAT_PREVIEWS: readonly string[] = ["2024-03-15-preview", "2024-06-05-preview"];
+
+/**
+ * Versions whose chat models carry thread metadata, retention policy and participant metadata: 2025-03-15 on,
+ * and both previews (their swaggers define the three, as 2025-03-15 does later).
+ */
 export function chatVersionHasThreadMetadata(version: string): boolean {
-  return version >= "2025-03-15";
+  return version >= "2025-03-15" || CHAT_PREVIEWS.includes(version);
+}
+
+/**
+ * Versions with message attachments (`attachments` on send, update and in ChatMessageContent) and the image
+ * operations (upload, view, delete under /chat/threads/{id}/images): the two previews only. No stable version
+ * defines them, so other versions never see an attachment and get UnsupportedApiVersion for the image paths.
+ */
+export function chatVersionHasAttachments(version: string): boolean {
+  return CHAT_PREVIEWS.includes(version);
+}
+
+/**
+ * Versions whose ChatMessage has `policyViolation` and ChatThreadProperties has `messagingPolicy`
+ * (2024-06-05-preview only). Both are optional; Natter moderates nothing and has no text-only threads, so it
+ * never sends them, and a version without them never could.
+ */
+export function chatVersionHasMessagingPolicy(version: string): boolean {
+  return version === "2024-06-05-preview";
 }
 
 /**

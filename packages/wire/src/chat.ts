@@ -30,6 +30,8 @@ export interface ChatThreadProperties {
   deletedOn?: string;
   metadata?: Record<string, string>;
   retentionPolicy?: ChatRetentionPolicy;
+  /** 2024-06-05-preview: `textOnlyChat` (absent means false). */
+  messagingPolicy?: { textOnlyChat?: boolean };
 }
 
 export interface CreateChatThreadResult {
@@ -60,6 +62,8 @@ export interface SendChatMessageRequest {
   senderDisplayName?: string;
   type?: ChatMessageType;
   metadata?: Record<string, string>;
+  /** The previews (2024-03-15-preview, 2024-06-05-preview) only. */
+  attachments?: ChatAttachment[];
 }
 
 export interface SendChatMessageResult {
@@ -94,6 +98,8 @@ export interface ChatMessage {
   deletedOn?: string;
   editedOn?: string;
   metadata?: Record<string, string>;
+  /** 2024-06-05-preview: set when content moderation acted on the message (Natter never sets it). */
+  policyViolation?: { state: "contentBlocked" | "warning" };
 }
 
 export interface ChatMessagesCollection {
@@ -104,6 +110,15 @@ export interface ChatMessagesCollection {
 export interface UpdateChatMessageRequest {
   content?: string;
   metadata?: Record<string, string>;
+  /** The previews only: replaces the message's attachments. */
+  attachments?: ChatAttachment[];
+}
+
+/** UploadChatImage's answer (the previews): the image id to name in a message's attachments. */
+export interface UploadChatImageResult {
+  id: string;
+  attachmentType?: "image" | "file";
+  name?: string;
 }
 
 export interface ChatParticipantsCollection {
@@ -158,4 +173,6 @@ export const CHAT_LIMITS = {
   retentionMinDays: 30,
   retentionMaxDays: 90,
   typingAndReceiptsMaxParticipants: 20,
+  /** Largest chat image (UploadChatImage, the previews): 20 MB, the limit the ACS UI library enforces for ACS. */
+  imageBytes: 20 * 1024 * 1024,
 } as const;

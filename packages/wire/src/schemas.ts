@@ -60,6 +60,13 @@ export const updateChatThreadRequestSchema = {
   properties: { topic: { type: "string" }, metadata: stringMap, retentionPolicy: retentionPolicySchema },
 } as const;
 
+/** A message attachment in a request (the previews): an image by the id UploadChatImage answered. */
+const chatAttachmentSchema = {
+  type: "object",
+  required: ["id", "attachmentType"],
+  properties: { id: { type: "string" }, attachmentType: { type: "string" }, name: { type: "string" } },
+} as const;
+
 export const sendChatMessageRequestSchema = {
   type: "object",
   required: ["content"],
@@ -68,12 +75,13 @@ export const sendChatMessageRequestSchema = {
     senderDisplayName: { type: "string" },
     type: { type: "string" },
     metadata: stringMap,
+    attachments: { type: "array", items: chatAttachmentSchema },
   },
 } as const;
 
 export const updateChatMessageRequestSchema = {
   type: "object",
-  properties: { content: { type: "string" }, metadata: stringMap },
+  properties: { content: { type: "string" }, metadata: stringMap, attachments: { type: "array", items: chatAttachmentSchema } },
 } as const;
 
 export const addChatParticipantsRequestSchema = {

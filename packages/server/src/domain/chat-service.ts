@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Bus } from "../bus/bus.js";
 import { userTopic } from "../bus/bus.js";
 import type {
-  MessageRecord, MessageType, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, Store, StoreOps,
+  AttachmentRef, ImageRecord, MessageRecord, MessageType, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, Store, StoreOps,
   ThreadListItem, ThreadPageQuery, ThreadRecord,
 } from "../store/store.js";
 import { IdempotencyConflictError } from "../store/store.js";
@@ -14,6 +14,7 @@ import { ChatError, forbidden, notFound, validationError } from "./errors.js";
 import type { ChatEvent } from "./events.js";
 import { CHAT_EVENT } from "./events.js";
 import { belongsToResource } from "./identifiers.js";
+import { newImageId, sniffImageType } from "./images.js";
 import { LIMITS, checkContent, checkLength, checkMetadata, isStorableId } from "./limits.js";
 
 /** Where a thread list page continues: its last item (see ThreadPageQuery). */
@@ -52,16 +53,32 @@ export interface UpdateThreadInput {
   retention?: RetentionRecord;
 }
 
+/** A message attachment from a request: an image of the thread by the id UploadChatImage gave. */
+export interface AttachmentInput {
+  id: string;
+  attachmentType: string;
+  name?: string;
+}
+
 export interface SendMessageInput {
   content: string;
   type: "text" | "html";
   senderDisplayName?: string;
   metadata?: Record<string, string>;
+  attachments?: AttachmentInput[];
 }
 
 export interface UpdateMessageInput {
   content?: string;
   metadata?: Record<string, string>;
+  /** Replaces the message's attachments ([] removes them). */
+  attachments?: AttachmentInput[];
+}
+
+export interface UploadImageInput {
+  data: Uint8Array;
+  /** The image-filename header, if given. */
+  name?: string;
 }
 
 export interface Page<T, C> {
@@ -226,13 +243,16 @@ export class ChatService {
     checkContent(input.content);
     if (input.senderDisplayName !== undefined) checkLength(input.senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
     if (input.metadata) checkMetadata(input.metadata, LIMITS.messageMetadataBytes, "metadata");
+    if (input.attachments) checkAttachments(input.attachments);
     const retry = this.retryKey("sendMessage", caller, threadId, requestId, input);
     return this.writeOnce(retry, async (tx, events) => {
       const { thread } = await this.access(tx, caller, threadId, true);
       const now = this.now();
+      const body: MessageRecord["body"] = { message: input.content };
+      if (input.attachments && input.attachments.length > 0) body.attachments = await resolveAttachments(tx, threadId, input.attachments);
       const id = tick(thread, now);
       const record: MessageRecord = {
-        threadId, id: String(id), sequence: thread.nextSequence++, type: input.type, body: { message: input.content },
+        threadId, id: String(id), sequence: thread.nextSequence++, type: input.type, body,
         sender: caller.userId, senderDisplayName: input.senderDisplayName ?? "", createdAt: now, editedAt: null, deletedAt: null,
         version: id, metadata: input.metadata ?? null,
       };
@@ -270,6 +290,7 @@ export class ChatService {
     requireCapability(caller, "participate");
     if (input.content !== undefined) checkContent(input.content);
     if (input.metadata) checkMetadata(input.metadata, LIMITS.messageMetadataBytes, "metadata");
+    if (input.attachments) checkAttachments(input.attachments);
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
       const { thread, participant } = await this.access(tx, caller, threadId, true);
@@ -278,6 +299,10 @@ export class ChatService {
       if (message.sender !== caller.userId) throw forbidden("Only the sender can edit a message.");
       const now = this.now();
       if (input.content !== undefined) message.body = { ...message.body, message: input.content };
+      if (input.attachments !== undefined) {
+        const { attachments: _previous, ...rest } = message.body;
+        message.body = input.attachments.length > 0 ? { ...rest, attachments: await resolveAttachments(tx, threadId, input.attachments) } : rest;
+      }
       if (input.metadata !== undefined) {
         const merged = { ...(message.metadata ?? {}) };
         for (const [k, v] of Object.entries(input.metadata)) {
@@ -308,7 +333,8 @@ export class ChatService {
       if (message.sender !== caller.userId) throw forbidden("Only the sender can delete a message.");
       if (message.deletedAt !== null) return;
       const now = this.now();
-      message.body = { ...message.body, message: "" };
+      const { attachments: _attachments, ...rest } = message.body;
+      message.body = { ...rest, message: "" };
       message.deletedAt = now;
       message.version = tick(thread, now);
       await tx.updateMessage(threadId, messageId, { body: message.body, deletedAt: now, version: message.version });
@@ -317,6 +343,49 @@ export class ChatService {
       await this.record(tx, events, { type: "chatMessageDeleted", threadId, at: now, actor: caller.userId, message }, recipients);
     });
     this.publish(events);
+  }
+
+  // ---- images (chat preview api-versions) ----
+
+  /**
+   * UploadChatImage: a participant stores an image in the thread (jpeg, png, gif, heic or webp, told by its bytes;
+   * at most LIMITS.imageBytes). Kept until DeleteChatImage or until the thread's content goes (delete, retention).
+   */
+  async uploadImage(caller: Caller, threadId: string, input: UploadImageInput): Promise<ImageRecord> {
+    requireCapability(caller, "participate");
+    if (input.data.byteLength > LIMITS.imageBytes) throw new ChatError("payloadTooLarge", `An image must be at most ${LIMITS.imageBytes} bytes.`);
+    if (input.name !== undefined) checkLength(input.name, LIMITS.imageNameLength, "image-filename");
+    const contentType = sniffImageType(input.data);
+    if (!contentType) throw validationError("The image must be a JPEG, PNG, GIF, HEIC or WebP image.", "chatImageFile");
+    return this.store.transaction(async (tx) => {
+      await this.access(tx, caller, threadId);
+      const image: ImageRecord = {
+        threadId, id: newImageId(), name: input.name ?? null, contentType, data: input.data, uploadedBy: caller.userId, createdAt: this.now(),
+      };
+      await tx.insertImage(image);
+      return image;
+    });
+  }
+
+  /** GetChatImage: any participant of the thread (from any point of its history) may view its images. */
+  async getImage(caller: Caller, threadId: string, imageId: string): Promise<ImageRecord> {
+    requireCapability(caller, "participate");
+    await this.access(this.store, caller, threadId);
+    const image = isStorableId(imageId) ? await this.store.getImage(threadId, imageId) : undefined;
+    if (!image) throw notFound("The image was not found.");
+    return image;
+  }
+
+  /** DeleteChatImage: the uploader only (403 for other participants); 404 when there is no such image. */
+  async deleteImage(caller: Caller, threadId: string, imageId: string): Promise<void> {
+    requireCapability(caller, "participate");
+    await this.store.transaction(async (tx) => {
+      await this.access(tx, caller, threadId);
+      const image = isStorableId(imageId) ? await tx.getImage(threadId, imageId) : undefined;
+      if (!image) throw notFound("The image was not found.");
+      if (image.uploadedBy !== caller.userId) throw forbidden("Only the participant who uploaded an image can delete it.");
+      await tx.deleteImage(threadId, imageId);
+    });
   }
 
   // ---- participants ----
@@ -599,6 +668,30 @@ async function messageRecipients(tx: StoreOps, threadId: string, createdAt: numb
   const windows = await tx.listParticipantWindows(threadId);
   if (windows.latestShareHistoryTime <= createdAt) return windows.ids;
   return windows.ids.filter((_, i) => windows.shareHistoryTimes[i] <= createdAt);
+}
+
+/** Shape checks of a request's attachments (before any store access). */
+function checkAttachments(attachments: AttachmentInput[]): void {
+  if (attachments.length > LIMITS.attachmentsPerMessage) {
+    throw validationError(`A message can have at most ${LIMITS.attachmentsPerMessage} attachments.`, "attachments");
+  }
+  for (const a of attachments) {
+    if (a.attachmentType.toLowerCase() !== "image") {
+      throw validationError(`Attachment type '${a.attachmentType.slice(0, 40)}' cannot be sent; upload images with UploadChatImage.`, "attachments.attachmentType");
+    }
+    if (a.name !== undefined) checkLength(a.name, LIMITS.imageNameLength, "attachments.name");
+  }
+}
+
+/** The stored attachments of a message: each id must name an image of the thread (400 otherwise). */
+async function resolveAttachments(tx: StoreOps, threadId: string, attachments: AttachmentInput[]): Promise<AttachmentRef[]> {
+  const refs: AttachmentRef[] = [];
+  for (const a of attachments) {
+    const image = isStorableId(a.id) ? await tx.getImage(threadId, a.id) : undefined;
+    if (!image) throw validationError(`Attachment '${a.id.slice(0, 80)}' is not an image of this thread.`, "attachments.id");
+    refs.push({ id: image.id, type: "image", name: a.name ?? image.name });
+  }
+  return refs;
 }
 
 /** Next id/version of a thread: epoch ms, strictly increasing even within one millisecond. */

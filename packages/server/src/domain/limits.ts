@@ -11,6 +11,9 @@ export const LIMITS = {
   /** Natter's choice for message metadata (ACS documents none). */
   messageMetadataBytes: 8 * 1024,
   idempotencyKeyLength: 256,
+  /** Natter's choices for message attachments (ACS documents none). */
+  attachmentsPerMessage: 50,
+  imageNameLength: 256,
 } as const;
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");

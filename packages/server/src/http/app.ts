@@ -11,6 +11,7 @@ import { registerRequestContext } from "./plugins/request-context.js";
 import type { RateCounter } from "./plugins/rate-limits.js";
 import { registerRateLimits } from "./plugins/rate-limits.js";
 import { threadRoutes } from "./routes/threads.js";
+import { imageRoutes } from "./routes/images.js";
 import { messageRoutes } from "./routes/messages.js";
 import { participantRoutes } from "./routes/participants.js";
 import { identityRoutes } from "./routes/identity.js";
@@ -139,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   threadRoutes(app, deps.chat);
   messageRoutes(app, deps.chat);
+  imageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
   identityRoutes(app, deps.identity, deps.tokens);
   registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now });

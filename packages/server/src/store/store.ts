@@ -67,11 +67,32 @@ export interface ParticipantWindows {
 
 export type MessageType = "text" | "html" | "topicUpdated" | "participantAdded" | "participantRemoved";
 
+/** A message's attachment: an image of the same thread, by id (the chat previews' ChatAttachment). */
+export interface AttachmentRef {
+  id: string;
+  type: "image";
+  name: string | null;
+}
+
 export interface MessageBody {
   message?: string;
   topic?: string;
   participants?: ParticipantSnapshot[];
   initiator?: string;
+  /** Images of the thread the message shows (sent at a chat preview api-version). */
+  attachments?: AttachmentRef[];
+}
+
+/** An image uploaded to a thread (UploadChatImage), kept until it is deleted or its thread's content is. */
+export interface ImageRecord {
+  threadId: string;
+  id: string;
+  /** The file name the uploader gave (image-filename header), or null. */
+  name: string | null;
+  contentType: string;
+  data: Uint8Array;
+  uploadedBy: string;
+  createdAt: number;
 }
 
 export interface MessageRecord {
@@ -195,7 +216,7 @@ export interface StoreOps {
   listThreadsForUser(userId: string, query: ThreadPageQuery): Promise<ThreadListItem[]>;
   /** Threads whose retention expired before `now` (not yet purged). */
   listExpiredThreads(now: number, limit: number): Promise<string[]>;
-  /** Deletes messages and read receipts of a thread (kept: the thread row and its participants). */
+  /** Deletes messages, images and read receipts of a thread (kept: the thread row and its participants). */
   deleteThreadContent(id: string): Promise<void>;
   /** Deletes the thread and everything it owns. */
   purgeThread(id: string): Promise<void>;
@@ -215,6 +236,11 @@ export interface StoreOps {
   updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>): Promise<void>;
   /** Newest version first. */
   listMessages(threadId: string, query: MessagePageQuery): Promise<MessageRecord[]>;
+
+  insertImage(image: ImageRecord): Promise<void>;
+  getImage(threadId: string, id: string): Promise<ImageRecord | undefined>;
+  /** Deletes the image; false when there was none. */
+  deleteImage(threadId: string, id: string): Promise<boolean>;
 
   getReadReceipt(threadId: string, userId: string): Promise<ReadReceiptRecord | undefined>;
   upsertReadReceipt(receipt: ReadReceiptRecord): Promise<void>;

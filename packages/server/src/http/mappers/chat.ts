@@ -1,16 +1,17 @@
 // Mappers between the ACS wire shapes (@natter/wire) and domain records. The only code that sees both.
+import type { FastifyRequest } from "fastify";
 import type {
-  ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatRetentionPolicy, ChatThreadItem, ChatThreadProperties,
+  ChatAttachment, ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatRetentionPolicy, ChatThreadItem, ChatThreadProperties,
   CommunicationIdentifierModel,
 } from "@natter/wire";
 import {
-  chatVersionEchoesRetention, chatVersionHasIdentifierKind, chatVersionHasMessageMetadata, chatVersionHasTeamsAppIdentifier, chatVersionHasThreadMetadata,
+  chatVersionEchoesRetention, chatVersionHasAttachments, chatVersionHasIdentifierKind, chatVersionHasMessageMetadata, chatVersionHasTeamsAppIdentifier, chatVersionHasThreadMetadata,
 } from "@natter/wire";
 import type { ParticipantInput } from "../../domain/chat-service.js";
 import { validationError } from "../../domain/errors.js";
 import { modelFromRawId, rawIdFromModel } from "../../domain/identifiers.js";
 import type {
-  MessageRecord, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, ThreadListItem, ThreadRecord,
+  AttachmentRef, MessageRecord, ParticipantRecord, ParticipantSnapshot, ReadReceiptRecord, RetentionRecord, ThreadListItem, ThreadRecord,
 } from "../../store/store.js";
 
 export const toWireTime = (ms: number) => new Date(ms).toISOString();
@@ -90,7 +91,27 @@ export function fromWireParticipant(p: ChatParticipant, apiVersion: string): Par
   return input;
 }
 
-export function toWireMessage(m: MessageRecord, apiVersion: string): ChatMessage {
+/** The scheme and host the client called (attachment URLs are absolute: clients fetch them as they are). */
+export function requestOrigin(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+/**
+ * A message's attachment as the chat previews define ChatAttachment: its image's view URLs (`original` and, as
+ * `previewUrl`, `small`) on the origin the client called, at the api-version of the request.
+ */
+export function toWireAttachment(threadId: string, a: AttachmentRef, apiVersion: string, origin: string): ChatAttachment {
+  const base = `${origin}/chat/threads/${encodeURIComponent(threadId)}/images/${encodeURIComponent(a.id)}/view`;
+  const query = `?api-version=${encodeURIComponent(apiVersion)}`;
+  const wire: ChatAttachment = { id: a.id, attachmentType: a.type };
+  if (a.name !== null) wire.name = a.name;
+  wire.url = `${base}/original${query}`;
+  wire.previewUrl = `${base}/small${query}`;
+  return wire;
+}
+
+/** A message at `apiVersion`; `origin` (scheme and host) builds attachment URLs, shown at the chat previews only. */
+export function toWireMessage(m: MessageRecord, apiVersion: string, origin = ""): ChatMessage {
   const wire: ChatMessage = {
     id: m.id,
     type: m.type,
@@ -103,6 +124,9 @@ export function toWireMessage(m: MessageRecord, apiVersion: string): ChatMessage
   if (m.body.message !== undefined) content.message = m.body.message;
   if (m.body.topic !== undefined) content.topic = m.body.topic;
   if (m.body.participants !== undefined) content.participants = m.body.participants.map((p) => toWireParticipant(p, apiVersion));
+  if (m.body.attachments !== undefined && m.body.attachments.length > 0 && chatVersionHasAttachments(apiVersion)) {
+    content.attachments = m.body.attachments.map((a) => toWireAttachment(m.threadId, a, apiVersion, origin));
+  }
   if (m.body.initiator !== undefined) content.initiatorCommunicationIdentifier = toWireIdentifier(m.body.initiator, apiVersion);
   if (m.sender !== null) {
     wire.senderCommunicationIdentifier = toWireIdentifier(m.sender, apiVersion);

@@ -1,10 +1,12 @@
 // Chat message operations: SendChatMessage, ListChatMessages, GetChatMessage, UpdateChatMessage, DeleteChatMessage.
 import type { FastifyInstance } from "fastify";
-import { JSON_CONTENT_TYPE, chatVersionHasMessageMetadata, sendChatMessageRequestSchema, updateChatMessageRequestSchema } from "@natter/wire";
+import {
+  JSON_CONTENT_TYPE, chatVersionHasAttachments, chatVersionHasMessageMetadata, sendChatMessageRequestSchema, updateChatMessageRequestSchema,
+} from "@natter/wire";
 import type { SendChatMessageRequest, UpdateChatMessageRequest } from "@natter/wire";
 import type { ChatService } from "../../domain/chat-service.js";
 import { validationError } from "../../domain/errors.js";
-import { toWireMessage } from "../mappers/chat.js";
+import { requestOrigin, toWireMessage } from "../mappers/chat.js";
 import { decodeState, encodeState, intParam, nextLink, threadPath, timeParam } from "../paging.js";
 import { caller, clientRequestId } from "../plugins/request-context.js";
 
@@ -30,8 +32,10 @@ export function messageRoutes(app: FastifyInstance, chatService: ChatService): v
       const { content, senderDisplayName, type } = request.body;
       // 2021-03-07 has no message metadata: a field that version does not define is ignored, as ACS does.
       const metadata = chatVersionHasMessageMetadata(request.apiVersion) ? request.body.metadata : undefined;
+      // Attachments exist at the chat previews only; other versions ignore the field, as ACS does.
+      const attachments = chatVersionHasAttachments(request.apiVersion) ? request.body.attachments : undefined;
       const message = await chatService.sendMessage(caller(request), request.params.threadId, {
-        content, senderDisplayName, metadata, type: userMessageType(type),
+        content, senderDisplayName, metadata, attachments, type: userMessageType(type),
       }, clientRequestId(request));
       return reply
         .status(201)
@@ -48,7 +52,7 @@ export function messageRoutes(app: FastifyInstance, chatService: ChatService): v
     const startTime = timeParam(query, "startTime");
     const cursor = decodeState(query, isMessageCursor);
     const page = await chatService.listMessages(caller(request), request.params.threadId, { maxPageSize, startTime, beforeVersion: cursor?.v });
-    const body: { value: unknown[]; nextLink?: string } = { value: page.items.map((m) => toWireMessage(m, request.apiVersion)) };
+    const body: { value: unknown[]; nextLink?: string } = { value: page.items.map((m) => toWireMessage(m, request.apiVersion, requestOrigin(request))) };
     if (page.next !== undefined) {
       body.nextLink = nextLink(`${threadPath(request.params.threadId)}/messages`, {
         "api-version": request.apiVersion, maxPageSize, startTime: query.startTime as string | undefined, syncState: encodeState({ v: page.next }),
@@ -60,7 +64,7 @@ export function messageRoutes(app: FastifyInstance, chatService: ChatService): v
   // GetChatMessage: GET /chat/threads/{chatThreadId}/messages/{chatMessageId}
   app.get<{ Params: MessageParams }>("/chat/threads/:threadId/messages/:messageId", { config: chat("getMessage") }, async (request, reply) => {
     const message = await chatService.getMessage(caller(request), request.params.threadId, request.params.messageId);
-    return reply.type(JSON_CONTENT_TYPE).send(toWireMessage(message, request.apiVersion));
+    return reply.type(JSON_CONTENT_TYPE).send(toWireMessage(message, request.apiVersion, requestOrigin(request)));
   });
 
   // UpdateChatMessage: PATCH /chat/threads/{chatThreadId}/messages/{chatMessageId}
@@ -71,6 +75,7 @@ export function messageRoutes(app: FastifyInstance, chatService: ChatService): v
       const body = request.body ?? {};
       await chatService.updateMessage(caller(request), request.params.threadId, request.params.messageId, {
         content: body.content, metadata: chatVersionHasMessageMetadata(request.apiVersion) ? body.metadata : undefined,
+        attachments: chatVersionHasAttachments(request.apiVersion) ? body.attachments : undefined,
       });
       return reply.status(204).send();
     },

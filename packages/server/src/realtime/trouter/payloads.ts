@@ -3,7 +3,7 @@
 // Skype-style field names, MRI (raw id) strings, ISO dates, and escape()-encoded JSON for thread fields.
 // Field list: the Trouter protocol note, §5. No I/O, no clock.
 import type { ChatEvent, ChatEventType } from "../../domain/events.js";
-import type { MessageRecord, ParticipantSnapshot, RetentionRecord, ThreadRecord } from "../../store/store.js";
+import type { AttachmentRef, MessageRecord, ParticipantSnapshot, RetentionRecord, ThreadRecord } from "../../store/store.js";
 
 /** The `eventId` the signaling client matches (with `!==`, so it must be a number) for each event. */
 export const TROUTER_EVENT_IDS = {
@@ -109,8 +109,22 @@ function message(eventId: number, event: ChatEvent & { message: MessageRecord },
     version: String(m.version),
     originalArrivalTime: time(m.createdAt),
     acsChatMessageMetadata: JSON.stringify(m.metadata ?? {}),
-    attachments: "[]",
+    attachments: JSON.stringify((m.body.attachments ?? []).map((a) => attachment(m.threadId, a))),
   };
+}
+
+/**
+ * A message's image attachment as the signaling client reads it (a JSON string of ChatAttachment): the view URLs
+ * are relative, and the client makes them absolute on its own endpoint with its own api-version (the chat
+ * previews that define images; SDK 1.6.0-beta.7 uses 2024-06-05-preview).
+ */
+function attachment(threadId: string, a: AttachmentRef): Record<string, string> {
+  const base = `/chat/threads/${encodeURIComponent(threadId)}/images/${encodeURIComponent(a.id)}/view`;
+  const wire: Record<string, string> = { id: a.id, attachmentType: a.type };
+  if (a.name !== null) wire.name = a.name;
+  wire.url = `${base}/original`;
+  wire.previewUrl = `${base}/small`;
+  return wire;
 }
 
 /** The notification body `recipient` (a raw id) receives for `event`. */

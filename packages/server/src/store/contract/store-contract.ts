@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type {
-  DirectoryOps, EventRecord, MessageRecord, ParticipantRecord, ReadReceiptRecord, Store, StoreOps, ThreadRecord, UserRecord,
+  DirectoryOps, EventRecord, ImageRecord, MessageRecord, ParticipantRecord, ReadReceiptRecord, Store, StoreOps, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
 
@@ -36,6 +36,12 @@ function message(over: Partial<MessageRecord> = {}): MessageRecord {
   return {
     threadId: "19:t1@thread.v2", id: "1000", sequence: 1, type: "text", body: { message: "hi" }, sender: null, senderDisplayName: null,
     createdAt: 1_000, editedAt: null, deletedAt: null, version: 1_000, metadata: null, ...over,
+  };
+}
+function image(over: Partial<ImageRecord> = {}): ImageRecord {
+  return {
+    threadId: "19:t1@thread.v2", id: "img1", name: "cat.png", contentType: "image/png", data: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 255, 1]),
+    uploadedBy: USER("a"), createdAt: 1_000, ...over,
   };
 }
 function receipt(over: Partial<ReadReceiptRecord> = {}): ReadReceiptRecord {
@@ -80,6 +86,48 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
   const test = (title: string, fn: (store: Store, opened: OpenedStore) => Promise<void>) => it(title, () => withStore(fn));
 
   describe(`Store contract: ${name}`, () => {
+    describe("images", () => {
+      test("an image round-trips byte for byte (also a large one), is per thread, and deleteImage says whether it found one", async (store) => {
+        await store.insertThread(thread());
+        await store.insertThread(thread({ id: "19:t2@thread.v2" }));
+        await store.transaction((tx) => tx.insertImage(image()));
+        const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 31) % 256);
+        await store.insertImage(image({ id: "big", name: null, contentType: "image/jpeg", data: big }));
+        const got = await store.getImage("19:t1@thread.v2", "img1");
+        assert.ok(got);
+        assert.deepEqual({ ...got, data: [...got.data] }, { ...image(), data: [...image().data] });
+        const gotBig = await store.getImage("19:t1@thread.v2", "big");
+        assert.equal(gotBig?.name, null);
+        assert.equal(Buffer.compare(Buffer.from(gotBig!.data), Buffer.from(big)), 0);
+        assert.equal(await store.getImage("19:t2@thread.v2", "img1"), undefined, "an image belongs to its thread only");
+        assert.equal(await store.deleteImage("19:t2@thread.v2", "img1"), false);
+        assert.equal(await store.transaction((tx) => tx.deleteImage("19:t1@thread.v2", "img1")), true);
+        assert.equal(await store.getImage("19:t1@thread.v2", "img1"), undefined);
+        assert.equal(await store.deleteImage("19:t1@thread.v2", "img1"), false);
+      });
+
+      test("deleteThreadContent and purgeThread delete the thread's images, not another thread's", async (store) => {
+        for (const id of ["19:a@thread.v2", "19:b@thread.v2", "19:c@thread.v2"]) {
+          await store.insertThread(thread({ id }));
+          await store.insertImage(image({ threadId: id }));
+        }
+        await store.deleteThreadContent("19:a@thread.v2");
+        await store.transaction((tx) => tx.purgeThread("19:b@thread.v2"));
+        assert.equal(await store.getImage("19:a@thread.v2", "img1"), undefined);
+        assert.equal(await store.getImage("19:b@thread.v2", "img1"), undefined);
+        assert.ok(await store.getImage("19:c@thread.v2", "img1"));
+      });
+
+      test("a failed transaction writes no image", async (store) => {
+        await store.insertThread(thread());
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.insertImage(image());
+          throw new Error("boom");
+        }), /boom/);
+        assert.equal(await store.getImage("19:t1@thread.v2", "img1"), undefined);
+      });
+    });
+
     describe("migrations", () => {
       test("migrate() is idempotent and keeps data", async (store) => {
         await store.insertUser(user());

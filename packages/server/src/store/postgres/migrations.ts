@@ -121,4 +121,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE users ADD COLUMN last_token_issued_at BIGINT;
   CREATE UNIQUE INDEX users_custom_id ON users(custom_id) WHERE custom_id IS NOT NULL;
   `,
+  // 5: chat images (UploadChatImage, chat preview api-versions), per thread; deleted with the thread's content.
+  `
+  CREATE TABLE images (
+    thread_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT,
+    content_type TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (thread_id, id)
+  );
+  `,
 ];

@@ -15,7 +15,7 @@
 import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
-  DirectoryOps, EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
+  DirectoryOps, EventRecord, IdempotencyRecord, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -84,6 +84,12 @@ function toMessage(r: Row): MessageRecord {
     threadId: r.thread_id as string, id: r.id as string, sequence: r.sequence as number, type: r.type as MessageRecord["type"],
     body: JSON.parse(r.body as string), sender: (r.sender as string | null) ?? null, senderDisplayName: (r.sender_display_name as string | null) ?? null,
     createdAt: r.created_at as number, editedAt: num(r.edited_at), deletedAt: num(r.deleted_at), version: r.version as number, metadata: parse(r.metadata),
+  };
+}
+function toImage(r: Row): ImageRecord {
+  return {
+    threadId: r.thread_id as string, id: r.id as string, name: (r.name as string | null) ?? null, contentType: r.content_type as string,
+    data: new Uint8Array(r.data as Buffer), uploadedBy: r.uploaded_by as string, createdAt: Number(r.created_at),
   };
 }
 function toReceipt(r: Row): ReadReceiptRecord {
@@ -178,6 +184,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
   }
   async deleteThreadContent(id: string) {
     await this.q("DELETE FROM messages WHERE thread_id = $1", [id]);
+    await this.q("DELETE FROM images WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM read_receipts WHERE thread_id = $1", [id]);
   }
   async purgeThread(id: string) {
@@ -236,6 +243,19 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const { rows } = await this.q(LIST_MESSAGES_SQL, [
       threadId, q.beforeVersion ?? Number.MAX_SAFE_INTEGER, q.minVersion ?? Number.MIN_SAFE_INTEGER, q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, q.limit]);
     return rows.map(toMessage);
+  }
+
+  async insertImage(i: ImageRecord) {
+    await this.q("INSERT INTO images (thread_id, id, name, content_type, data, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", [
+      i.threadId, i.id, i.name, i.contentType, Buffer.from(i.data.buffer, i.data.byteOffset, i.data.byteLength), i.uploadedBy, i.createdAt]);
+  }
+  async getImage(threadId: string, id: string) {
+    const { rows } = await this.q("SELECT * FROM images WHERE thread_id = $1 AND id = $2", [threadId, id]);
+    return rows[0] && toImage(rows[0]);
+  }
+  async deleteImage(threadId: string, id: string) {
+    const { rowCount } = await this.q("DELETE FROM images WHERE thread_id = $1 AND id = $2", [threadId, id]);
+    return (rowCount ?? 0) > 0;
   }
 
   async getReadReceipt(threadId: string, userId: string) {

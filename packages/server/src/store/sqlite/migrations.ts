@@ -155,4 +155,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE users ADD COLUMN last_token_issued_at INTEGER;
   CREATE UNIQUE INDEX users_custom_id ON users(custom_id) WHERE custom_id IS NOT NULL;
   `,
+  // 7: chat images (UploadChatImage, chat preview api-versions), per thread; deleted with the thread's content.
+  `
+  CREATE TABLE images (
+    thread_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, id)
+  ) STRICT;
+  `,
 ];

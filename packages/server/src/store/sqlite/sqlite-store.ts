@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
-  EventRecord, IdempotencyRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
+  EventRecord, IdempotencyRecord, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -49,6 +49,12 @@ function toParticipant(r: Row): ParticipantRecord {
   return {
     threadId: r.thread_id as string, userId: r.user_id as string, displayName: (r.display_name as string) ?? null,
     shareHistoryTime: r.share_history_time as number, metadata: parse(r.metadata), joinedAt: r.joined_at as number,
+  };
+}
+function toImage(r: Row): ImageRecord {
+  return {
+    threadId: r.thread_id as string, id: r.id as string, name: (r.name as string | null) ?? null, contentType: r.content_type as string,
+    data: new Uint8Array(r.data as Buffer), uploadedBy: r.uploaded_by as string, createdAt: r.created_at as number,
   };
 }
 function toMessage(r: Row): MessageRecord {
@@ -177,6 +183,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
   async deleteThreadContent(id: string) {
     this.stmt("DELETE FROM messages WHERE thread_id = ?").run(id);
+    this.stmt("DELETE FROM images WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM read_receipts WHERE thread_id = ?").run(id);
   }
   async purgeThread(id: string) {
@@ -246,6 +253,18 @@ class SqliteOps implements StoreOps, DirectoryOps {
       threadId, before: q.beforeVersion ?? Number.MAX_SAFE_INTEGER, minVersion: q.minVersion ?? Number.MIN_SAFE_INTEGER,
       minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit,
     }) as Row[]).map(toMessage);
+  }
+
+  async insertImage(i: ImageRecord) {
+    this.stmt("INSERT INTO images (thread_id, id, name, content_type, data, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(i.threadId, i.id, i.name, i.contentType, Buffer.from(i.data.buffer, i.data.byteOffset, i.data.byteLength), i.uploadedBy, i.createdAt);
+  }
+  async getImage(threadId: string, id: string) {
+    const r = this.stmt("SELECT * FROM images WHERE thread_id = ? AND id = ?").get(threadId, id) as Row | undefined;
+    return r && toImage(r);
+  }
+  async deleteImage(threadId: string, id: string) {
+    return this.stmt("DELETE FROM images WHERE thread_id = ? AND id = ?").run(threadId, id).changes > 0;
   }
 
   async getReadReceipt(threadId: string, userId: string) {
@@ -383,7 +402,7 @@ interface Job {
 
 const WRITE_METHODS = [
   "insertUser", "updateUser", "insertThread", "updateThread", "deleteThreadContent", "purgeThread", "upsertParticipant",
-  "deleteParticipant", "insertMessage", "updateMessage", "upsertReadReceipt", "insertIdempotency", "deleteIdempotencyBefore",
+  "deleteParticipant", "insertMessage", "updateMessage", "insertImage", "deleteImage", "upsertReadReceipt", "insertIdempotency", "deleteIdempotencyBefore",
   "appendEvent", "deleteEventsBefore", "insertProfile",
 ] as const;
 
