@@ -280,7 +280,15 @@ describe("trouter protocol (Node client)", () => {
 const VERSIONS = [
   { label: "1.5.4", module: "azure-chat-154" },
   { label: "1.6.0", module: "@azure/communication-chat" },
+  // The beta Azure's UI library 1.28.0-beta.2 ships with (api-version 2024-06-05-preview; issue #21 item 4).
+  { label: "1.6.0-beta.7", module: "azure-chat-beta" },
 ];
+
+/** A 1×1 PNG. */
+const PNG = Buffer.from(
+  "89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e221bc330000000049454e44ae426082",
+  "hex",
+);
 
 const EVENTS = [
   "chatMessageReceived", "chatMessageEdited", "chatMessageDeleted", "typingIndicatorReceived", "readReceiptReceived",
@@ -435,6 +443,33 @@ globalThis.azureChat = { ChatClient, AzureCommunicationTokenCredential };`,
 
         const second = await call(natter, a, "POST", `/chat/threads/${encodeURIComponent(threadId)}/messages`, { content: "read me", senderDisplayName: "Ann" });
         await waitFor("chatMessageReceived", (e) => field(e, "id") === second.id);
+
+        if (label === "1.6.0-beta.7") {
+          // A live message with an inline image, as the UI library beta shows it: the event's attachment URL is on
+          // the client's endpoint at its api-version, and the page can fetch the image with B's token.
+          const preview = "api-version=2024-06-05-preview";
+          const imagePath = `/chat/threads/${encodeURIComponent(threadId)}/images`;
+          const uploaded = await fetch(new URL(`${imagePath}?${preview}`, natter.endpoint), {
+            method: "POST", headers: { authorization: `Bearer ${a.token}`, "content-type": "application/octet-stream", "image-filename": "dot.png" }, body: PNG,
+          });
+          assert.equal(uploaded.status, 201);
+          const imageId = ((await uploaded.json()) as { id: string }).id;
+          const sent = await fetch(new URL(`/chat/threads/${encodeURIComponent(threadId)}/messages?${preview}`, natter.endpoint), {
+            method: "POST", headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
+            body: JSON.stringify({ content: `<img id="${imageId}">`, type: "html", attachments: [{ id: imageId, attachmentType: "image" }] }),
+          });
+          const withImage = ((await sent.json()) as { id: string }).id;
+          const live = await waitFor("chatMessageReceived", (e) => field(e, "id") === withImage);
+          const [attachment] = field(live, "attachments") as { id: string; attachmentType: string; name?: string; url: string; previewUrl: string }[];
+          assert.equal(attachment.id, imageId);
+          assert.equal(attachment.name, "dot.png");
+          assert.equal(attachment.url, `${natter.endpoint.replace(/\/$/, "")}${imagePath}/${imageId}/view/original?${preview}`);
+          const seen = await page.evaluate(async ({ url, token }) => {
+            const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+            return { status: response.status, type: response.headers.get("content-type"), size: (await response.arrayBuffer()).byteLength };
+          }, { url: attachment.previewUrl, token: b.token });
+          assert.deepEqual(seen, { status: 200, type: "image/png", size: PNG.length });
+        }
 
         await call(natter, a, "POST", `/chat/threads/${encodeURIComponent(threadId)}/typing`, { senderDisplayName: "Ann" });
         const typing = await waitFor("typingIndicatorReceived", inThread);
