@@ -59,6 +59,8 @@ const CORS_ALLOWED_HEADERS = [
   "repeatability-first-sent", "x-ms-date", "x-ms-content-sha256", "x-ms-return-client-request-id", "traceparent",
   // Azure's signaling client (realtime) sends the token as X-Skypetoken to /v4/a, the handshake and the registrar.
   "x-skypetoken",
+  // UploadChatImage (chat previews): the SDK's browser upload names the file in this header.
+  "image-filename",
 ];
 const CORS_EXPOSED_HEADERS = ["location", "retry-after", "x-ms-client-request-id", "x-ms-request-id", "api-supported-versions"];
 

@@ -449,11 +449,17 @@ globalThis.azureChat = { ChatClient, AzureCommunicationTokenCredential };`,
           // the client's endpoint at its api-version, and the page can fetch the image with B's token.
           const preview = "api-version=2024-06-05-preview";
           const imagePath = `/chat/threads/${encodeURIComponent(threadId)}/images`;
-          const uploaded = await fetch(new URL(`${imagePath}?${preview}`, natter.endpoint), {
-            method: "POST", headers: { authorization: `Bearer ${a.token}`, "content-type": "application/octet-stream", "image-filename": "dot.png" }, body: PNG,
-          });
-          assert.equal(uploaded.status, 201);
-          const imageId = ((await uploaded.json()) as { id: string }).id;
+          // B uploads it from the page with the SDK (its browser upload: XHR, cross-origin, image-filename header).
+          const uploaded = await page.evaluate(async ({ endpoint, token, threadId, bytes }) => {
+            const g = globalThis as unknown as {
+              azureChat: { ChatClient: new (endpoint: string, credential: unknown) => { getChatThreadClient(id: string): { uploadImage(image: Blob, name: string): Promise<{ id: string; name?: string }> } };
+                AzureCommunicationTokenCredential: new (token: string) => unknown };
+            };
+            const client = new g.azureChat.ChatClient(endpoint, new g.azureChat.AzureCommunicationTokenCredential(token));
+            return client.getChatThreadClient(threadId).uploadImage(new Blob([new Uint8Array(bytes)], { type: "image/png" }), "dot.png");
+          }, { endpoint: natter.endpoint, token: b.token, threadId, bytes: [...PNG] });
+          assert.equal(uploaded.name, "dot.png");
+          const imageId = uploaded.id;
           const sent = await fetch(new URL(`/chat/threads/${encodeURIComponent(threadId)}/messages?${preview}`, natter.endpoint), {
             method: "POST", headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
             body: JSON.stringify({ content: `<img id="${imageId}">`, type: "html", attachments: [{ id: imageId, attachmentType: "image" }] }),
