@@ -521,6 +521,8 @@ export class ChatService {
     }
     await this.store.deleteIdempotencyBefore(now - this.idempotencyWindowMs);
     await this.store.deleteEventsBefore(now - this.eventRetentionMs);
+    // A Trouter endpoint's cursor not saved within retention is useless (its events are gone): resume starts at the head.
+    await this.store.deleteEndpointCursorsBefore(now - this.eventRetentionMs);
     this.publish(events);
     return { purgedThreads: expired.length };
   }

@@ -285,6 +285,21 @@ export interface StoreOps {
    * commits later gets a greater position. An index lookup, not a scan. 0 on an empty stream.
    */
   headPosition(): Promise<number>;
+
+  /**
+   * Trouter resume (Azure's SDK): the stream position up to which the endpoint `endpointId` (the client's
+   * `epid`) of `userId` has acknowledged events; undefined when none was saved. Keyed by user too: an endpoint
+   * id is chosen by the client, so another user's id names a different cursor.
+   */
+  getEndpointCursor(userId: string, endpointId: string): Promise<number | undefined>;
+  /**
+   * Saves the endpoint's cursor, stamped `at` (epoch ms). It only moves forward (a late save from an older
+   * socket of the same endpoint cannot move it back), unless `replace` (the cursor was beyond the stream head:
+   * a restore from an older backup).
+   */
+  saveEndpointCursor(userId: string, endpointId: string, position: number, at: number, replace?: boolean): Promise<void>;
+  /** Deletes the endpoint cursors last saved before `time` (they are beyond event retention); returns how many. */
+  deleteEndpointCursorsBefore(time: number): Promise<number>;
 }
 
 /** Thrown by `insertIdempotency` when the (scope, key) is taken: a typed conflict the domain can act on. */

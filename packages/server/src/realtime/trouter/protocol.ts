@@ -26,13 +26,16 @@ export interface TrouterOptions {
   heartbeatIntervalMs: number;
   /** A socket silent for this long is terminated. */
   idleTimeoutMs: number;
-  /** A socket whose unsent data exceeds this is dropped, whatever the write (the client reconnects; no resume). */
+  /** A socket whose unsent data exceeds this is dropped, whatever the write (the client reconnects and resumes). */
   maxBufferedBytes: number;
+  /** An endpoint's acknowledged position is saved at most this often (and when its socket closes). */
+  cursorSaveIntervalMs: number;
 }
 export const DEFAULT_TROUTER_OPTIONS: TrouterOptions = {
   heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
   idleTimeoutMs: IDLE_TIMEOUT_MS,
   maxBufferedBytes: 4 * 1024 * 1024,
+  cursorSaveIntervalMs: 2_000,
 };
 /** How long a handshake's session id may be used to open the WebSocket. */
 export const TICKET_TTL_MS = 60_000;

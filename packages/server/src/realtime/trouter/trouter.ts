@@ -1,9 +1,17 @@
 // The WebSocket half of the Trouter subset (routes.ts is the HTTP half): accepts socket.io 0.9 WebSockets
 // at /socket.io/1/websocket/<sid> on both listeners, binds each to the user named by its signed session id,
-// and pushes that user's chat events as Trouter notifications. Trouter has no resume across reconnects, but
-// while a socket is open nothing is lost: like a Natter session, a connection keeps a stream cursor and reads
-// durable events from the Store (through the node's StreamTail), the Bus only wakes it, and BUS_RESUMED (a
-// Redis outage may have lost wake-ups) makes it read again. Typing indicators come straight from the Bus.
+// and pushes that user's chat events as Trouter notifications. Like a Natter session, a connection keeps a
+// stream cursor and reads durable events from the Store (through the node's StreamTail), the Bus only wakes
+// it, and BUS_RESUMED (a Redis outage may have lost wake-ups) makes it read again. Typing indicators come
+// straight from the Bus.
+//
+// Resume. Trouter itself has none, but Azure's client reconnects with the same `epid` (its registration id),
+// so the server keeps a durable cursor per (user, epid) in the Store: the position up to which the client
+// acknowledged notifications (it answers each `3:::` request with a `3:::` response carrying its id). A new
+// socket with that epid starts there, also after a restart or on another node, so nothing committed while the
+// client was away is lost. Saves are throttled (cursorSaveIntervalMs) and flushed when the socket closes; a
+// crash may replay the last interval's events, a graceful restart replays none. Beyond event retention (or
+// beyond the head: a restore) the socket starts at the head, as without an epid.
 // Keeps the client's timers happy (heartbeats, acks of `ping`/`user.activity`) so it never reconnects
 // spuriously; closes sockets when the token expires or is revoked, and at shutdown.
 //
@@ -27,6 +35,7 @@ import { ConnectionLimits } from "../connection-limits.js";
 import { ChatError } from "../../domain/errors.js";
 import { REALTIME_PATH } from "../protocol.js";
 import { StreamTail } from "../stream-tail.js";
+import type { Store } from "../../store/store.js";
 import type { StreamEvent } from "../../store/store.js";
 import { toTrouterPayload } from "./payloads.js";
 import type { Ticket, TrouterOptions } from "./protocol.js";
@@ -51,6 +60,10 @@ const MAX_PAYLOAD_BYTES = 64 * 1024;
 const SHUTDOWN_GRACE_MS = 2_000;
 /** Events per Store read when a connection is behind the StreamTail's window. */
 const READ_PAGE = 200;
+/** Notifications awaiting the client's response, per socket; beyond it the oldest are forgotten (never acked). */
+const MAX_UNACKED = 4096;
+/** What an `epid` may look like (Azure's client sends a UUID); anything else gets no resume. */
+const ENDPOINT_ID = /^[\w-]{1,64}$/;
 /** Disconnect reason that makes the client fetch a fresh token before it reconnects. */
 const UNAUTHORIZED = JSON.stringify({ reason: "unauthorized" });
 
@@ -65,6 +78,10 @@ class Trouter implements TrouterGateway {
   readonly tail: StreamTail;
   readonly limits: ConnectionLimits;
   readonly options: TrouterOptions;
+  /** The open socket of each resumable endpoint (`user\nepid`): a new socket of the endpoint replaces it. */
+  readonly endpoints = new Map<string, Connection>();
+  /** Final cursor saves in flight, per endpoint: a new socket of the endpoint reads its cursor after them. */
+  readonly flushing = new Map<string, Promise<void>>();
   private closing = false;
   private readonly listeners = new Map<http.Server | https.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
   private readonly control: Promise<(() => Promise<void>) | undefined>;
@@ -100,6 +117,7 @@ class Trouter implements TrouterGateway {
     this.closing = true;
     for (const [server, listener] of this.listeners) server.off("upgrade", listener);
     await Promise.all([...this.connections].map((c) => c.shutdown()));
+    await Promise.all([...this.flushing.values()]); // the cursors are saved before the Store closes
     const unsubscribe = await this.control;
     await unsubscribe?.().catch(() => undefined);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -135,7 +153,8 @@ class Trouter implements TrouterGateway {
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           const ccid = url.searchParams.get("ccid");
           const base = `${"encrypted" in req.socket && req.socket.encrypted ? "https" : "http"}://${req.headers.host ?? "localhost"}${TROUTER_PATHS.trouter}/c/${ccid && /^[\w-]{1,64}$/.test(ccid) ? ccid : "0"}/`;
-          const connection = new Connection(this, ws, ticket, base);
+          const epid = url.searchParams.get("epid");
+          const connection = new Connection(this, ws, ticket, base, epid !== null && ENDPOINT_ID.test(epid) ? epid : undefined);
           this.connections.add(connection);
           ws.once("close", () => this.connections.delete(connection));
         });
@@ -161,6 +180,15 @@ class Connection {
   private wanted?: number;
   private reading = false;
   private readAgain = false;
+  /** `user\nepid` when the client named a resumable endpoint. */
+  private readonly endpointKey?: string;
+  /** [request id, position] of the durable notifications sent and not yet answered, oldest first. */
+  private readonly unacked: [number, number][] = [];
+  /** The position up to which the client answered every notification (the resume point); set at connect. */
+  private acked?: number;
+  /** The last position saved to the Store for this endpoint. */
+  private saved?: number;
+  private saveTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly trouter: Trouter,
@@ -168,7 +196,16 @@ class Connection {
     readonly ticket: Ticket,
     /** This connection's public URL (the allocation's `url`); notifications are addressed below it. */
     private readonly baseUrl: string,
+    /** The client's `epid` (resume key), when it sent a usable one. */
+    private readonly endpointId?: string,
   ) {
+    if (endpointId !== undefined) {
+      this.endpointKey = `${ticket.userId}\n${endpointId}`;
+      // The endpoint's previous socket, if still here, is dead (the client has one socket per epid): it goes
+      // now, and its final save is awaited before the cursor is read.
+      trouter.endpoints.get(this.endpointKey)?.replaced();
+      trouter.endpoints.set(this.endpointKey, this);
+    }
     this.lastReceivedAt = Date.now();
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     ws.on("close", () => this.cleanup());
@@ -179,21 +216,24 @@ class Connection {
   }
 
   /**
-   * Subscribes, takes the stream head as the cursor, then says "connected": every durable event committed after
-   * the client sees Connected is delivered (a wake-up that arrived meanwhile is served once the cursor is set).
+   * Subscribes, takes the endpoint's saved cursor (or the stream head) as the cursor, then says "connected" and
+   * delivers what the endpoint missed: every durable event committed after its last acknowledged one (or, for a
+   * new endpoint, after the client sees Connected) is delivered (a wake-up that arrived meanwhile is served
+   * once the cursor is set).
    */
   private open(): void {
-    const { bus, log, store } = this.trouter.deps;
+    const { bus, log } = this.trouter.deps;
     this.unsubscribe = bus.subscribe(userTopic(this.ticket.userId), (_topic, message) => this.onBus(message)).then(
       async (unsubscribe) => {
-        this.cursor = await store.headPosition();
+        this.cursor = await this.startPosition();
+        this.acked = this.cursor;
         if (this.closed) {
           void unsubscribe().catch(() => undefined);
           return undefined;
         }
         this.send(FRAMES.connect);
         this.send(FRAMES.event("trouter.connected", [{ ttl: CONNECTION_TTL_SECONDS }]));
-        if (this.readAgain) this.catchUp();
+        this.catchUp();
         return unsubscribe;
       },
       (error: unknown) => {
@@ -202,6 +242,55 @@ class Connection {
         return undefined;
       },
     );
+  }
+
+  /**
+   * Where this socket starts: the endpoint's saved cursor when every event after it is still in the Store,
+   * else the head (saved at once, so a drop before the first event still resumes from here).
+   */
+  private async startPosition(): Promise<number> {
+    const { store } = this.trouter.deps;
+    if (this.endpointKey === undefined) return store.headPosition();
+    await this.trouter.flushing.get(this.endpointKey);
+    const [saved, head] = await Promise.all([store.getEndpointCursor(this.ticket.userId, this.endpointId!), store.headPosition()]);
+    if (saved !== undefined && (await resumable(store, this.ticket.userId, saved, head))) {
+      this.saved = saved;
+      return saved;
+    }
+    this.saved = head;
+    // replace: a cursor beyond the head (a restore) must come back down, or every later resume would fail too.
+    await store.saveEndpointCursor(this.ticket.userId, this.endpointId!, head, this.trouter.deps.now(), saved !== undefined && saved > head);
+    return head;
+  }
+
+  /** The client answered notification `id` (and, in order, every one before it): its position is acknowledged. */
+  private onAnswered(id: number): void {
+    let position: number | undefined;
+    while (this.unacked.length > 0 && this.unacked[0][0] <= id) position = this.unacked.shift()![1];
+    if (position === undefined || this.acked === undefined || position <= this.acked) return;
+    this.acked = position;
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.save();
+    }, this.trouter.options.cursorSaveIntervalMs);
+  }
+
+  /** Saves the acknowledged position when it moved (failures are logged: the next save or the close retries). */
+  private async save(): Promise<void> {
+    const position = this.acked;
+    if (this.endpointKey === undefined || position === undefined || position === this.saved) return;
+    try {
+      await this.trouter.deps.store.saveEndpointCursor(this.ticket.userId, this.endpointId!, position, this.trouter.deps.now());
+      this.saved = Math.max(this.saved ?? 0, position);
+    } catch (error) {
+      this.trouter.deps.log.warn({ err: error }, "trouter: cannot save the endpoint's cursor");
+    }
+  }
+
+  /** A newer socket of the same endpoint opened: this one is dead. */
+  replaced(): void {
+    this.ws.terminate();
+    this.cleanup();
   }
 
   /** Every write goes through here: a socket whose unsent data is over the limit is dropped, whatever the frame. */
@@ -222,7 +311,10 @@ class Connection {
     if (message.type !== CHAT_EVENT) return;
     const { event, recipient } = message.data as ChatEventEnvelope;
     if (recipient !== this.ticket.userId) return;
-    if (event.position === undefined) return this.notify(event); // ephemeral (typing): straight through
+    if (event.position === undefined) {
+      this.notify(event); // ephemeral (typing): straight through
+      return;
+    }
     if (this.cursor !== undefined && event.position <= this.cursor) return;
     this.wanted = Math.max(this.wanted ?? 0, event.position);
     this.catchUp();
@@ -262,13 +354,17 @@ class Connection {
       if (record.position <= this.cursor!) continue;
       this.cursor = record.position;
       // Stored payloads were written before their position was known (chatThreadDeleted's reason reads it).
-      this.notify({ ...(record.payload as ChatEvent), position: record.position });
+      const id = this.notify({ ...(record.payload as ChatEvent), position: record.position });
+      if (id !== undefined && this.endpointKey !== undefined) {
+        this.unacked.push([id, record.position]);
+        if (this.unacked.length > MAX_UNACKED) this.unacked.shift();
+      }
     }
   }
 
-  /** Sends one chat event as a Trouter notification (a socket.io message carrying an HTTP-like request). */
-  private notify(event: ChatEvent): void {
-    if (this.closed) return;
+  /** Sends one chat event as a Trouter notification (a socket.io message carrying an HTTP-like request); its id. */
+  private notify(event: ChatEvent): number | undefined {
+    if (this.closed) return undefined;
     const recipient = this.ticket.userId;
     const id = ++this.requestId;
     this.send(
@@ -282,6 +378,7 @@ class Connection {
         }),
       ),
     );
+    return id;
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -301,6 +398,9 @@ class Connection {
         // The client's response to a notification: 200 handled, 404 no handler (unknown or malformed payload).
         try {
           const response = JSON.parse(frame.data) as { id?: unknown; status?: unknown };
+          // Any answer (also 404: the client could not use it) means the notification arrived.
+          const id = typeof response.id === "number" ? response.id : typeof response.id === "string" && /^[0-9]{1,15}$/.test(response.id) ? Number(response.id) : undefined;
+          if (id !== undefined && id <= this.requestId) this.onAnswered(id);
           if (response.status !== 200) this.trouter.deps.log.debug({ id: response.id, status: response.status }, "trouter: notification not handled");
         } catch {
           // not a response: ignore
@@ -376,6 +476,31 @@ class Connection {
     this.closed = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.saveTimer);
+    if (this.endpointKey !== undefined) {
+      const key = this.endpointKey;
+      if (this.trouter.endpoints.get(key) === this) this.trouter.endpoints.delete(key);
+      // The final save; the endpoint's next socket (and the Store's close at shutdown) waits for it.
+      const previous = this.trouter.flushing.get(key);
+      const flush = (previous ?? Promise.resolve()).then(() => this.save());
+      this.trouter.flushing.set(key, flush);
+      void flush.finally(() => {
+        if (this.trouter.flushing.get(key) === flush) this.trouter.flushing.delete(key);
+      });
+    }
     void this.unsubscribe?.then((unsubscribe) => unsubscribe?.()).catch(() => undefined);
   }
+}
+
+/**
+ * True when every event of `userId` after `since` is still in the Store (as a /realtime resume decides): not
+ * beyond the head, and at or above the retention marker, or below it with the user's event at `since` still
+ * there (retention deletes oldest first).
+ */
+async function resumable(store: Store, userId: string, since: number, head: number): Promise<boolean> {
+  if (since > head) return false;
+  if (since >= (await store.purgedThrough())) return true;
+  if (since === 0) return false;
+  const [first] = await store.readEvents(userId, since - 1, 1);
+  return first?.position === since;
 }

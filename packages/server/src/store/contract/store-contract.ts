@@ -609,6 +609,31 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
       });
     });
 
+    describe("endpoint cursors (Trouter resume)", () => {
+      test("per (user, endpoint): saved, only moves forward unless replaced, another user's endpoint id is another cursor, deleted by age", async (store) => {
+        const [a, b] = [USER("ca"), USER("cb")];
+        assert.equal(await store.getEndpointCursor(a, "ep1"), undefined);
+        await store.saveEndpointCursor(a, "ep1", 5, 1_000);
+        assert.equal(await store.getEndpointCursor(a, "ep1"), 5);
+        assert.equal(await store.getEndpointCursor(b, "ep1"), undefined, "keyed by user: b's ep1 is not a's");
+        assert.equal(await store.getEndpointCursor(a, "ep2"), undefined);
+        await store.saveEndpointCursor(a, "ep1", 3, 2_000);
+        assert.equal(await store.getEndpointCursor(a, "ep1"), 5, "a late, lower save does not move it back");
+        await store.saveEndpointCursor(a, "ep1", 9, 2_000);
+        assert.equal(await store.getEndpointCursor(a, "ep1"), 9);
+        await store.saveEndpointCursor(a, "ep1", 2, 3_000, true);
+        assert.equal(await store.getEndpointCursor(a, "ep1"), 2, "replace sets it");
+        await store.transaction((tx) => tx.saveEndpointCursor(b, "ep1", 7, 1_500));
+        assert.equal(await store.getEndpointCursor(b, "ep1"), 7);
+        assert.equal(await store.getEndpointCursor(a, "ep1"), 2);
+        assert.equal(await store.deleteEndpointCursorsBefore(3_000), 1, "b's (saved at 1500) is older; a's was stamped 3000");
+        assert.equal(await store.getEndpointCursor(b, "ep1"), undefined);
+        assert.equal(await store.getEndpointCursor(a, "ep1"), 2);
+        assert.equal(await store.deleteEndpointCursorsBefore(3_001), 1);
+        assert.equal(await store.getEndpointCursor(a, "ep1"), undefined);
+      });
+    });
+
     describe("events", () => {
       test("positions strictly increase; readEvents filters by recipient and position; limit; deleteEventsBefore", async (store) => {
         const a = USER("a"), b = USER("b");

@@ -134,4 +134,16 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (thread_id, id)
   );
   `,
+  // 6: Trouter resume: per (user, endpoint id) the stream position the client acknowledged, so Azure's SDK,
+  // which reconnects with the same epid, gets the events committed while it was away (also across a restart).
+  `
+  CREATE TABLE endpoint_cursors (
+    user_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, endpoint_id)
+  );
+  CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
+  `,
 ];

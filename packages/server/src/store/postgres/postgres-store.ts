@@ -292,6 +292,19 @@ class PostgresOps implements StoreOps, DirectoryOps {
       throw error;
     }
   }
+  async getEndpointCursor(userId: string, endpointId: string) {
+    const { rows } = await this.q("SELECT position FROM endpoint_cursors WHERE user_id = $1 AND endpoint_id = $2", [userId, endpointId]);
+    return rows[0] === undefined ? undefined : Number(rows[0].position);
+  }
+  async saveEndpointCursor(userId: string, endpointId: string, position: number, at: number, replace = false) {
+    await this.q(`INSERT INTO endpoint_cursors (user_id, endpoint_id, position, updated_at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (user_id, endpoint_id) DO UPDATE SET updated_at = EXCLUDED.updated_at,
+        position = CASE WHEN $5::boolean THEN EXCLUDED.position ELSE GREATEST(endpoint_cursors.position, EXCLUDED.position) END`,
+    [userId, endpointId, position, at, replace]);
+  }
+  async deleteEndpointCursorsBefore(time: number) {
+    return (await this.q("DELETE FROM endpoint_cursors WHERE updated_at < $1", [time])).rowCount ?? 0;
+  }
   async deleteIdempotencyBefore(time: number) {
     return (await this.q("DELETE FROM idempotency WHERE created_at < $1", [time])).rowCount ?? 0;
   }

@@ -168,4 +168,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (thread_id, id)
   ) STRICT;
   `,
+  // 8: Trouter resume: per (user, endpoint id) the stream position the client acknowledged, so Azure's SDK,
+  // which reconnects with the same epid, gets the events committed while it was away (also across a restart).
+  `
+  CREATE TABLE endpoint_cursors (
+    user_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, endpoint_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
+  `,
 ];

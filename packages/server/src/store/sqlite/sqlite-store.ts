@@ -337,6 +337,20 @@ class SqliteOps implements StoreOps, DirectoryOps {
       payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
     }));
   }
+  async getEndpointCursor(userId: string, endpointId: string) {
+    const r = this.stmt("SELECT position FROM endpoint_cursors WHERE user_id = ? AND endpoint_id = ?").get(userId, endpointId) as Row | undefined;
+    return r === undefined ? undefined : (r.position as number);
+  }
+  async saveEndpointCursor(userId: string, endpointId: string, position: number, at: number, replace = false) {
+    this.stmt(`INSERT INTO endpoint_cursors (user_id, endpoint_id, position, updated_at) VALUES (@userId, @endpointId, @position, @at)
+      ON CONFLICT (user_id, endpoint_id) DO UPDATE SET updated_at = excluded.updated_at,
+        position = CASE WHEN @replace THEN excluded.position ELSE max(position, excluded.position) END`)
+      .run({ userId, endpointId, position, at, replace: replace ? 1 : 0 });
+  }
+  async deleteEndpointCursorsBefore(time: number) {
+    return this.stmt("DELETE FROM endpoint_cursors WHERE updated_at < ?").run(time).changes;
+  }
+
   async findProfileByName(displayName: string) {
     const r = this.stmt("SELECT * FROM profiles WHERE display_name = ? COLLATE NOCASE").get(displayName) as Row | undefined;
     return r && ({ userId: r.user_id, displayName: r.display_name, createdAt: r.created_at } as ProfileRecord);
@@ -403,7 +417,7 @@ interface Job {
 const WRITE_METHODS = [
   "insertUser", "updateUser", "insertThread", "updateThread", "deleteThreadContent", "purgeThread", "upsertParticipant",
   "deleteParticipant", "insertMessage", "updateMessage", "insertImage", "deleteImage", "upsertReadReceipt", "insertIdempotency", "deleteIdempotencyBefore",
-  "appendEvent", "deleteEventsBefore", "insertProfile",
+  "appendEvent", "deleteEventsBefore", "insertProfile", "saveEndpointCursor", "deleteEndpointCursorsBefore",
 ] as const;
 
 // The StoreOps methods are installed in the constructor (reads on the reader connection, writes as one-step
