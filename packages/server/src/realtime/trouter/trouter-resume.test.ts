@@ -21,6 +21,7 @@ import { WebSocket } from "ws";
 import { createTestUser, startTestNatter } from "../../test-support/test-natter.js";
 import type { TestNatter } from "../../test-support/test-natter.js";
 import { parseFrame } from "./protocol.js";
+import type { StartOptions } from "../../compose.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -35,8 +36,8 @@ class Node {
   readonly dataDir = mkdtempSync(join(tmpdir(), "natter-tresume-"));
   private port = 0;
 
-  async start(): Promise<void> {
-    this.natter = await startTestNatter({ dataDir: this.dataDir, httpsPort: this.port });
+  async start(trouter?: StartOptions["trouter"]): Promise<void> {
+    this.natter = await startTestNatter({ dataDir: this.dataDir, httpsPort: this.port }, { trouter });
     this.port = Number(new URL(this.natter.endpoint).port);
   }
   async restart(between?: () => Promise<void>): Promise<void> {
@@ -78,7 +79,7 @@ async function thread(node: Node, owner: User, ...others: User[]) {
  * A raw Trouter client: handshake + WebSocket with `epid`, answering every notification as Azure's client does
  * (`3:::{"id":n,"status":200}`), and collecting the message bodies of chatMessageReceived.
  */
-async function connect(node: Node, user: User, epid: string) {
+async function connect(node: Node, user: User, epid: string, answer = true) {
   const query = `v=v4&epid=${epid}&ccid=c1&cor_id=cor-${epid}&con_num=1_1`;
   const response = await fetch(`${node.base}/socket.io/1/?${query}&t=1`, { headers: { "x-skypetoken": user.token } });
   const text = await response.text();
@@ -95,7 +96,7 @@ async function connect(node: Node, user: User, epid: string) {
     const request = JSON.parse(parsed.data) as { id: number; body: string };
     const body = JSON.parse(request.body) as { eventId: number; messageBody?: string };
     if (body.eventId === 200) messages.push(body.messageBody!);
-    ws.send(`3:::${JSON.stringify({ id: request.id, status: 200, headers: {}, body: "" })}`);
+    if (answer) ws.send(`3:::${JSON.stringify({ id: request.id, status: 200, headers: {}, body: "" })}`);
   });
   const closed = new Promise<void>((resolve) => ws.on("close", () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -200,6 +201,25 @@ describe("trouter resume per endpoint (Node client, raw frames)", () => {
     await Promise.all([bAgain.closed, cAgain.closed]);
   });
 
+  test("only answered notifications count: what the client never answered is delivered again on reconnect", async () => {
+    const [a, b] = [await createTestUser(node.natter), await createTestUser(node.natter)];
+    const send = await thread(node, a, b);
+    const epid = "4c1e0d2a-0000-4000-8000-000000000004";
+    const silent = await connect(node, b, epid, false);
+    await send("u1");
+    await send("u2");
+    await silent.until(() => silent.messages.length === 2, "u1, u2 sent (never answered)");
+    silent.ws.terminate();
+    await silent.closed;
+    const again = await connect(node, b, epid);
+    await again.until(() => again.messages.length === 2, "u1, u2 again");
+    await send("u3");
+    await again.until(() => again.messages.length === 3, "u3");
+    assert.deepEqual(again.messages, ["u1", "u2", "u3"]);
+    again.ws.close();
+    await again.closed;
+  });
+
   test("a cursor beyond event retention starts at the head (nothing half-replayed across a gap)", async () => {
     const [a, b] = [await createTestUser(node.natter), await createTestUser(node.natter)];
     const send = await thread(node, a, b);
@@ -223,6 +243,29 @@ describe("trouter resume per endpoint (Node client, raw frames)", () => {
     assert.deepEqual(second.messages, ["r4"]);
     second.ws.close();
     await second.closed;
+  });
+});
+
+describe("trouter resume: batched saves while the socket is open", () => {
+  const node = new Node();
+  before(() => node.start({ cursorSaveIntervalMs: 50 }));
+  after(() => node.dispose());
+
+  test("an answered notification's position reaches the Store without a close (a crash replays at most one interval)", async () => {
+    const [a, b] = [await createTestUser(node.natter), await createTestUser(node.natter)];
+    const send = await thread(node, a, b);
+    const epid = "4c1e0d2a-0000-4000-8000-000000000005";
+    const socket = await connect(node, b, epid);
+    const start = await node.natter.store.getEndpointCursor(b.userId, epid);
+    assert.equal(start, await node.natter.store.headPosition(), "a new endpoint's cursor is saved at connect (the head)");
+    await send("s1");
+    await send("s2");
+    await socket.until(() => socket.messages.length === 2, "s1, s2");
+    const [, last] = await node.natter.store.readEvents(b.userId, start!, 10);
+    for (let i = 0; i < 400 && (await node.natter.store.getEndpointCursor(b.userId, epid)) !== last.position; i++) await delay(25);
+    assert.equal(await node.natter.store.getEndpointCursor(b.userId, epid), last.position);
+    socket.ws.close();
+    await socket.closed;
   });
 });
 

@@ -82,6 +82,9 @@ class Trouter implements TrouterGateway {
   readonly endpoints = new Map<string, Connection>();
   /** Final cursor saves in flight, per endpoint: a new socket of the endpoint reads its cursor after them. */
   readonly flushing = new Map<string, Promise<void>>();
+  /** Open sockets whose acknowledged position moved since their last save: saved together, one transaction. */
+  readonly dirty = new Set<Connection>();
+  private saveTimer?: NodeJS.Timeout;
   private closing = false;
   private readonly listeners = new Map<http.Server | https.Server, (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void>();
   private readonly control: Promise<(() => Promise<void>) | undefined>;
@@ -108,6 +111,36 @@ class Trouter implements TrouterGateway {
       });
   }
 
+  /** Queues `c`'s cursor for the node's next batched save (at most one per cursorSaveIntervalMs). */
+  markDirty(c: Connection): void {
+    this.dirty.add(c);
+    if (this.saveTimer || this.closing) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.saveDirty();
+    }, this.options.cursorSaveIntervalMs);
+    this.saveTimer.unref();
+  }
+
+  private async saveDirty(): Promise<void> {
+    const batch = [...this.dirty].flatMap((c) => {
+      const pending = c.pendingSave();
+      return pending ? [{ c, ...pending }] : [];
+    });
+    this.dirty.clear();
+    if (batch.length === 0) return;
+    const at = this.deps.now();
+    try {
+      await this.deps.store.transaction(async (tx) => {
+        for (const { userId, endpointId, position } of batch) await tx.saveEndpointCursor(userId, endpointId, position, at);
+      });
+      for (const { c, position } of batch) c.savedUpTo(position);
+    } catch (error) {
+      // Retried by the next acknowledgement or the socket's final save; a resume meanwhile replays a little.
+      this.deps.log.warn({ err: error }, "trouter: cannot save endpoint cursors");
+    }
+  }
+
   connectionCount(): number {
     return this.connections.size;
   }
@@ -115,6 +148,7 @@ class Trouter implements TrouterGateway {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    clearTimeout(this.saveTimer);
     for (const [server, listener] of this.listeners) server.off("upgrade", listener);
     await Promise.all([...this.connections].map((c) => c.shutdown()));
     await Promise.all([...this.flushing.values()]); // the cursors are saved before the Store closes
@@ -188,7 +222,6 @@ class Connection {
   private acked?: number;
   /** The last position saved to the Store for this endpoint. */
   private saved?: number;
-  private saveTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly trouter: Trouter,
@@ -269,19 +302,28 @@ class Connection {
     while (this.unacked.length > 0 && this.unacked[0][0] <= id) position = this.unacked.shift()![1];
     if (position === undefined || this.acked === undefined || position <= this.acked) return;
     this.acked = position;
-    this.saveTimer ??= setTimeout(() => {
-      this.saveTimer = undefined;
-      void this.save();
-    }, this.trouter.options.cursorSaveIntervalMs);
+    this.trouter.markDirty(this);
   }
 
-  /** Saves the acknowledged position when it moved (failures are logged: the next save or the close retries). */
-  private async save(): Promise<void> {
+  /** The cursor to save in the node's next batch, if it moved since the last save. */
+  pendingSave(): { userId: string; endpointId: string; position: number } | undefined {
     const position = this.acked;
-    if (this.endpointKey === undefined || position === undefined || position === this.saved) return;
+    if (this.endpointId === undefined || position === undefined || position === this.saved) return undefined;
+    return { userId: this.ticket.userId, endpointId: this.endpointId, position };
+  }
+
+  /** The batch holding `position` committed. */
+  savedUpTo(position: number): void {
+    this.saved = Math.max(this.saved ?? 0, position);
+  }
+
+  /** The final save of the acknowledged position, when it moved (a failure is logged: a resume replays a little). */
+  private async save(): Promise<void> {
+    const pending = this.pendingSave();
+    if (pending === undefined) return;
     try {
-      await this.trouter.deps.store.saveEndpointCursor(this.ticket.userId, this.endpointId!, position, this.trouter.deps.now());
-      this.saved = Math.max(this.saved ?? 0, position);
+      await this.trouter.deps.store.saveEndpointCursor(pending.userId, pending.endpointId, pending.position, this.trouter.deps.now());
+      this.savedUpTo(pending.position);
     } catch (error) {
       this.trouter.deps.log.warn({ err: error }, "trouter: cannot save the endpoint's cursor");
     }
@@ -476,7 +518,7 @@ class Connection {
     this.closed = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.expiryTimer);
-    clearTimeout(this.saveTimer);
+    this.trouter.dirty.delete(this);
     if (this.endpointKey !== undefined) {
       const key = this.endpointKey;
       if (this.trouter.endpoints.get(key) === this) this.trouter.endpoints.delete(key);
