@@ -273,7 +273,7 @@ describe("trouter resume: batched saves while the socket is open", () => {
 
 const skipBrowser = existsSync(CHROMIUM) ? false : `Chromium is not installed (${CHROMIUM})`;
 
-describe("Azure's browser SDK across a server restart", { skip: skipBrowser }, () => {
+describe("Azure's browser SDK across socket drops and server restarts", { skip: skipBrowser }, () => {
   const node = new Node();
   let browser: Browser;
   let staticServer: Server;
@@ -323,12 +323,17 @@ globalThis.azureChat = { ChatClient, AzureCommunicationTokenCredential };`,
     await node.dispose();
   });
 
-  test("@azure/communication-chat 1.6.0: messages sent across two restarts arrive exactly once each", async () => {
+  test("@azure/communication-chat 1.6.0: messages sent across socket drops and restarts arrive exactly once each", async () => {
     const [a, b] = [await createTestUser(node.natter), await createTestUser(node.natter)];
     const send = await thread(node, a, b);
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     try {
       const page = await context.newPage();
+      // The SDK is unmodified; the page only keeps a list of the WebSockets it opens, to drop them.
+      await page.addInitScript({
+        content: `{ const sockets = []; const Native = globalThis.WebSocket; globalThis.sockets = sockets;
+          globalThis.WebSocket = class extends Native { constructor(...args) { super(...args); sockets.push(this); } }; }`,
+      });
       await page.goto(`${pageOrigin}/index.html`);
       await page.evaluate(
         async ({ endpoint, token }) => {
@@ -340,21 +345,24 @@ globalThis.azureChat = { ChatClient, AzureCommunicationTokenCredential };`,
             azureChat: { ChatClient: new (endpoint: string, credential: unknown) => Client; AzureCommunicationTokenCredential: new (token: string) => unknown };
             received: string[];
             connected: number;
+            disconnected: number;
           };
           g.received = [];
           g.connected = 0;
+          g.disconnected = 0;
           const client = new g.azureChat.ChatClient(endpoint, new g.azureChat.AzureCommunicationTokenCredential(token));
           client.on("realTimeNotificationConnected", () => g.connected++);
+          client.on("realTimeNotificationDisconnected", () => g.disconnected++);
           await client.startRealtimeNotifications();
           client.on("chatMessageReceived", (e) => g.received.push((e as { id: string }).id));
         },
         { endpoint: node.natter.endpoint, token: b.token },
       );
       const state = () => page.evaluate(() => {
-        const g = globalThis as unknown as { received: string[]; connected: number };
-        return { received: [...g.received], connected: g.connected };
+        const g = globalThis as unknown as { received: string[]; connected: number; disconnected: number };
+        return { received: [...g.received], connected: g.connected, disconnected: g.disconnected };
       });
-      const until = async (predicate: (s: { received: string[]; connected: number }) => boolean, what: string) => {
+      const until = async (predicate: (s: { received: string[]; connected: number; disconnected: number }) => boolean, what: string) => {
         const deadline = Date.now() + 60_000;
         for (;;) {
           const s = await state();
@@ -368,9 +376,12 @@ globalThis.azureChat = { ChatClient, AzureCommunicationTokenCredential };`,
       const sent: string[] = [];
       for (let i = 0; i < 3; i++) sent.push(await send(`before ${i}`));
       await until((s) => s.received.length >= sent.length, "live messages");
-      for (let round = 1; round <= 2; round++) {
-        // Restart: messages are committed on the new node before the browser's socket reopens (its allocation
-        // requests are held until then, so the order does not depend on the client's backoff).
+      const rounds = ["drop", "restart", "drop", "restart"] as const;
+      for (let round = 1; round <= rounds.length; round++) {
+        const kind = rounds[round - 1];
+        // The socket drops (the page closes the SDK's WebSocket, as a network drop does) or the server restarts;
+        // messages are committed before the browser's socket reopens (its allocation requests are held until
+        // then, so the order does not depend on the client's backoff).
         let release!: () => void;
         let held = 0;
         const gate = new Promise<void>((resolve) => (release = resolve));
@@ -379,15 +390,19 @@ globalThis.azureChat = { ChatClient, AzureCommunicationTokenCredential };`,
           await gate;
           await route.continue();
         });
-        await node.restart();
-        for (let i = 0; i < 3; i++) sent.push(await send(`restart ${round} msg ${i}`));
+        if (kind === "restart") await node.restart();
+        else {
+          await page.evaluate(() => (globalThis as unknown as { sockets: { close(): void }[] }).sockets.forEach((ws) => ws.close()));
+          await until((s) => s.disconnected === round, `disconnected by the drop ${round}`);
+        }
+        for (let i = 0; i < 3; i++) sent.push(await send(`${kind} ${round} msg ${i}`));
         assert.equal((await state()).connected, round, "the messages were committed before the client reconnected");
         release();
         await context.unrouteAll({ behavior: "wait" });
-        await until((s) => s.connected === round + 1, `reconnected after restart ${round}`);
+        await until((s) => s.connected === round + 1, `reconnected after ${kind} ${round}`);
         assert.ok(held > 0, "the reconnect's allocation went through the gate");
         for (let i = 0; i < 2; i++) sent.push(await send(`after ${round} msg ${i}`));
-        await until((s) => s.received.length >= sent.length, `all messages after restart ${round}`);
+        await until((s) => s.received.length >= sent.length, `all messages after ${kind} ${round}`);
       }
       await delay(500);
       assert.deepEqual((await state()).received, sent, "every message exactly once, in order");
