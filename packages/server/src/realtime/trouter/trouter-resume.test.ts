@@ -267,6 +267,30 @@ describe("trouter resume: batched saves while the socket is open", () => {
     socket.ws.close();
     await socket.closed;
   });
+
+  test("housekeeping deletes endpoint cursors not saved within event retention", async () => {
+    const b = await createTestUser(node.natter);
+    const store = node.natter.store;
+    await store.saveEndpointCursor(b.userId, "stale", 1, Date.now() - 25 * 3_600_000); // default retention: 24 h
+    await store.saveEndpointCursor(b.userId, "fresh", 1, Date.now());
+    await node.natter.chat.runHousekeeping();
+    assert.equal(await store.getEndpointCursor(b.userId, "stale"), undefined);
+    assert.equal(await store.getEndpointCursor(b.userId, "fresh"), 1);
+  });
+
+  test("a cursor beyond the head (a restore from an older backup) starts at the head and is reset to it", async () => {
+    const [a, b] = [await createTestUser(node.natter), await createTestUser(node.natter)];
+    const send = await thread(node, a, b);
+    const epid = "4c1e0d2a-0000-4000-8000-000000000006";
+    const head = await node.natter.store.headPosition();
+    await node.natter.store.saveEndpointCursor(b.userId, epid, head + 1_000, Date.now());
+    const socket = await connect(node, b, epid);
+    assert.equal(await node.natter.store.getEndpointCursor(b.userId, epid), head);
+    await send("x1");
+    await socket.until(() => socket.messages.length === 1, "x1 live (the cursor did not hide it)");
+    socket.ws.close();
+    await socket.closed;
+  });
 });
 
 // ---- the Azure SDK in Chromium ----

@@ -15,8 +15,8 @@
 // Keeps the client's timers happy (heartbeats, acks of `ping`/`user.activity`) so it never reconnects
 // spuriously; closes sockets when the token expires or is revoked, and at shutdown.
 //
-// Abuse bounds: every write respects the socket's send-buffer limit (over it the socket is terminated; Trouter
-// has no resume, the client reconnects), acks are only sent for short ids, each heartbeat re-checks the user's
+// Abuse bounds: every write respects the socket's send-buffer limit (over it the socket is terminated;
+// the client reconnects and resumes), acks are only sent for short ids, each heartbeat re-checks the user's
 // token generation (a revocation whose Bus message was lost ends the socket within one heartbeat plus the
 // token cache's 5 s), and the node's socket caps (ConnectionLimits) are checked before the WebSocket opens.
 import type http from "node:http";
@@ -258,7 +258,15 @@ class Connection {
     const { bus, log } = this.trouter.deps;
     this.unsubscribe = bus.subscribe(userTopic(this.ticket.userId), (_topic, message) => this.onBus(message)).then(
       async (unsubscribe) => {
-        this.cursor = await this.startPosition();
+        try {
+          this.cursor = await this.startPosition();
+        } catch (error) {
+          // The Store cannot say where to start: the client reconnects (and resumes then).
+          log.warn({ err: error }, "trouter: cannot read the stream position at connect");
+          void unsubscribe().catch(() => undefined);
+          this.ws.close(1011, "internal error");
+          return undefined;
+        }
         this.acked = this.cursor;
         if (this.closed) {
           void unsubscribe().catch(() => undefined);
@@ -290,9 +298,14 @@ class Connection {
       this.saved = saved;
       return saved;
     }
-    this.saved = head;
     // replace: a cursor beyond the head (a restore) must come back down, or every later resume would fail too.
-    await store.saveEndpointCursor(this.ticket.userId, this.endpointId!, head, this.trouter.deps.now(), saved !== undefined && saved > head);
+    try {
+      await store.saveEndpointCursor(this.ticket.userId, this.endpointId!, head, this.trouter.deps.now(), saved !== undefined && saved > head);
+      this.saved = head;
+    } catch (error) {
+      // Not fatal: the first answered notification (or the close) saves it; a drop before that starts at the head.
+      this.trouter.deps.log.warn({ err: error }, "trouter: cannot save the endpoint's cursor");
+    }
     return head;
   }
 
@@ -382,7 +395,7 @@ class Connection {
         if (batch.more) this.readAgain = true;
       }
     } catch (error) {
-      // The client reconnects (Trouter has no resume: it refetches the thread, as after any reconnect).
+      // The client reconnects and resumes from its endpoint's saved cursor.
       this.trouter.deps.log.error({ err: error }, "trouter: reading events failed");
       this.ws.terminate();
     } finally {
