@@ -6,6 +6,7 @@
 // Chromium across a server restart (skips when Chromium is not installed).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
@@ -22,6 +23,9 @@ import { createTestUser, startTestNatter } from "../../test-support/test-natter.
 import type { TestNatter } from "../../test-support/test-natter.js";
 import { parseFrame } from "./protocol.js";
 import type { StartOptions } from "../../compose.js";
+import type { NatterConfig } from "../../config.js";
+import { createTestDatabase } from "../../test-support/cluster.js";
+import type { TestDatabase } from "../../test-support/cluster.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -36,8 +40,10 @@ class Node {
   readonly dataDir = mkdtempSync(join(tmpdir(), "natter-tresume-"));
   private port = 0;
 
+  constructor(private readonly config: Partial<NatterConfig> = {}) {}
+
   async start(trouter?: StartOptions["trouter"]): Promise<void> {
-    this.natter = await startTestNatter({ dataDir: this.dataDir, httpsPort: this.port }, { trouter });
+    this.natter = await startTestNatter({ ...this.config, dataDir: this.dataDir, httpsPort: this.port }, { trouter });
     this.port = Number(new URL(this.natter.endpoint).port);
   }
   async restart(between?: () => Promise<void>): Promise<void> {
@@ -290,6 +296,51 @@ describe("trouter resume: batched saves while the socket is open", () => {
     await socket.until(() => socket.messages.length === 1, "x1 live (the cursor did not hide it)");
     socket.ws.close();
     await socket.closed;
+  });
+});
+
+const pgUrl = process.env.NATTER_TEST_PG_URL;
+const redisUrl = process.env.NATTER_TEST_REDIS_URL;
+
+describe("trouter resume across nodes (PostgreSQL + Redis)", { skip: pgUrl && redisUrl ? false : "NATTER_TEST_PG_URL or NATTER_TEST_REDIS_URL not set" }, () => {
+  let database: TestDatabase;
+  const nodes: Node[] = [];
+  before(async () => {
+    database = await createTestDatabase(pgUrl!, "natter_tresume");
+    const accessKey = randomBytes(32).toString("base64");
+    for (let i = 0; i < 2; i++) {
+      const node = new Node({ store: "postgres", databaseUrl: database.url, bus: "redis", redisUrl, accessKey });
+      await node.start();
+      nodes.push(node);
+    }
+  });
+  after(async () => {
+    for (const node of nodes) await node.dispose();
+    await database?.drop();
+  });
+
+  test("a socket that drops on one node resumes on another: the cursor is shared through the Store", async () => {
+    const [one, two] = nodes;
+    const [a, b] = [await createTestUser(one.natter), await createTestUser(one.natter)];
+    const send = await thread(one, a, b);
+    const epid = "4c1e0d2a-0000-4000-8000-000000000007";
+    const first = await connect(one, b, epid);
+    await send("n1");
+    await first.until(() => first.messages.length === 1, "n1 on node one");
+    first.ws.terminate();
+    await first.closed;
+    // Node one saves the cursor when it sees the close; the client's next socket lands on node two.
+    for (let i = 0; i < 400 && (await two.natter.store.getEndpointCursor(b.userId, epid)) !== (await two.natter.store.headPosition()); i++) await delay(25);
+    await send("n2");
+    await send("n3");
+    const second = await connect(two, b, epid);
+    await second.until(() => second.messages.length === 2, "n2, n3 on node two");
+    await send("n4");
+    await second.until(() => second.messages.length === 3, "n4 live on node two");
+    await delay(200);
+    assert.deepEqual([...first.messages, ...second.messages], ["n1", "n2", "n3", "n4"]);
+    second.ws.close();
+    await second.closed;
   });
 });
 
