@@ -298,6 +298,11 @@ export interface StoreOps {
    * a restore from an older backup).
    */
   saveEndpointCursor(userId: string, endpointId: string, position: number, at: number, replace?: boolean): Promise<void>;
+  /**
+   * Keeps the `keep` most recently saved cursors of `userId` (and always `endpointId`'s), deleting the others;
+   * returns how many went. Bounds what one user's new endpoint ids can store.
+   */
+  trimEndpointCursors(userId: string, keep: number, endpointId: string): Promise<number>;
   /** Deletes the endpoint cursors last saved before `time` (they are beyond event retention); returns how many. */
   deleteEndpointCursorsBefore(time: number): Promise<number>;
 }

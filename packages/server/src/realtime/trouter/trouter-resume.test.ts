@@ -284,6 +284,21 @@ describe("trouter resume: batched saves while the socket is open", () => {
     assert.equal(await store.getEndpointCursor(b.userId, "fresh"), 1);
   });
 
+  test("a user's new endpoint ids cannot grow the table: the 100 most recently saved cursors are kept", async () => {
+    const b = await createTestUser(node.natter);
+    const store = node.natter.store;
+    const now = Date.now();
+    for (let i = 0; i < 100; i++) await store.saveEndpointCursor(b.userId, `old${i}`, 1, now - 1_000 - i);
+    const epid = "4c1e0d2a-0000-4000-8000-000000000008";
+    const socket = await connect(node, b, epid);
+    assert.notEqual(await store.getEndpointCursor(b.userId, epid), undefined);
+    assert.equal(await store.getEndpointCursor(b.userId, "old99"), undefined, "the oldest went");
+    assert.equal(await store.getEndpointCursor(b.userId, "old98"), 1);
+    assert.equal(await store.getEndpointCursor(b.userId, "old0"), 1);
+    socket.ws.close();
+    await socket.closed;
+  });
+
   test("a cursor beyond the head (a restore from an older backup) starts at the head and is reset to it", async () => {
     const [a, b] = [await createTestUser(node.natter), await createTestUser(node.natter)];
     const send = await thread(node, a, b);

@@ -64,6 +64,8 @@ const READ_PAGE = 200;
 const MAX_UNACKED = 4096;
 /** What an `epid` may look like (Azure's client sends a UUID); anything else gets no resume. */
 const ENDPOINT_ID = /^[\w-]{1,64}$/;
+/** Saved cursors kept per user (the most recently saved): a client inventing epids cannot grow the table. */
+const MAX_CURSORS_PER_USER = 100;
 /** Disconnect reason that makes the client fetch a fresh token before it reconnects. */
 const UNAUTHORIZED = JSON.stringify({ reason: "unauthorized" });
 
@@ -302,6 +304,7 @@ class Connection {
     try {
       await store.saveEndpointCursor(this.ticket.userId, this.endpointId!, head, this.trouter.deps.now(), saved !== undefined && saved > head);
       this.saved = head;
+      if (saved === undefined) await store.trimEndpointCursors(this.ticket.userId, MAX_CURSORS_PER_USER, this.endpointId!);
     } catch (error) {
       // Not fatal: the first answered notification (or the close) saves it; a drop before that starts at the head.
       this.trouter.deps.log.warn({ err: error }, "trouter: cannot save the endpoint's cursor");

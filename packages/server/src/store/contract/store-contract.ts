@@ -632,6 +632,18 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.deleteEndpointCursorsBefore(3_001), 1);
         assert.equal(await store.getEndpointCursor(a, "ep1"), undefined);
       });
+
+      test("trimEndpointCursors keeps a user's newest cursors and the named one, and touches no other user's", async (store) => {
+        const [a, b] = [USER("ta"), USER("tb")];
+        for (let i = 0; i < 5; i++) await store.saveEndpointCursor(a, `e${i}`, i, 1_000 + i);
+        await store.saveEndpointCursor(b, "e0", 1, 1);
+        assert.equal(await store.trimEndpointCursors(a, 3, "e0"), 2, "keeps e0 (named), e4 and e3 (newest)");
+        const left = [];
+        for (let i = 0; i < 5; i++) if ((await store.getEndpointCursor(a, `e${i}`)) !== undefined) left.push(`e${i}`);
+        assert.deepEqual(left, ["e0", "e3", "e4"]);
+        assert.equal(await store.getEndpointCursor(b, "e0"), 1);
+        assert.equal(await store.trimEndpointCursors(a, 3, "e0"), 0);
+      });
     });
 
     describe("events", () => {

@@ -302,6 +302,11 @@ class PostgresOps implements StoreOps, DirectoryOps {
         position = CASE WHEN $5::boolean THEN EXCLUDED.position ELSE GREATEST(endpoint_cursors.position, EXCLUDED.position) END`,
     [userId, endpointId, position, at, replace]);
   }
+  async trimEndpointCursors(userId: string, keep: number, endpointId: string) {
+    return (await this.q(`DELETE FROM endpoint_cursors WHERE user_id = $1 AND endpoint_id <> $2 AND endpoint_id IN (
+      SELECT endpoint_id FROM endpoint_cursors WHERE user_id = $1 AND endpoint_id <> $2
+      ORDER BY updated_at DESC, endpoint_id OFFSET $3)`, [userId, endpointId, Math.max(0, keep - 1)])).rowCount ?? 0;
+  }
   async deleteEndpointCursorsBefore(time: number) {
     return (await this.q("DELETE FROM endpoint_cursors WHERE updated_at < $1", [time])).rowCount ?? 0;
   }

@@ -347,6 +347,11 @@ class SqliteOps implements StoreOps, DirectoryOps {
         position = CASE WHEN @replace THEN excluded.position ELSE max(position, excluded.position) END`)
       .run({ userId, endpointId, position, at, replace: replace ? 1 : 0 });
   }
+  async trimEndpointCursors(userId: string, keep: number, endpointId: string) {
+    return this.stmt(`DELETE FROM endpoint_cursors WHERE user_id = @userId AND endpoint_id <> @endpointId AND endpoint_id IN (
+      SELECT endpoint_id FROM endpoint_cursors WHERE user_id = @userId AND endpoint_id <> @endpointId
+      ORDER BY updated_at DESC, endpoint_id LIMIT -1 OFFSET @skip)`).run({ userId, endpointId, skip: Math.max(0, keep - 1) }).changes;
+  }
   async deleteEndpointCursorsBefore(time: number) {
     return this.stmt("DELETE FROM endpoint_cursors WHERE updated_at < ?").run(time).changes;
   }
@@ -417,7 +422,7 @@ interface Job {
 const WRITE_METHODS = [
   "insertUser", "updateUser", "insertThread", "updateThread", "deleteThreadContent", "purgeThread", "upsertParticipant",
   "deleteParticipant", "insertMessage", "updateMessage", "insertImage", "deleteImage", "upsertReadReceipt", "insertIdempotency", "deleteIdempotencyBefore",
-  "appendEvent", "deleteEventsBefore", "insertProfile", "saveEndpointCursor", "deleteEndpointCursorsBefore",
+  "appendEvent", "deleteEventsBefore", "insertProfile", "saveEndpointCursor", "trimEndpointCursors", "deleteEndpointCursorsBefore",
 ] as const;
 
 // The StoreOps methods are installed in the constructor (reads on the reader connection, writes as one-step
