@@ -50,7 +50,7 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics, options:
   });
   if (options.serve === false) return;
   const expected = options.token === undefined ? undefined : digest(options.token);
-  app.get("/metrics", async (request, reply) => {
+  app.get("/metrics", { config: { cors: false } }, async (request, reply) => {
     if (expected) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
       // Compared as fixed-length digests, in constant time.

@@ -27,6 +27,8 @@ declare module "fastify" {
     auth?: AuthKind;
     /** Rate-limit rule name (see rate-limits.ts). */
     limit?: string;
+    /** false: @fastify/cors adds no header to this route's answers (same-origin-only endpoints). */
+    cors?: false;
   }
 }
 

@@ -64,7 +64,7 @@ export function demoRoutes(app: FastifyInstance, directory: DirectoryService, to
   // Demo sign-in: POST /demo/sign-in { displayName } → { userId, displayName, token, expiresOn }
   app.post<{ Body: { displayName: string } }>(
     "/demo/sign-in",
-    { config: { limit: "demoSignIn" }, onRequest: sameOrigin, schema: { body: signInSchema } },
+    { config: { limit: "demoSignIn", cors: false }, onRequest: sameOrigin, schema: { body: signInSchema } },
     async (request, reply) => {
       const { user, profile } = await directory.signIn(request.body.displayName);
       const issued = await tokens.issue(user.id, ["chat"], 1440, user.tokenGeneration);
@@ -73,7 +73,7 @@ export function demoRoutes(app: FastifyInstance, directory: DirectoryService, to
   );
 
   // User directory: GET /demo/users?maxPageSize=&after= (any signed-in user)
-  app.get("/demo/users", { config: { auth: "bearer" }, onRequest: sameOrigin }, async (request, reply) => {
+  app.get("/demo/users", { config: { auth: "bearer", cors: false }, onRequest: sameOrigin }, async (request, reply) => {
     caller(request);
     const query = request.query as Record<string, unknown>;
     const limit = intParam(query, "maxPageSize", 1) ?? 200;
