@@ -27,7 +27,7 @@ import { Metrics } from "./http/plugins/metrics.js";
 import { guardServer } from "./http/plugins/errors.js";
 import { ListenerConnections } from "./http/listener-connections.js";
 import { attachRealtime } from "./realtime/gateway.js";
-import { attachTrouter } from "./realtime/trouter/trouter.js";
+import { attachTrouter, noteRealtimeRequested } from "./realtime/trouter/trouter.js";
 import { StreamTail } from "./realtime/stream-tail.js";
 import { WriteHealth } from "./store/write-health.js";
 import { ConnectionLimits } from "./realtime/connection-limits.js";
@@ -196,6 +196,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,
     rateCounter,
+    realtimeRequested: (userId) => noteRealtimeRequested(store, userId, now()),
     corsOrigins: config.corsOrigins,
     demoHosts: config.demoHosts,
     serveMetrics: config.metrics === "on",

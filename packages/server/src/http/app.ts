@@ -46,6 +46,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** Origins allowed to call the API cross-origin: "*" (default: any, without credentials) or a list. */
   corsOrigins?: "*" | string[];
+  /** Records that a user asked for Azure's realtime (the Trouter configuration request). */
+  realtimeRequested?: (userId: string) => Promise<void>;
   /** Present when demo sign-in is on. */
   directory?: DirectoryService;
   /** Host names the demo sign-in accepts besides localhost and IP addresses. */
@@ -137,7 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   imageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
   identityRoutes(app, deps.identity, deps.tokens);
-  registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now });
+  registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now, realtimeRequested: deps.realtimeRequested });
   if (deps.directory) demoRoutes(app, deps.directory, deps.tokens, deps.demoHosts);
   await registerWebApp(app, deps.webRoot);
   return app;

@@ -289,9 +289,10 @@ export interface StoreOps {
   /**
    * Trouter resume (Azure's SDK): the stream position up to which the endpoint `endpointId` (the client's
    * `epid`) of `userId` has acknowledged events; undefined when none was saved. Keyed by user too: an endpoint
-   * id is chosen by the client, so another user's id names a different cursor.
+   * id is chosen by the client, so another user's id names a different cursor. With `savedSince` (epoch ms),
+   * only a cursor last saved at or after it.
    */
-  getEndpointCursor(userId: string, endpointId: string): Promise<number | undefined>;
+  getEndpointCursor(userId: string, endpointId: string, savedSince?: number): Promise<number | undefined>;
   /**
    * Saves the endpoint's cursor, stamped `at` (epoch ms). It only moves forward (a late save from an older
    * socket of the same endpoint cannot move it back), unless `replace` (the cursor was beyond the stream head:

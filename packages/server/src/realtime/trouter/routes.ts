@@ -18,6 +18,8 @@ export interface TrouterRouteDeps {
   /** The access key: session ids are signed with a key derived from it (see TicketSigner). */
   accessKey: Uint8Array;
   now?: () => number;
+  /** Records that a user asked for realtime (see noteRealtimeRequested in trouter.ts). */
+  realtimeRequested?: (userId: string) => Promise<void>;
 }
 
 /** The registrar's answer body: the client ignores it, but it must not be empty (see the registrar routes). */
@@ -56,8 +58,11 @@ export function registerTrouterRoutes(app: FastifyInstance, deps: TrouterRouteDe
     // GetRealTimeNotificationConfiguration: GET /chat/config/realTimeNotifications (the signaling client
     // joins the endpoint and the path by string concatenation: an endpoint ending in "/" gives "//chat/…").
     const config = async (request: FastifyRequest, reply: FastifyReply) => {
-      requireCapability(caller(request), "participate");
+      const who = caller(request);
+      requireCapability(who, "participate");
       const origin = requestOrigin(request);
+      // Best effort: without it the user's first socket starts at the head, as before.
+      await deps.realtimeRequested?.(who.userId).catch((error: unknown) => request.log.warn({ err: error }, "trouter: cannot record the realtime request"));
       const body: RealTimeNotificationConfiguration = {
         trouterServiceUrl: `${origin}${TROUTER_PATHS.trouter}`,
         registrarServiceUrl: `${origin}${TROUTER_PATHS.registrar}`,

@@ -169,6 +169,23 @@ describe("trouter resume per endpoint (Node client, raw frames)", () => {
     await Promise.all([other.closed, third.closed]);
   });
 
+  test("a new endpoint starts where its user asked for realtime: messages committed between the configuration request and the first socket arrive (the add-chat quickstart)", async () => {
+    const [a, b] = [await createTestUser(node.natter), await createTestUser(node.natter)];
+    const send = await thread(node, a, b);
+    await send("before the request");
+    // startRealtimeNotifications asks for the configuration, then allocates and connects; the app sends meanwhile.
+    await call(node, b, "GET", "/chat/config/realTimeNotifications");
+    await send("q1");
+    await send("q2");
+    const socket = await connect(node, b, "4c1e0d2a-0000-4000-8000-0000000000a1");
+    await send("q3");
+    await socket.until(() => socket.messages.length === 3, "q1, q2 and q3");
+    await delay(100);
+    assert.deepEqual(socket.messages, ["q1", "q2", "q3"], "from the request on, exactly once, nothing from before it");
+    socket.ws.close();
+    await socket.closed;
+  });
+
   test("another user's use of the same epid neither gets the first user's events nor moves or kicks its cursor", async () => {
     const [a, b, c] = [await createTestUser(node.natter), await createTestUser(node.natter), await createTestUser(node.natter)];
     const toB = await thread(node, a, b);

@@ -66,6 +66,12 @@ const MAX_UNACKED = 4096;
 const ENDPOINT_ID = /^[\w-]{1,64}$/;
 /** Saved cursors kept per user (the most recently saved): a client inventing epids cannot grow the table. */
 const MAX_CURSORS_PER_USER = 100;
+/**
+ * The cursor row that records where a user last asked for realtime (GET /chat/config/realTimeNotifications): not
+ * a valid epid, so no client can name it. A new endpoint starts there when it was saved within the window.
+ */
+const REQUESTED_ENDPOINT = "~requested";
+const REQUESTED_WINDOW_MS = 60_000;
 /** Disconnect reason that makes the client fetch a fresh token before it reconnects. */
 const UNAUTHORIZED = JSON.stringify({ reason: "unauthorized" });
 
@@ -300,16 +306,19 @@ class Connection {
       this.saved = saved;
       return saved;
     }
+    // A new endpoint starts where its user asked for realtime moments ago (the configuration request of
+    // startRealtimeNotifications), so a message committed before its first socket opens is delivered too.
+    const start = saved === undefined ? await requestedPosition(store, this.ticket.userId, head, this.trouter.deps.now()) : head;
     // replace: a cursor beyond the head (a restore) must come back down, or every later resume would fail too.
     try {
-      await store.saveEndpointCursor(this.ticket.userId, this.endpointId!, head, this.trouter.deps.now(), saved !== undefined && saved > head);
-      this.saved = head;
+      await store.saveEndpointCursor(this.ticket.userId, this.endpointId!, start, this.trouter.deps.now(), saved !== undefined && saved > head);
+      this.saved = start;
       if (saved === undefined) await store.trimEndpointCursors(this.ticket.userId, MAX_CURSORS_PER_USER, this.endpointId!);
     } catch (error) {
       // Not fatal: the first answered notification (or the close) saves it; a drop before that starts at the head.
       this.trouter.deps.log.warn({ err: error }, "trouter: cannot save the endpoint's cursor");
     }
-    return head;
+    return start;
   }
 
   /** The client answered notification `id` (and, in order, every one before it): its position is acknowledged. */
@@ -561,4 +570,18 @@ async function resumable(store: Store, userId: string, since: number, head: numb
   if (since === 0) return false;
   const [first] = await store.readEvents(userId, since - 1, 1);
   return first?.position === since;
+}
+
+/**
+ * Records the stream head as the point where `userId` asked for realtime (the configuration request that
+ * startRealtimeNotifications makes before it allocates a socket): that user's next new endpoint starts there.
+ */
+export async function noteRealtimeRequested(store: Store, userId: string, now: number): Promise<void> {
+  await store.saveEndpointCursor(userId, REQUESTED_ENDPOINT, await store.headPosition(), now, true);
+}
+
+/** Where a new endpoint of `userId` starts: the recent request's position when it is still resumable, else the head. */
+async function requestedPosition(store: Store, userId: string, head: number, now: number): Promise<number> {
+  const requested = await store.getEndpointCursor(userId, REQUESTED_ENDPOINT, now - REQUESTED_WINDOW_MS);
+  return requested !== undefined && requested <= head && (await resumable(store, userId, requested, head)) ? requested : head;
 }

@@ -623,6 +623,8 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.getEndpointCursor(a, "ep1"), 9);
         await store.saveEndpointCursor(a, "ep1", 2, 3_000, true);
         assert.equal(await store.getEndpointCursor(a, "ep1"), 2, "replace sets it");
+        assert.equal(await store.getEndpointCursor(a, "ep1", 3_000), 2, "saved at 3000: at or after savedSince");
+        assert.equal(await store.getEndpointCursor(a, "ep1", 3_001), undefined, "saved before savedSince");
         await store.transaction((tx) => tx.saveEndpointCursor(b, "ep1", 7, 1_500));
         assert.equal(await store.getEndpointCursor(b, "ep1"), 7);
         assert.equal(await store.getEndpointCursor(a, "ep1"), 2);

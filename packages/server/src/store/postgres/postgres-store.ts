@@ -292,8 +292,8 @@ class PostgresOps implements StoreOps, DirectoryOps {
       throw error;
     }
   }
-  async getEndpointCursor(userId: string, endpointId: string) {
-    const { rows } = await this.q("SELECT position FROM endpoint_cursors WHERE user_id = $1 AND endpoint_id = $2", [userId, endpointId]);
+  async getEndpointCursor(userId: string, endpointId: string, savedSince = Number.MIN_SAFE_INTEGER) {
+    const { rows } = await this.q("SELECT position FROM endpoint_cursors WHERE user_id = $1 AND endpoint_id = $2 AND updated_at >= $3", [userId, endpointId, savedSince]);
     return rows[0] === undefined ? undefined : Number(rows[0].position);
   }
   async saveEndpointCursor(userId: string, endpointId: string, position: number, at: number, replace = false) {

@@ -337,8 +337,8 @@ class SqliteOps implements StoreOps, DirectoryOps {
       payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
     }));
   }
-  async getEndpointCursor(userId: string, endpointId: string) {
-    const r = this.stmt("SELECT position FROM endpoint_cursors WHERE user_id = ? AND endpoint_id = ?").get(userId, endpointId) as Row | undefined;
+  async getEndpointCursor(userId: string, endpointId: string, savedSince = Number.MIN_SAFE_INTEGER) {
+    const r = this.stmt("SELECT position FROM endpoint_cursors WHERE user_id = ? AND endpoint_id = ? AND updated_at >= ?").get(userId, endpointId, savedSince) as Row | undefined;
     return r === undefined ? undefined : (r.position as number);
   }
   async saveEndpointCursor(userId: string, endpointId: string, position: number, at: number, replace = false) {
