@@ -17,8 +17,13 @@ const ALLOWED: Record<Capability, readonly string[]> = {
   manageThread: ["chat"],
 };
 
+/** Whether the token's scopes allow `capability` (the rule requireCapability enforces). */
+export function hasCapability(caller: Caller, capability: Capability): boolean {
+  return caller.scopes.some((s) => ALLOWED[capability].includes(s));
+}
+
 export function requireCapability(caller: Caller, capability: Capability): void {
-  if (!caller.scopes.some((s) => ALLOWED[capability].includes(s))) {
+  if (!hasCapability(caller, capability)) {
     throw new ChatError("forbidden", "The access token's scopes do not allow this operation.");
   }
 }

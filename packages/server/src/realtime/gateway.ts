@@ -29,7 +29,7 @@ import type { Store, StreamEvent } from "../store/store.js";
 import type { TokenService } from "../auth/tokens.js";
 import type { ChatService } from "../domain/chat-service.js";
 import type { Caller } from "../domain/caller.js";
-import { requireCapability } from "../domain/caller.js";
+import { hasCapability } from "../domain/caller.js";
 import { ChatError } from "../domain/errors.js";
 import type { ChatEvent, ChatEventEnvelope } from "../domain/events.js";
 import { CHAT_EVENT } from "../domain/events.js";
@@ -274,15 +274,6 @@ function eventFrame(record: StreamEvent, recipientJson: string): string {
   return parts[0] + recipientJson + parts[1];
 }
 
-/** Whether the token's scopes allow chat (the REST rule: chat, chat.join or chat.join.limited; not voip alone). */
-export function allowsChat(caller: Caller): boolean {
-  try {
-    requireCapability(caller, "participate");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const FORBIDDEN_MESSAGE = "The access token's scopes do not allow chat (it needs chat, chat.join or chat.join.limited).";
 
@@ -483,7 +474,7 @@ class Session {
     }
     if (!auth) return this.fail(CLOSE.unauthorized, "Unauthorized", "An access token is required.");
     if (this.closed) return;
-    if (!allowsChat(auth.caller)) return this.fail(CLOSE.forbidden, "Forbidden", FORBIDDEN_MESSAGE);
+    if (!hasCapability(auth.caller, "participate")) return this.fail(CLOSE.forbidden, "Forbidden", FORBIDDEN_MESSAGE);
     if (!this.slot.bindUser(auth.caller.userId)) {
       return this.fail(CLOSE.tooManyConnections, "TooManyConnections", `This user has reached the limit of ${this.gw.limits.maxSocketsPerUser} realtime connections.`);
     }
@@ -531,7 +522,7 @@ class Session {
     }
     if (this.closed) return;
     if (caller.userId !== this.userId) return this.fail(CLOSE.unauthorized, "Unauthorized", "The token is for another user.");
-    if (!allowsChat(caller)) return this.fail(CLOSE.forbidden, "Forbidden", FORBIDDEN_MESSAGE);
+    if (!hasCapability(caller, "participate")) return this.fail(CLOSE.forbidden, "Forbidden", FORBIDDEN_MESSAGE);
     this.token = token;
     this.armExpiry();
   }
