@@ -90,3 +90,12 @@ export function chatVersionHasTeamsAppIdentifier(version: string): boolean {
 export function chatVersionHasMessageMetadata(version: string): boolean {
   return version >= "2021-09-07";
 }
+
+/**
+ * Natter's extensions beyond ACS (unread counts, mentions, search, messages around one; docs/extensions.md). They
+ * live under the path prefix `/natter/` and accept only this api-version, so no response at an ACS api-version
+ * ever changes.
+ */
+export const NATTER_EXTENSIONS_API_VERSION = "2026-12-01-natter";
+/** Path prefix of every extension route. */
+export const NATTER_EXTENSIONS_PREFIX = "/natter";
