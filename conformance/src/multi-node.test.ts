@@ -1,5 +1,6 @@
 // Multi-node: three real `natter serve` processes on one fresh PostgreSQL database and one Redis. Clients on
-// different nodes see each other's messages and every realtime event type; a token revoked on one node closes
+// different nodes see each other's messages and every realtime event type; a message to a thread costs one Bus
+// message per node with members, not one per member; a token revoked on one node closes
 // its sockets on the others; the chat conformance suite passes with every request sent round-robin to the next
 // node by a balancer; and after a kill -9 of a node, its realtime clients reconnect through the balancer to
 // another node and resume with nothing missing or doubled while writers keep sending. Needs NATTER_TEST_PG_URL
@@ -119,6 +120,37 @@ describe("multi-node: three natter serve processes, one PostgreSQL database, one
       assert.equal(c.seen.filter((s) => s.name === "chatMessageReceived" && inThread(s.e)).length, 2);
     } finally {
       await Promise.all([aliceClient, bobClient, carolClient].map((x) => x.stopRealtimeNotifications()));
+    }
+  });
+
+  it("a message to a 12-member thread listened to on three nodes costs one bus message per node, and reaches every member once", { timeout: 60_000 }, async () => {
+    // Member i talks to and listens on node i mod 3; alice (member 0, node 1) sends.
+    const members = await Promise.all(Array.from({ length: 12 }, (_, i) => user(nodes[i % 3])));
+    const clients = members.map((m, i) => new ChatClient(nodes[i % 3].httpsUrl, credential(m.token)));
+    await Promise.all(clients.map((x) => x.startRealtimeNotifications()));
+    const recorders = clients.map(recorder);
+    /** Messages node 1 has published on the Bus so far (its Prometheus gauge). */
+    const published = async () => {
+      const text = await (await fetch(new URL("/metrics", nodes[0].loopbackHttpUrl))).text();
+      return Number(/^natter_bus_published_messages (\d+)/m.exec(text)![1]);
+    };
+    try {
+      const { chatThread } = await clients[0].createChatThread(
+        { topic: "fan-out" }, { participants: members.slice(1).map((m) => ({ id: { communicationUserId: m.id } })) },
+      );
+      const threadId = chatThread!.id;
+      await Promise.all(recorders.map((r) => r.waitFor("chatThreadCreated", (e) => e.threadId === threadId)));
+      const before = await published();
+      const { id } = await clients[0].getChatThreadClient(threadId).sendMessage({ content: "to everyone" });
+      const received = (r: ReturnType<typeof recorder>) => r.seen.filter((s) => s.name === "chatMessageReceived" && s.e.id === id).length;
+      await Promise.all(recorders.map((r) => r.waitFor("chatMessageReceived", (e) => e.id === id)));
+      assert.equal((await published()) - before, 3, "one bus message per node with members (12 recipients)");
+      // A later message in the same thread proves nothing more arrived for the first one.
+      const { id: next } = await clients[1].getChatThreadClient(threadId).sendMessage({ content: "next" });
+      await Promise.all(recorders.map((r) => r.waitFor("chatMessageReceived", (e) => e.id === next)));
+      assert.deepEqual(recorders.map(received), members.map(() => 1), "every member got the message exactly once");
+    } finally {
+      await Promise.all(clients.map((x) => x.stopRealtimeNotifications()));
     }
   });
 

@@ -126,7 +126,7 @@ async function createBus(config: NatterConfig, onError: (error: Error, context: 
       return new MemoryBus();
     case "redis": {
       const { RedisBus } = await import("./bus/redis/redis-bus.js");
-      const bus = new RedisBus(config.redisUrl!, { onError });
+      const bus = new RedisBus(config.redisUrl!, { onError, fanOut: config.busFanOut });
       await bus.ready(); // fail fast, naming the server, when Redis is unreachable at startup
       return bus;
     }
@@ -187,6 +187,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const metrics = new Metrics({
     realtimeConnections: () => realtimeConnections(),
     storeStats: () => (store as Partial<SqliteStore>).stats,
+    busStats: () => bus.stats(),
   });
   let httpServer!: http.Server;
   let httpsServer!: https.Server;

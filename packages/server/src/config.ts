@@ -18,6 +18,8 @@ export interface NatterConfig {
   databaseUrl?: string;
   bus: "memory" | "redis";
   redisUrl?: string;
+  /** With --bus redis: "node" = one bus message per event per node with recipients; "topic" = one per recipient (earlier versions; for comparison). */
+  busFanOut: "node" | "topic";
   limits: "none" | "acs";
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Log lines: "json" (one JSON object a line), "pretty" (short human lines), "auto" = pretty when stdout is a terminal. */
@@ -72,6 +74,7 @@ export const OPTIONS: Option[] = [
   { flag: "database-url", env: "NATTER_DATABASE_URL", description: "postgres://… URL (with --store postgres)" },
   { flag: "bus", env: "NATTER_BUS", description: "memory | redis", default: "memory" },
   { flag: "redis-url", env: "NATTER_REDIS_URL", description: "redis://… URL (with --bus redis)" },
+  { flag: "bus-fan-out", env: "NATTER_BUS_FAN_OUT", description: "node | topic: Redis messages per event, one per node with recipients or one per recipient (for comparison)", default: "node" },
   { flag: "limits", env: "NATTER_LIMITS", description: "none | acs (ACS rate limits, 429 + Retry-After)", default: "none" },
   { flag: "log-level", env: "NATTER_LOG_LEVEL", description: "fatal | error | warn | info | debug | trace | silent", default: "info" },
   { flag: "log-format", env: "NATTER_LOG_FORMAT", description: "auto | json | pretty (auto = pretty on a terminal, JSON otherwise)", default: "auto" },
@@ -168,6 +171,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     databaseUrl: get("database-url"),
     bus: oneOf(get("bus")!, ["memory", "redis"] as const, "bus"),
     redisUrl: get("redis-url"),
+    busFanOut: oneOf(get("bus-fan-out")!, ["node", "topic"] as const, "bus-fan-out"),
     limits: oneOf(get("limits")!, ["none", "acs"] as const, "limits"),
     logLevel: oneOf(get("log-level")!, ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "log-level"),
     logFormat: oneOf(get("log-format")!, ["auto", "json", "pretty"] as const, "log-format"),

@@ -626,10 +626,9 @@ export class ChatService {
   }
 
   private publish(pending: Pending[]): void {
+    // One fan-out per event: the Bus sends one message per node with recipients; each socket knows its user.
     for (const { event, recipients } of pending) {
-      for (const recipient of recipients) {
-        void this.bus.publish(userTopic(recipient), { type: CHAT_EVENT, data: { event, recipient } });
-      }
+      void this.bus.publishMany(recipients.map(userTopic), { type: CHAT_EVENT, data: { event } });
     }
   }
 }

@@ -26,8 +26,11 @@ export type ChatEventType = ChatEvent["type"];
 /** Bus message type carrying one ChatEvent to a user's sockets. */
 export const CHAT_EVENT = "chatEvent";
 
-/** The message a Bus subscriber receives: the event and who it is for. */
+/**
+ * The message a Bus subscriber receives. One message serves every recipient (Bus.publishMany): a subscriber of
+ * a user's topic delivers it to that user. `recipient` is only set by publishers that name one user.
+ */
 export interface ChatEventEnvelope {
   event: ChatEvent;
-  recipient: string;
+  recipient?: string;
 }

@@ -362,13 +362,15 @@ describe("realtime abuse: a revocation whose Bus message is lost", () => {
 
   /** Runs `action` while the Bus drops every publish (Redis down): no TOKENS_REVOKED reaches any socket. */
   async function withBusLost(action: () => Promise<void>): Promise<void> {
-    const bus = natter.bus as { publish: typeof natter.bus.publish };
-    const publish = bus.publish;
+    const bus = natter.bus as { publish: typeof natter.bus.publish; publishMany: typeof natter.bus.publishMany };
+    const { publish, publishMany } = bus;
     bus.publish = async () => undefined;
+    bus.publishMany = async () => undefined;
     try {
       await action();
     } finally {
       bus.publish = publish;
+      bus.publishMany = publishMany;
     }
   }
 

@@ -563,7 +563,7 @@ class Session {
   private onBus(message: BusMessage): void {
     if (message.type === BUS_RESUMED) return this.wake(); // wake-ups may have been lost: read the Store again
     if (message.type !== CHAT_EVENT || this.phase === "closed") return;
-    const { event, recipient } = message.data as ChatEventEnvelope;
+    const { event } = message.data as ChatEventEnvelope;
     if (event.position !== undefined) {
       if (event.position > this.cursor) {
         this.wanted = Math.max(this.wanted ?? 0, event.position);
@@ -574,7 +574,7 @@ class Session {
     // Ephemeral: straight through, or dropped when the socket is backed up.
     if (this.phase !== "open") return;
     if (this.overLimit()) return this.stalled();
-    this.send({ type: "event", ...toWireEvent(event, recipient) });
+    this.send({ type: "event", ...toWireEvent(event, this.userId!) });
   }
 
   /**

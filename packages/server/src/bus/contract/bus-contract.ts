@@ -1,6 +1,6 @@
 // The Bus contract: one node:test suite that every Bus implementation must pass (MemoryBus, RedisBus). It checks
 // the guarantees written in bus.ts with two instances standing for two nodes: delivery to every subscriber of a
-// topic on every node, counted subscriptions, isolation of failing handlers, JSON payloads, close(), and volume.
+// topic on every node (publish and publishMany), counted subscriptions, isolation of failing handlers, JSON payloads, close(), and volume.
 // Nothing is asserted on timing: positive checks wait for a condition, negative ones wait for a later sentinel.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -201,6 +201,54 @@ export function defineBusContract(name: string, open: () => Promise<OpenedBuses>
         await settle(a, a);
       }
       assert.equal(onB.received.length, 1);
+    }));
+
+    it("publishMany reaches every subscriber of each topic on both nodes, once per topic, and no other topic", withBuses(async (a, b) => {
+      const topics = Array.from({ length: 6 }, (_, i) => topicName(`many-of-${i}`));
+      const other = topicName("many-other");
+      const got: { node: string; topic: string; message: BusMessage }[] = [];
+      const on = (node: string): BusHandler => (topic, message) => got.push({ node, topic, message });
+      // Topics 0-1 on a only, 2-3 on b only, 4 on both, 5 nowhere; `both` subscribes two topics with one handler.
+      await a.subscribe(topics[0], on("a"));
+      await a.subscribe(topics[1], on("a"));
+      await b.subscribe(topics[2], on("b"));
+      await b.subscribe(topics[3], on("b"));
+      await a.subscribe(topics[4], on("a"));
+      await b.subscribe(topics[4], on("b"));
+      await b.subscribe(other, on("b"));
+      const message = { type: "chatEvent", data: { event: { n: 1, text: "héllo" } } };
+      await a.publishMany(topics, message);
+      const expected = ["a " + topics[0], "a " + topics[1], "b " + topics[2], "b " + topics[3], "a " + topics[4], "b " + topics[4]].sort();
+      await waitFor(() => got.length >= expected.length, () => `received ${got.length}/${expected.length}`);
+      await settle(a, b);
+      assert.deepEqual(got.map((g) => `${g.node} ${g.topic}`).sort(), expected);
+      for (const g of got) assert.deepEqual(g.message, message);
+      // From the other node, after one topic lost its last handler on b.
+      got.length = 0;
+      const unsubscribe = await b.subscribe(topics[5], on("b"));
+      await unsubscribe();
+      await b.publishMany([topics[2], topics[5], other], { type: "t", data: 2 });
+      await waitFor(() => got.length >= 2, () => `received ${got.length}/2`);
+      await settle(b, a);
+      await settle(a, b);
+      assert.deepEqual(got.map((g) => `${g.node} ${g.topic}`).sort(), [`b ${topics[2]}`, `b ${other}`].sort());
+    }));
+
+    it("publishMany with no topics, or topics nobody subscribes to, is fine", withBuses(async (a, b) => {
+      await a.publishMany([], { type: "t", data: null });
+      await b.publishMany([topicName("nobody-1"), topicName("nobody-2")], { type: "t", data: { deep: [1] } });
+    }));
+
+    it("publishMany to 1000 users split over both nodes: each gets exactly one", withBuses(async (a, b) => {
+      const users = Array.from({ length: 1000 }, (_, i) => topicName(`fan${i}`));
+      const got = new Map<string, number>();
+      const handler: BusHandler = (topic) => got.set(topic, (got.get(topic) ?? 0) + 1);
+      await Promise.all(users.map((topic, i) => (i % 2 === 0 ? a : b).subscribe(topic, handler)));
+      await a.publishMany(users, { type: "t", data: { pad: "x".repeat(64) } });
+      await waitFor(() => got.size === users.length, () => `${got.size}/${users.length} topics received`);
+      await settle(a, b);
+      await settle(b, a);
+      assert.ok([...got.values()].every((n) => n === 1), "each topic received exactly one message");
     }));
 
     it("many topics: one message to each of 1000 users arrives", withBuses(async (a, b) => {

@@ -1,5 +1,5 @@
 // MemoryBus: the Bus for a single node; delivers synchronously-queued messages inside this process.
-import type { Bus, BusHandler, BusMessage } from "../bus.js";
+import type { Bus, BusHandler, BusMessage, BusStats } from "../bus.js";
 
 /** One subscribe() call: the same handler subscribed twice is two subscriptions (the Bus counts them). */
 interface Subscription {
@@ -21,6 +21,11 @@ export class MemoryBus implements Bus {
     }
   }
 
+  async publishMany(topics: readonly string[], message: BusMessage): Promise<void> {
+    // In-process there is no wire to save: one publish per topic (tests that stub publish() drop these too).
+    for (const topic of new Set(topics)) await this.publish(topic, message);
+  }
+
   async subscribe(topic: string, handler: BusHandler): Promise<() => Promise<void>> {
     let subs = this.topics.get(topic);
     if (!subs) this.topics.set(topic, (subs = new Set()));
@@ -31,6 +36,10 @@ export class MemoryBus implements Bus {
       if (!subs.delete(sub)) return;
       if (subs.size === 0 && this.topics.get(topic) === subs) this.topics.delete(topic);
     };
+  }
+
+  stats(): BusStats {
+    return { messages: 0, bytes: 0 };
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { defineBusContract, waitFor } from "../contract/bus-contract.js";
-import type { BusMessage } from "../bus.js";
+import type { BusMessage, BusStats } from "../bus.js";
 import { BUS_RESUMED } from "../bus.js";
 import { RedisBus } from "./redis-bus.js";
 import type { RedisBusErrorContext } from "./redis-bus.js";
@@ -151,6 +151,99 @@ if (!url) {
         await a.publish("t", { type: "t", data: cyclic });
         await a.publish("t", { type: "t", data: 1n });
         assert.deepEqual(errors, ["publish", "publish"]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("publishMany to a 250-member thread over 3 nodes puts 3 messages on Redis (250 with fanOut topic), and each member gets one", async () => {
+      const prefix = newPrefix();
+      const observer = new Redis(url);
+      try {
+        // An independent count: every message Redis carries under this test's prefix.
+        const seen: { channel: string; bytes: number }[] = [];
+        await observer.psubscribe(`${prefix}*`);
+        observer.on("pmessage", (_pattern: string, channel: string, raw: string) => seen.push({ channel, bytes: Buffer.byteLength(raw) }));
+        for (const fanOut of ["node", "topic"] as const) {
+          const nodes: RedisBus[] = [0, 1, 2].map(() => new RedisBus(url!, { prefix, fanOut }));
+          try {
+            await Promise.all(nodes.map((bus) => bus.ready()));
+            const members = Array.from({ length: 250 }, (_, i) => `user:8:acs:${fanOut}-member-${i}`);
+            const got = new Map<string, number>();
+            const handler = (topic: string) => got.set(topic, (got.get(topic) ?? 0) + 1);
+            // Members spread over the three nodes; a few have a socket on two nodes.
+            await Promise.all(members.map((topic, i) => nodes[i % 3].subscribe(topic, handler)));
+            await Promise.all(members.slice(0, 10).map((topic, i) => nodes[(i + 1) % 3].subscribe(topic, handler)));
+            const before: BusStats = nodes[0].stats();
+            seen.length = 0;
+            await nodes[0].publishMany(members, { type: "chatEvent", data: { event: { type: "chatMessageReceived", body: "x".repeat(200) } } });
+            await waitFor(() => got.size === 250 && [...got.values()].reduce((a, n) => a + n, 0) === 260, () => `${got.size} members, ${[...got.values()].reduce((a, n) => a + n, 0)} deliveries`);
+            // A sentinel through the observer's path: everything published before it has been seen.
+            await nodes[0].publish("sentinel", { type: "s", data: null });
+            await waitFor(() => seen.some((m) => m.channel === `${prefix}sentinel`), () => "sentinel not observed");
+            const observed = seen.filter((m) => m.channel !== `${prefix}sentinel`);
+            const after: BusStats = nodes[0].stats();
+            const counted: number = after.messages - before.messages - 1; // minus the sentinel
+            if (fanOut === "node") {
+              assert.equal(observed.length, 3, `messages on Redis: ${observed.map((m) => m.channel).join(", ")}`);
+              assert.equal(counted, 3);
+            } else {
+              assert.equal(observed.length, 250);
+              assert.equal(counted, 250);
+            }
+            assert.ok([...got.entries()].every(([topic, n]) => n === (members.indexOf(topic) < 10 ? 2 : 1)), "one delivery per member per node it is on");
+            assert.equal(after.bytes - before.bytes - Buffer.byteLength(JSON.stringify({ type: "s", data: null })), observed.reduce((a, m) => a + m.bytes, 0));
+          } finally {
+            await Promise.all(nodes.map((bus) => bus.close()));
+          }
+        }
+      } finally {
+        await observer.quit();
+      }
+    });
+
+    it("presence is written before subscribe() resolves and removed by unsubscribe and close", async () => {
+      const { prefix, buses: [a, b], cleanup } = await openPair();
+      try {
+        const key = `${prefix}bus:presence:user:8:acs:presence`;
+        const unsubscribe = await b.subscribe("user:8:acs:presence", () => {});
+        assert.equal((await admin.smembers(key)).length, 1);
+        await a.subscribe("user:8:acs:presence", () => {});
+        assert.equal((await admin.smembers(key)).length, 2);
+        await unsubscribe();
+        assert.equal((await admin.smembers(key)).length, 1);
+        await a.close();
+        assert.equal((await admin.smembers(key)).length, 0);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("a dead node's presence is dropped at the first publish to it; a reconnected node is reached under its new name, once", async () => {
+      const { prefix, buses: [a, b], cleanup } = await openPair();
+      try {
+        const topic = "user:8:acs:stale";
+        const key = `${prefix}bus:presence:${topic}`;
+        let got = 0;
+        await b.subscribe(topic, (_t, m) => void (m.type === "t" && got++)); // not BUS_RESUMED
+        await admin.sadd(key, "crashed-node.1"); // as a node killed with -9 leaves it
+        const before = a.stats().messages;
+        await a.publishMany([topic], { type: "t", data: 1 });
+        await waitFor(() => got === 1, () => `got ${got}`);
+        assert.equal(a.stats().messages - before, 2, "one message to b, one to the dead node");
+        assert.deepEqual((await admin.smembers(key)).filter((m) => m.startsWith("crashed-node")), [], "the dead node's entry was removed");
+        // The subscriber connections drop and come back: b is reached under a new name, once.
+        const resumed: string[] = [];
+        await b.subscribe("user:8:acs:stale-probe", (_t, m) => resumed.push(m.type));
+        for (const id of await clientIds(admin, `${prefix}bus-sub`)) await admin.client("KILL", "ID", id);
+        await waitFor(() => resumed.includes(BUS_RESUMED), () => "no BUS_RESUMED after the reconnect");
+        assert.equal((await admin.smembers(key)).length, 2, "the old name (until a publish finds it dead) and the new one");
+        await a.publishMany([topic], { type: "t", data: 2 });
+        await waitFor(() => got === 2, () => `got ${got}`);
+        await a.publish("user:8:acs:stale-probe", { type: "sentinel", data: null });
+        await waitFor(() => resumed.includes("sentinel"), () => "sentinel");
+        assert.equal(got, 2, "delivered once, not once per name");
+        assert.equal((await admin.smembers(key)).length, 1, "only the live name is left");
       } finally {
         await cleanup();
       }

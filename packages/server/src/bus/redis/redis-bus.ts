@@ -1,19 +1,41 @@
 // RedisBus: the Bus for a cluster, on Redis pub/sub. One connection publishes (auto-pipelined), one subscribes;
 // each topic is one Redis channel (`<prefix><topic>`), subscribed while this node has a local handler for it.
+//
+// Fan-out by node (publishMany). Each node also subscribes to a channel of its own, `<prefix>bus:node:<member>`,
+// and records in a Redis set per topic (`<prefix>bus:presence:<topic>`) that it has handlers for that topic.
+// A fan-out reads those sets (one pipelined round trip), groups the topics by node, and PUBLISHes one message
+// per node carrying that node's topics; the node hands it to its handlers of each. So an event costs one bus
+// message per node that has recipients, whatever their number. Why no wake-up is lost: a subscribe() resolves
+// only after the node's presence in the topic's set is written, and a publisher reads the sets after its commit;
+// so either the publisher sees the subscriber, or the commit preceded the subscription and the subscriber's
+// first Store read (made after subscribe() resolved) finds it. `<member>` is `<node id>.<connection epoch>`:
+// a new one each time the subscriber connection comes up, so presence entries of a dead connection (a crashed
+// node, a dropped connection) are recognised, when a PUBLISH to their channel reaches nobody, and removed,
+// without ever removing a live entry. On every (re)connect of either connection the node writes its presence for
+// every topic again.
+//
 // Failure modes: while Redis is unreachable, publishes are dropped (reported through onError, never thrown) and
 // messages published by other nodes are lost (at-most-once); ioredis reconnects with backoff, and on every
 // reconnect this bus SUBSCRIBEs again to every topic it has handlers for. Then it tells every local handler
 // that messages may have been lost (BUS_RESUMED), and when its publishing connection comes back it tells every
 // node the same through an internal channel (their subscribers may have been fine while its publishes failed).
 // The realtime gateway answers BUS_RESUMED by re-reading the Store, so nothing durable stays undelivered.
+import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
-import type { Bus, BusHandler, BusMessage } from "../bus.js";
+import type { Bus, BusHandler, BusMessage, BusStats } from "../bus.js";
 import { BUS_RESUMED } from "../bus.js";
 import { waitUntilReady } from "./ready.js";
 
 /** Where a failure happened; the composition root counts them all in metrics. */
-export type RedisBusErrorContext = "connection" | "publish" | "subscribe" | "unsubscribe" | "decode" | "handler";
+export type RedisBusErrorContext = "connection" | "publish" | "subscribe" | "unsubscribe" | "presence" | "decode" | "handler";
+
+/**
+ * How publishMany reaches the nodes: "node" (default) sends one message per node that has subscribers of the
+ * topics; "topic" sends one PUBLISH per topic, the fan-out of earlier versions (kept to measure the difference).
+ * Nodes with different settings interoperate: every node subscribes its topics' channels and writes its presence.
+ */
+export type RedisBusFanOut = "node" | "topic";
 
 export interface RedisBusOptions {
   /** Prepended to every channel name, so several deployments (or test runs) can share one Redis. Default "natter:". */
@@ -22,6 +44,8 @@ export interface RedisBusOptions {
   onError?: (error: Error, context: RedisBusErrorContext) => void;
   /** A publish that gets no reply within this time is dropped (reported through onError). Default 5000 ms. */
   commandTimeoutMs?: number;
+  /** See RedisBusFanOut. Default "node". */
+  fanOut?: RedisBusFanOut;
   /** Extra ioredis options for both connections (tests, TLS, retry strategy). */
   redis?: RedisOptions;
 }
@@ -33,15 +57,25 @@ interface Subscription {
 
 interface Topic {
   subs: Set<Subscription>;
-  /** Settles when the SUBSCRIBE sent for this topic has been answered (or failed, or was deferred). */
+  /** Settles when the SUBSCRIBE and the presence write for this topic have been answered (or failed, or were deferred). */
   subscribed: Promise<void>;
 }
 
 /** Internal channel (after the prefix): "a publisher reconnected, messages may have been lost". */
 const RESUMED_CHANNEL = "bus:resumed";
+/** Internal channel of one node's subscriber connection (after the prefix), followed by its member name. */
+const NODE_CHANNEL = "bus:node:";
+/** Key of the set of members with handlers for a topic (after the prefix), followed by the topic. */
+const PRESENCE_KEY = "bus:presence:";
 
 /** Channels per SUBSCRIBE command when resubscribing after a reconnect. */
 const RESUBSCRIBE_BATCH = 1000;
+
+/** What a node-addressed message carries: the receiving node's topics and the message, as published. */
+interface NodeEnvelope {
+  topics: string[];
+  message: BusMessage;
+}
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
@@ -51,13 +85,23 @@ export class RedisBus implements Bus {
   /** Subscriber connection: only (UN)SUBSCRIBE once a channel is subscribed. */
   private readonly sub: Redis;
   private readonly prefix: string;
+  private readonly fanOut: RedisBusFanOut;
   private readonly topics = new Map<string, Topic>();
   private readonly onError: (error: Error, context: RedisBusErrorContext) => void;
   private closing: Promise<void> | undefined;
   private lastConnectionError: Error | undefined;
+  private readonly counters: BusStats = { messages: 0, bytes: 0 };
+  /** This process's id; with the subscriber connection's epoch it names this node in presence sets. */
+  private readonly nodeId = randomBytes(8).toString("hex");
+  private epoch = 0;
+  /** `<nodeId>.<epoch>` once the current subscriber connection listens on its node channel; undefined before. */
+  private member: string | undefined;
+  /** Settles when the current subscriber connection's node channel is subscribed (or that failed). */
+  private joined: Promise<void> = Promise.resolve();
 
   constructor(private readonly url: string, options: RedisBusOptions = {}) {
     this.prefix = options.prefix ?? "natter:";
+    this.fanOut = options.fanOut ?? "node";
     const report = options.onError;
     this.onError = (error, context) => {
       try {
@@ -76,7 +120,7 @@ export class RedisBus implements Bus {
     };
     this.pub = new Redis(url, {
       ...common,
-      // A fan-out is one PUBLISH per recipient: the commands of one tick go out as one write.
+      // A fan-out is a few commands (presence reads, one PUBLISH per node): those of one tick go out as one write.
       enableAutoPipelining: true,
       commandTimeout: options.commandTimeoutMs ?? 5_000,
       connectionName: `${this.prefix}bus-pub`.replace(/\s/g, "_"),
@@ -97,14 +141,26 @@ export class RedisBus implements Bus {
     this.sub.on("ready", () => {
       const reconnected = subWasReady;
       subWasReady = true;
-      void this.resubscribe().then(() => {
-        if (reconnected) this.resumeAll();
+      // A new connection is a new member: entries of the old one are stale (and removed by publishers).
+      const member = `${this.nodeId}.${++this.epoch}`;
+      this.member = undefined;
+      this.joined = this.sendSubscribe([this.prefix + RESUMED_CHANNEL, this.prefix + NODE_CHANNEL + member]).then((ok) => {
+        if (ok && !this.closing) this.member = member;
       });
+      void this.joined
+        .then(() => this.resubscribe())
+        .then(() => {
+          if (reconnected) this.resumeAll();
+        });
     });
     let pubWasReady = false;
     this.pub.on("ready", () => {
       if (pubWasReady && !this.closing) {
-        this.pub.publish(this.prefix + RESUMED_CHANNEL, "1").catch((error: unknown) => this.onError(asError(error), "publish"));
+        // Presence writes may have failed while this connection was down: write them again, then tell every node.
+        void this.register([...this.topics.keys()]).then(() => {
+          if (this.closing) return;
+          this.pub.publish(this.prefix + RESUMED_CHANNEL, "1").catch((error: unknown) => this.onError(asError(error), "publish"));
+        });
       }
       pubWasReady = true;
     });
@@ -119,6 +175,7 @@ export class RedisBus implements Bus {
   async ready(timeoutMs = 5_000): Promise<void> {
     try {
       await waitUntilReady(this.url, [this.pub, this.sub], timeoutMs, () => this.lastConnectionError);
+      await this.joined;
     } catch (error) {
       await this.close();
       throw error;
@@ -134,12 +191,46 @@ export class RedisBus implements Bus {
       this.onError(asError(error), "publish");
       return;
     }
-    try {
-      await this.pub.publish(this.prefix + topic, payload);
-    } catch (error) {
-      // Delivery failures never reach the caller (Bus contract); they are counted.
-      this.onError(asError(error), "publish");
+    await this.send(this.prefix + topic, payload);
+  }
+
+  async publishMany(topics: readonly string[], message: BusMessage): Promise<void> {
+    if (this.closing || topics.length === 0) return;
+    if (this.fanOut === "topic") {
+      await Promise.all(topics.map((topic) => this.publish(topic, message)));
+      return;
     }
+    let raw: string;
+    try {
+      raw = JSON.stringify({ type: message.type, data: message.data });
+    } catch (error) {
+      this.onError(asError(error), "publish");
+      return;
+    }
+    // Which nodes have handlers for which topics: one SMEMBERS per topic, auto-pipelined into one round trip.
+    const unique = [...new Set(topics)];
+    let members: string[][];
+    try {
+      members = await Promise.all(unique.map((topic) => this.pub.smembers(this.prefix + PRESENCE_KEY + topic)));
+    } catch (error) {
+      this.onError(asError(error), "publish");
+      return;
+    }
+    const byMember = new Map<string, string[]>();
+    unique.forEach((topic, i) => {
+      for (const member of members[i]) {
+        const list = byMember.get(member);
+        if (list) list.push(topic);
+        else byMember.set(member, [topic]);
+      }
+    });
+    await Promise.all(
+      [...byMember].map(async ([member, mine]) => {
+        // The message is serialised once; each node's envelope only adds its topics.
+        const receivers = await this.send(this.prefix + NODE_CHANNEL + member, `{"topics":${JSON.stringify(mine)},"message":${raw}}`);
+        if (receivers === 0) await this.forget(member, mine);
+      }),
+    );
   }
 
   async subscribe(topic: string, handler: BusHandler): Promise<() => Promise<void>> {
@@ -149,11 +240,11 @@ export class RedisBus implements Bus {
     if (entry) {
       entry.subs.add(sub);
     } else {
-      // First local handler: SUBSCRIBE. The map is updated before the command is sent, so a reconnect in
-      // between resubscribes this topic too.
+      // First local handler: SUBSCRIBE, then write this node's presence. The map is updated before the commands
+      // are sent, so a reconnect in between resubscribes (and registers) this topic too.
       entry = { subs: new Set([sub]), subscribed: Promise.resolve() };
       this.topics.set(topic, entry);
-      entry.subscribed = this.sendSubscribe([this.prefix + topic]);
+      entry.subscribed = this.sendSubscribe([this.prefix + topic]).then(() => this.register([topic]));
     }
     await entry.subscribed;
     const current = entry;
@@ -163,6 +254,7 @@ export class RedisBus implements Bus {
       // Last local handler: UNSUBSCRIBE. Commands on the one subscriber connection are ordered, so a later
       // subscribe() of the same topic (a new SUBSCRIBE) wins over this UNSUBSCRIBE.
       this.topics.delete(topic);
+      await this.unregister(topic);
       if (this.closing || this.sub.status !== "ready") return; // a reconnect will not resubscribe it
       try {
         await this.sub.unsubscribe(this.prefix + topic);
@@ -177,31 +269,96 @@ export class RedisBus implements Bus {
     return this.topics.size;
   }
 
+  stats(): BusStats {
+    return { ...this.counters };
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
+      const topics = [...this.topics.keys()];
+      const member = this.member;
       this.topics.clear();
+      // Best effort: take this node out of the presence sets now rather than at the next publish to it.
+      if (member && this.pub.status === "ready" && topics.length > 0) {
+        await Promise.all(topics.map((topic) => this.pub.srem(this.prefix + PRESENCE_KEY + topic, member))).catch(() => undefined);
+      }
       await Promise.all([this.pub, this.sub].map((connection) => quit(connection)));
     })();
     return this.closing;
   }
 
-  private async sendSubscribe(channels: string[]): Promise<void> {
-    // Not connected: nothing to send now; the 'ready' handler subscribes every topic in the map.
-    if (this.closing || this.sub.status !== "ready") return;
+  /** PUBLISHes a payload, counting it; resolves to the number of receivers (undefined when it failed). */
+  private async send(channel: string, payload: string): Promise<number | undefined> {
+    this.counters.messages++;
+    this.counters.bytes += Buffer.byteLength(payload);
     try {
-      await this.sub.subscribe(...channels);
+      return await this.pub.publish(channel, payload);
     } catch (error) {
-      // Retried on the next reconnect (the topic stays in the map).
-      this.onError(asError(error), "subscribe");
+      // Delivery failures never reach the caller (Bus contract); they are counted.
+      this.onError(asError(error), "publish");
+      return undefined;
     }
   }
 
-  /** SUBSCRIBEs the internal channel and every topic with handlers; resolves when all are answered. */
+  /** Writes this node's presence for `topics` (those it still has handlers for), once its node channel listens. */
+  private async register(topics: string[]): Promise<void> {
+    await this.joined;
+    const member = this.member;
+    // Not listening yet: the subscriber's 'ready' path registers every topic in the map once it is.
+    if (!member || this.closing || topics.length === 0) return;
+    const live = topics.filter((topic) => this.topics.has(topic));
+    try {
+      await Promise.all(live.map((topic) => this.pub.sadd(this.prefix + PRESENCE_KEY + topic, member)));
+    } catch (error) {
+      // Written again when the publishing connection comes back (its 'ready' handler).
+      this.onError(asError(error), "presence");
+    }
+  }
+
+  /** Removes this node's presence for a topic it no longer has handlers for. */
+  private async unregister(topic: string): Promise<void> {
+    await this.joined;
+    const member = this.member;
+    // A subscribe() of the topic since then has written (or will write) it again: leave it.
+    if (!member || this.closing || this.topics.has(topic)) return;
+    try {
+      await this.pub.srem(this.prefix + PRESENCE_KEY + topic, member);
+    } catch (error) {
+      // Harmless: the entry costs one message to this node per event, dropped here, until this node goes.
+      this.onError(asError(error), "presence");
+    }
+  }
+
+  /** A member's channel reached nobody: its connection is gone for good (members are never reused). */
+  private async forget(member: string, topics: string[]): Promise<void> {
+    try {
+      await Promise.all(topics.map((topic) => this.pub.srem(this.prefix + PRESENCE_KEY + topic, member)));
+    } catch (error) {
+      this.onError(asError(error), "presence");
+    }
+  }
+
+  /** SUBSCRIBEs `channels`; false when it could not (not connected: the 'ready' handler does it later; or failed). */
+  private async sendSubscribe(channels: string[]): Promise<boolean> {
+    if (this.closing || this.sub.status !== "ready") return false;
+    try {
+      await this.sub.subscribe(...channels);
+      return true;
+    } catch (error) {
+      // Retried on the next reconnect (the topic stays in the map).
+      this.onError(asError(error), "subscribe");
+      return false;
+    }
+  }
+
+  /** SUBSCRIBEs every topic with handlers and writes their presence; resolves when all are answered. */
   private async resubscribe(): Promise<void> {
     if (this.closing) return;
-    const channels = [this.prefix + RESUMED_CHANNEL, ...[...this.topics.keys()].map((topic) => this.prefix + topic)];
-    const batches: Promise<void>[] = [];
+    const topics = [...this.topics.keys()];
+    const channels = topics.map((topic) => this.prefix + topic);
+    const batches: Promise<unknown>[] = [];
     for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) batches.push(this.sendSubscribe(channels.slice(i, i + RESUBSCRIBE_BATCH)));
+    batches.push(this.register(topics));
     await Promise.all(batches);
   }
 
@@ -215,18 +372,50 @@ export class RedisBus implements Bus {
     if (this.closing || !channel.startsWith(this.prefix)) return;
     const topic = channel.slice(this.prefix.length);
     if (topic === RESUMED_CHANNEL) return this.resumeAll();
+    if (topic.startsWith(NODE_CHANNEL)) return this.deliverToNode(channel, raw);
     const entry = this.topics.get(topic);
     if (!entry) return;
-    let message: BusMessage;
+    const message = this.decode(channel, raw);
+    if (message) this.dispatch(topic, entry, message);
+  }
+
+  /** A node-addressed message: the one decoded message goes to this node's handlers of each of its topics. */
+  private deliverToNode(channel: string, raw: string): void {
+    let envelope: NodeEnvelope;
     try {
-      const parsed = JSON.parse(raw) as Partial<BusMessage> | null;
-      if (typeof parsed !== "object" || parsed === null || typeof parsed.type !== "string") throw new Error("not a bus message");
-      message = { type: parsed.type, data: parsed.data };
+      const parsed = JSON.parse(raw) as Partial<NodeEnvelope> | null;
+      if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.topics)) throw new Error("not a node message");
+      envelope = parsed as NodeEnvelope;
     } catch (error) {
       this.onError(new Error(`undecodable message on ${channel}: ${asError(error).message}`), "decode");
       return;
     }
-    this.dispatch(topic, entry, message);
+    const message = this.check(channel, envelope.message);
+    if (!message) return;
+    for (const topic of envelope.topics) {
+      const entry = typeof topic === "string" ? this.topics.get(topic) : undefined;
+      if (entry) this.dispatch(topic, entry, message);
+    }
+  }
+
+  private decode(channel: string, raw: string): BusMessage | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (error) {
+      this.onError(new Error(`undecodable message on ${channel}: ${asError(error).message}`), "decode");
+      return undefined;
+    }
+    return this.check(channel, parsed);
+  }
+
+  private check(channel: string, parsed: unknown): BusMessage | undefined {
+    const candidate = parsed as Partial<BusMessage> | null;
+    if (typeof candidate !== "object" || candidate === null || typeof candidate.type !== "string") {
+      this.onError(new Error(`undecodable message on ${channel}: not a bus message`), "decode");
+      return undefined;
+    }
+    return { type: candidate.type, data: candidate.data };
   }
 
   private dispatch(topic: string, entry: Topic, message: BusMessage): void {

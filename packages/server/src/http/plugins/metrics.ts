@@ -11,6 +11,8 @@ export interface MetricsSources {
   realtimeConnections?: () => number;
   /** Group-commit figures of the store, when it has them. */
   storeStats?: () => { commits: number; transactions: number } | undefined;
+  /** Messages and bytes this node published on the Bus. */
+  busStats?: () => { messages: number; bytes: number };
 }
 
 export class Metrics {
@@ -36,6 +38,14 @@ export class Metrics {
     new Gauge({
       name: "natter_store_transactions", help: "Store transactions since start (transactions / commits = group-commit factor)", registers: [this.registry],
       collect() { this.set(sources.storeStats?.()?.transactions ?? 0); },
+    });
+    new Gauge({
+      name: "natter_bus_published_messages", help: "Messages this node published on the Bus since start (Redis PUBLISH commands)", registers: [this.registry],
+      collect() { this.set(sources.busStats?.().messages ?? 0); },
+    });
+    new Gauge({
+      name: "natter_bus_published_bytes", help: "Payload bytes of the messages this node published on the Bus since start", registers: [this.registry],
+      collect() { this.set(sources.busStats?.().bytes ?? 0); },
     });
   }
 }

@@ -243,13 +243,15 @@ describe("trouter protocol (Node client)", () => {
         .map((n) => n.messageBody);
 
     // The Bus drops every message for a while, as Redis does during an outage; the sends still commit.
-    const bus = natter.bus as { publish: typeof natter.bus.publish };
-    const publish = bus.publish;
+    const bus = natter.bus as { publish: typeof natter.bus.publish; publishMany: typeof natter.bus.publishMany };
+    const { publish, publishMany } = bus;
     bus.publish = async () => undefined;
+    bus.publishMany = async () => undefined;
     try {
       for (const content of ["lost 1", "lost 2", "lost 3"]) await sendText(content);
     } finally {
       bus.publish = publish;
+      bus.publishMany = publishMany;
     }
     await delay(200);
     assert.deepEqual(received(), [], "nothing woke the socket");

@@ -377,7 +377,7 @@ class Connection {
     if (message.type === BUS_RESUMED) return this.catchUp(); // wake-ups may have been lost: read the Store again
     if (message.type !== CHAT_EVENT) return;
     const { event, recipient } = message.data as ChatEventEnvelope;
-    if (recipient !== this.ticket.userId) return;
+    if (recipient !== undefined && recipient !== this.ticket.userId) return; // only this user's topic: belt and braces
     if (event.position === undefined) {
       this.notify(event); // ephemeral (typing): straight through
       return;
