@@ -71,10 +71,22 @@ const PRESENCE_KEY = "bus:presence:";
 /** Channels per SUBSCRIBE command when resubscribing after a reconnect. */
 const RESUBSCRIBE_BATCH = 1000;
 
-/** What a node-addressed message carries: the receiving node's topics and the message, as published. */
+/** What a node-addressed message carries: the receiving node's topics (`prefix` + each) and the message. */
 interface NodeEnvelope {
+  prefix: string;
   topics: string[];
   message: BusMessage;
+}
+
+/** The longest prefix common to every string of a non-empty list. */
+function commonPrefix(list: string[]): string {
+  let prefix = list[0];
+  for (const s of list) {
+    let n = 0;
+    while (n < prefix.length && n < s.length && prefix.charCodeAt(n) === s.charCodeAt(n)) n++;
+    if (n < prefix.length) prefix = prefix.slice(0, n);
+  }
+  return list.length === 1 ? "" : prefix;
 }
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
@@ -153,6 +165,10 @@ export class RedisBus implements Bus {
           if (reconnected) this.resumeAll();
         });
     });
+    // A dropped connection's member is dead: register nothing under it until the next one is listening.
+    this.sub.on("close", () => {
+      this.member = undefined;
+    });
     let pubWasReady = false;
     this.pub.on("ready", () => {
       if (pubWasReady && !this.closing) {
@@ -226,8 +242,11 @@ export class RedisBus implements Bus {
     });
     await Promise.all(
       [...byMember].map(async ([member, mine]) => {
-        // The message is serialised once; each node's envelope only adds its topics.
-        const receivers = await this.send(this.prefix + NODE_CHANNEL + member, `{"topics":${JSON.stringify(mine)},"message":${raw}}`);
+        // The message is serialised once; each node's envelope adds its topics, without their common prefix
+        // (`user:<resource's prefix>`: half of each name).
+        const common = commonPrefix(mine);
+        const envelope = `{"prefix":${JSON.stringify(common)},"topics":${JSON.stringify(mine.map((t) => t.slice(common.length)))},"message":${raw}}`;
+        const receivers = await this.send(this.prefix + NODE_CHANNEL + member, envelope);
         if (receivers === 0) await this.forget(member, mine);
       }),
     );
@@ -384,7 +403,7 @@ export class RedisBus implements Bus {
     let envelope: NodeEnvelope;
     try {
       const parsed = JSON.parse(raw) as Partial<NodeEnvelope> | null;
-      if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.topics)) throw new Error("not a node message");
+      if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.topics) || typeof parsed.prefix !== "string") throw new Error("not a node message");
       envelope = parsed as NodeEnvelope;
     } catch (error) {
       this.onError(new Error(`undecodable message on ${channel}: ${asError(error).message}`), "decode");
@@ -392,8 +411,10 @@ export class RedisBus implements Bus {
     }
     const message = this.check(channel, envelope.message);
     if (!message) return;
-    for (const topic of envelope.topics) {
-      const entry = typeof topic === "string" ? this.topics.get(topic) : undefined;
+    for (const suffix of envelope.topics) {
+      if (typeof suffix !== "string") continue;
+      const topic = envelope.prefix + suffix;
+      const entry = this.topics.get(topic);
       if (entry) this.dispatch(topic, entry, message);
     }
   }
