@@ -16,11 +16,11 @@ const MEASURED = {
   // connections, 19,800 idle sockets on one node: RSS per connection; RSS of an idle node.
   kbPerConnection: 9.4,
   idleNodeMb: 115,
-  // scale-out bus part (2026-12-03): one event on the bus is 696 B (a 250-recipient fan-out by recipient put
-  // 173,942 B on Redis); by node, 12,088 B for 250 recipients over 3 nodes: ≈ 40 B per recipient on top.
-  busEventBytes: 696,
+  // scale-out bus part (2026-12-03): one event on the bus is 698 B (a 250-recipient fan-out by recipient put
+  // 174,577 B on Redis); by node, 12,096 B for 250 recipients over 3 nodes: ≈ 40 B per recipient on top.
+  busEventBytes: 698,
   busBytesPerRecipient: 40,
-  // same, Redis alone: 250 µs of Redis CPU per fan-out by node to 250 recipients (presence reads + 3 PUBLISH).
+  // same, Redis alone: 260 µs of Redis CPU per fan-out by node to 250 recipients (presence reads + 3 PUBLISH).
   redisUsPerRecipientLarge: 1.0,
 };
 
