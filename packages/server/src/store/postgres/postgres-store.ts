@@ -2,16 +2,19 @@
 // transaction(fn) runs on one pooled client between BEGIN and COMMIT (READ COMMITTED; synchronous_commit=on,
 // so a resolved transaction is durable); lockThread is SELECT ... FOR UPDATE; plain reads go to the pool.
 //
-// Stream positions. Readers resume with "events after position P", so a reader who has seen P must never
-// later find a newly committed event below P. A plain sequence does not give that: T1 takes 5, T2 takes 6,
-// T2 commits, a reader sees 6, then T1 commits 5 behind it. We therefore allocate positions under one
-// cluster-wide transaction-scoped advisory lock (EVENT_LOCK), taken by the very statement that inserts the
-// event and held until COMMIT/ROLLBACK: event-writing transactions pass the lock one after the other, so they
-// take positions in the order in which they commit. PostgreSQL releases a transaction's locks only after it
-// has become visible to new snapshots, so the next holder's (larger) position cannot become visible before
-// this one. A rollback leaves a hole that is never filled. The cost: event-writing transactions are serialised
-// from their appendEvent to their COMMIT (the domain appends the event as one of the last statements, so the
-// lock covers roughly one round trip plus the commit's WAL flush). See docs/scaling.md.
+// Stream positions, without a cluster-wide lock. Readers resume with "events after position P", so a reader
+// who has seen P must never later find a newly committed event below P. A plain sequence does not give that
+// (T1 takes 5, T2 takes 6, T2 commits, a reader sees 6, then T1 commits 5 behind it). Instead an event's
+// position is derived from its transaction's id: ((xid8 + base) << 8) | index of the event in its transaction
+// (natter_event_position, migration 7), and every read of the stream stops below the horizon
+// natter_stream_horizon() = the position of xmin of the reader's own snapshot. PostgreSQL guarantees that
+// every transaction with an xid below a snapshot's xmin has ended (committed and visible to that snapshot, or
+// rolled back), and that every transaction that has no xid yet will get one at or above it. So everything below
+// the horizon is final: no event can ever appear there later, and no reader skips one. Transactions commit in
+// parallel; the cost moves to readers: an event committed above the horizon is readable only once every older
+// transaction (cluster-wide, any database) has ended, usually within milliseconds. headPosition() waits for
+// that (see there). The xid counter never wraps (xid8); 2^44 transactions fit a JS-safe position. See
+// docs/scaling.md "Ordering without a cluster-wide lock".
 import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
@@ -38,9 +41,14 @@ function prepared(text: string, values: unknown[] | undefined): QueryConfig {
   return { name, text, values };
 }
 
-/** Advisory lock keys (bigint, database-wide): schema migrations, and the event-position lock. */
+/** Advisory lock key (bigint, database-wide) of schema migrations. */
 export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("natter\0\0")
-export const EVENT_LOCK = "7953083516447997953";
+
+/** Events one transaction may append: the low 8 bits of a position number them. */
+export const MAX_EVENTS_PER_TRANSACTION = 256;
+/** How long headPosition waits for older transactions to end before it answers with the horizon it has. */
+const HEAD_WAIT_MS = 5_000;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * listMessages: a backward range of messages_version. The lower end is the greater of minVersion and
@@ -154,7 +162,12 @@ class PostgresOps implements StoreOps, DirectoryOps {
   }
   async lockThread(id: string) {
     if (!this.inTransaction) return this.getThread(id);
-    const { rows } = await this.q("SELECT * FROM threads WHERE id = $1 FOR UPDATE", [id]);
+    // A transaction gets its xid (so its events' positions) at its first write, and a row lock is one that
+    // PostgreSQL takes *before* waiting for the row. So the thread is first locked with an advisory lock keyed by
+    // its id, which needs no xid: the xid is then drawn after the lock is granted, and the events of transactions
+    // that lock one thread keep the order in which they locked it (per-thread event order = sequence order).
+    const { rows } = await this.q(`WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0)))
+      SELECT * FROM threads WHERE id = $1 AND EXISTS (SELECT FROM gate) FOR UPDATE`, [id]);
     return rows[0] && toThread(rows[0]);
   }
   async insertThread(t: ThreadRecord) {
@@ -314,29 +327,34 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return (await this.q("DELETE FROM idempotency WHERE created_at < $1", [time])).rowCount ?? 0;
   }
 
+  /** Events appended so far by this transaction (the low bits of their positions). */
+  private eventsAppended = 0;
+
   async appendEvent(e: Omit<EventRecord, "position">) {
     if (!this.inTransaction) throw new Error("appendEvent runs inside a transaction");
-    // The lock (held to the end of the transaction) is taken before nextval: see the top of this file.
-    // MATERIALIZED keeps the planner from folding the CTE, so the lock is always acquired first.
-    const { rows } = await this.q(`WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::bigint))
-      INSERT INTO events (position, thread_id, type, recipients, payload, created_at)
-      SELECT nextval('events_position'), $2, $3, $4::text[], $5, $6 FROM gate RETURNING position`,
-    [EVENT_LOCK, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
+    if (this.eventsAppended >= MAX_EVENTS_PER_TRANSACTION) throw new Error(`a transaction appends at most ${MAX_EVENTS_PER_TRANSACTION} events`);
+    // The position comes from this transaction's id (see the top of this file): no lock, no sequence.
+    const { rows } = await this.q(`INSERT INTO events (position, thread_id, type, recipients, payload, created_at)
+      VALUES (natter_event_position($1), $2, $3, $4::text[], $5, $6) RETURNING position`,
+    [this.eventsAppended++, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
     return rows[0].position as number;
   }
   async readStream(after: number, limit: number): Promise<EventRecord[]> {
-    const { rows } = await this.q("SELECT * FROM events WHERE position > $1 ORDER BY position LIMIT $2", [after, limit]);
+    // Below the horizon only: everything there is final (see the top of this file).
+    const { rows } = await this.q(`SELECT * FROM events WHERE position > $1 AND position < natter_stream_horizon()
+      ORDER BY position LIMIT $2`, [after, limit]);
     return rows.map((r) => ({ ...toStreamEvent(r), recipients: r.recipients as string[] }));
   }
   async readEvents(userId: string, after: number, limit: number) {
     // The GIN index finds the user's events; the recipient list itself is not read back (see StreamEvent).
     const { rows } = await this.q(`SELECT position, thread_id, type, payload, created_at FROM events
-      WHERE position > $1 AND recipients @> ARRAY[$2::text] ORDER BY position LIMIT $3`, [after, userId, limit]);
+      WHERE position > $1 AND position < natter_stream_horizon() AND recipients @> ARRAY[$2::text] ORDER BY position LIMIT $3`, [after, userId, limit]);
     return rows.map(toStreamEvent);
   }
   async deleteEventsBefore(time: number) {
     // One statement: the delete and the marker move together (the marker row lock also serialises purges).
-    const { rows } = await this.q(`WITH gone AS (DELETE FROM events WHERE created_at < $1 RETURNING position),
+    // Below the horizon only, so the marker (and the head, never below it) stays a final position.
+    const { rows } = await this.q(`WITH gone AS (DELETE FROM events WHERE created_at < $1 AND position < natter_stream_horizon() RETURNING position),
       bumped AS (UPDATE stream_state SET purged_through = GREATEST(purged_through, (SELECT COALESCE(max(position), 0) FROM gone)) WHERE id = 1)
       SELECT count(*)::int AS n FROM gone`, [time]);
     return rows[0].n as number;
@@ -346,11 +364,24 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return (rows[0]?.purged_through as number | undefined) ?? 0;
   }
   async headPosition() {
-    // max(position) is a backward scan of the primary key's index, stopping at its first row. Positions
-    // become visible in commit order (EVENT_LOCK), so nothing committed later can come in below it.
-    const { rows } = await this.q(`SELECT GREATEST(COALESCE((SELECT max(position) FROM events), 0),
-      COALESCE((SELECT purged_through FROM stream_state WHERE id = 1), 0)) AS p`);
-    return rows[0].p as number;
+    // The head must be final (nothing at or below it appears later) and cover every event committed before
+    // the call (a socket that starts at the head must not miss an event that committed before it). So: the
+    // highest position below the horizon, once the horizon has passed the highest committed position seen by
+    // the first look. Waiting is needed only while an older transaction is still running (milliseconds); the
+    // target is fixed at the first look, so a steady stream of new commits cannot keep it waiting. Inside a
+    // transaction (its own xid holds the horizon back) and after HEAD_WAIT_MS (a transaction left open for
+    // long) it answers with the horizon it has: final, and any later event still wakes its readers.
+    let target: number | undefined;
+    const deadline = Date.now() + HEAD_WAIT_MS;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 32)) {
+      const { rows } = await this.q(`SELECT h.horizon, (SELECT max(position) FROM events) AS top,
+        (SELECT max(position) FROM events WHERE position < h.horizon) AS safe, (SELECT purged_through FROM stream_state WHERE id = 1) AS purged
+        FROM (SELECT natter_stream_horizon() AS horizon) h`);
+      const { horizon, top, safe, purged } = rows[0] as { horizon: number; top: number | null; safe: number | null; purged: number | null };
+      target ??= top ?? 0;
+      if (target < horizon || this.inTransaction || Date.now() >= deadline) return Math.max(safe ?? 0, purged ?? 0);
+      await pause(wait);
+    }
   }
 
   async findProfileByName(displayName: string) {
