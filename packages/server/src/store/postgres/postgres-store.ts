@@ -125,7 +125,41 @@ const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCas
 
 /** StoreOps over one query function: a transaction's client, or the pool (each statement on its own). */
 class PostgresOps implements StoreOps, DirectoryOps {
-  constructor(private readonly q: Query, private readonly inTransaction: boolean) {}
+  constructor(private readonly run: Query, private readonly inTransaction: boolean) {}
+
+  // Inside a transaction the connection is in pipeline mode: writes whose result the caller does not need are
+  // sent without waiting for their answer (`write`), so they travel with the next statement that is awaited, or
+  // with COMMIT. Their error, if any, fails that statement (the transaction is aborted) and is rethrown in its
+  // place; a transaction whose deferred write failed never commits (see PostgresStore.withClient).
+  private failure: { error: unknown } | undefined;
+  private readonly inFlight: Promise<void>[] = [];
+  /** The position of this transaction's first event, known once lockThread has drawn its xid. */
+  private firstPosition: number | undefined;
+
+  private readonly q: Query = async (sql, params) => {
+    try {
+      return await this.run(sql, params);
+    } catch (error) {
+      await this.settle();
+      throw error;
+    }
+  };
+  private write(sql: string, params: unknown[], mapError: (error: unknown) => unknown = (e) => e): Promise<void> {
+    if (!this.inTransaction) return this.run(sql, params).then(() => undefined, (error: unknown) => Promise.reject(mapError(error)));
+    this.inFlight.push(this.run(sql, params).then(() => undefined, (error: unknown) => {
+      this.failure ??= { error: mapError(error) };
+    }));
+    return Promise.resolve();
+  }
+  /** Waits for the deferred writes; throws the first one's error. */
+  async settle(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure.error;
+  }
+  /** Records a failure found outside the ops (BEGIN), so that the transaction rethrows it. */
+  fail(error: unknown): void {
+    this.failure ??= { error };
+  }
 
   private async update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>) {
     const keys = Object.keys(patch).filter((k) => k in columns && patch[k] !== undefined);
@@ -133,7 +167,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const sets = keys.map((k, i) => `${snake(k)} = $${i + 1}`).join(", ");
     let n = keys.length;
     const clause = where.replace(/\?/g, () => `$${++n}`);
-    await this.q(`UPDATE ${table} SET ${sets} WHERE ${clause}`, [...keys.map((k) => columns[k](patch[k])), ...whereArgs]);
+    await this.write(`UPDATE ${table} SET ${sets} WHERE ${clause}`, [...keys.map((k) => columns[k](patch[k])), ...whereArgs]);
   }
 
   async getUser(id: string) {
@@ -166,12 +200,15 @@ class PostgresOps implements StoreOps, DirectoryOps {
     // PostgreSQL takes *before* waiting for the row. So the thread is first locked with an advisory lock keyed by
     // its id, which needs no xid: the xid is then drawn after the lock is granted, and the events of transactions
     // that lock one thread keep the order in which they locked it (per-thread event order = sequence order).
+    // It also returns where this transaction's positions start (its xid, now drawn), so appendEvent can be deferred.
     const { rows } = await this.q(`WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0)))
-      SELECT * FROM threads WHERE id = $1 AND EXISTS (SELECT FROM gate) FOR UPDATE`, [id]);
+      SELECT *, natter_position_of_xid(pg_current_xact_id()::text::bigint) AS natter_first_position
+      FROM threads WHERE id = $1 AND EXISTS (SELECT FROM gate) FOR UPDATE`, [id]);
+    if (rows[0]) this.firstPosition = Number(rows[0].natter_first_position);
     return rows[0] && toThread(rows[0]);
   }
   async insertThread(t: ThreadRecord) {
-    await this.q(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
+    await this.write(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
       t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt]);
   }
@@ -232,12 +269,12 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0].n as number;
   }
   async upsertParticipant(p: ParticipantRecord) {
-    await this.q(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES ($1, $2, $3, $4, $5, $6)
+    await this.write(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = excluded.display_name, share_history_time = excluded.share_history_time, metadata = excluded.metadata`,
     [p.threadId, p.userId, p.displayName, p.shareHistoryTime, json(p.metadata), p.joinedAt]);
   }
   async deleteParticipant(threadId: string, userId: string) {
-    await this.q("DELETE FROM participants WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
+    await this.write("DELETE FROM participants WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
   }
 
   async getMessage(threadId: string, id: string) {
@@ -245,7 +282,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0] && toMessage(rows[0]);
   }
   async insertMessage(m: MessageRecord) {
-    await this.q(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+    await this.write(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
       m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)]);
   }
@@ -276,7 +313,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0] && toReceipt(rows[0]);
   }
   async upsertReadReceipt(r: ReadReceiptRecord) {
-    await this.q(`INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES ($1, $2, $3, $4, $5)
+    await this.write(`INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (thread_id, user_id) DO UPDATE SET message_id = excluded.message_id, sequence = excluded.sequence, read_at = excluded.read_at`,
     [r.threadId, r.userId, r.messageId, r.sequence, r.readAt]);
   }
@@ -294,16 +331,14 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return r && ({ scope: r.scope, key: r.key, fingerprint: r.fingerprint, status: r.status, body: r.body, createdAt: r.created_at } as IdempotencyRecord);
   }
   async insertIdempotency(r: IdempotencyRecord) {
-    try {
-      await this.q("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt]);
-    } catch (error) {
-      // unique_violation on the primary key: another transaction holds (or committed) this key. When it was
-      // still in flight, PostgreSQL waited for its commit before answering, so the record is now readable.
-      const e = error as { code?: unknown; constraint?: unknown };
-      if (e.code === "23505" && e.constraint === "idempotency_pkey") throw new IdempotencyConflictError(r.scope, r.key, { cause: error });
-      throw error;
-    }
+    // unique_violation on the primary key: another transaction holds (or committed) this key. When it was still
+    // in flight, PostgreSQL waited for its commit before answering, so the record is now readable. Inside a
+    // transaction the insert is deferred: the conflict then fails the transaction (its COMMIT) instead.
+    await this.write("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt], (error) => {
+        const e = error as { code?: unknown; constraint?: unknown };
+        return e.code === "23505" && e.constraint === "idempotency_pkey" ? new IdempotencyConflictError(r.scope, r.key, { cause: error }) : error;
+      });
   }
   async getEndpointCursor(userId: string, endpointId: string, savedSince = Number.MIN_SAFE_INTEGER) {
     const { rows } = await this.q("SELECT position FROM endpoint_cursors WHERE user_id = $1 AND endpoint_id = $2 AND updated_at >= $3", [userId, endpointId, savedSince]);
@@ -333,7 +368,14 @@ class PostgresOps implements StoreOps, DirectoryOps {
   async appendEvent(e: Omit<EventRecord, "position">) {
     if (!this.inTransaction) throw new Error("appendEvent runs inside a transaction");
     if (this.eventsAppended >= MAX_EVENTS_PER_TRANSACTION) throw new Error(`a transaction appends at most ${MAX_EVENTS_PER_TRANSACTION} events`);
-    // The position comes from this transaction's id (see the top of this file): no lock, no sequence.
+    // The position comes from this transaction's id (see the top of this file): no lock, no sequence. Known
+    // here once lockThread has drawn the xid: then the insert travels with the next statement (or COMMIT).
+    if (this.firstPosition !== undefined) {
+      const position = this.firstPosition + this.eventsAppended++;
+      await this.write(`INSERT INTO events (position, thread_id, type, recipients, payload, created_at) VALUES ($1, $2, $3, $4::text[], $5, $6)`,
+        [position, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
+      return position;
+    }
     const { rows } = await this.q(`INSERT INTO events (position, thread_id, type, recipients, payload, created_at)
       VALUES (natter_event_position($1), $2, $3, $4::text[], $5, $6) RETURNING position`,
     [this.eventsAppended++, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
@@ -433,6 +475,9 @@ export class PostgresStore implements Store {
       query_timeout: 10_000,
       keepAlive: true,
       ...poolConfig,
+      // Pipeline mode: a statement is sent without waiting for the answers to the ones before it (one
+      // connection still runs one transaction at a time). See withClient and PostgresOps.write.
+      pipeline: true,
       types: typeParsers,
       onConnect,
     });
@@ -460,16 +505,27 @@ export class PostgresStore implements Store {
         await client.query(POSTGRES_MIGRATIONS[version - 1]);
         await client.query("INSERT INTO schema_migrations (version) VALUES ($1)", [version]);
       }
+      return { result: undefined };
     });
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error("store is closed"));
-    return this.withClient((client) => fn(new PostgresOps((sql, params) => client.query(prepared(sql, params)), true)));
+    return this.withClient(async (client, began) => {
+      const ops = new PostgresOps((sql, params) => client.query(prepared(sql, params)), true);
+      began.catch((error: unknown) => ops.fail(error));
+      const result = await fn(ops);
+      return { result, settle: () => ops.settle() };
+    });
   }
 
-  /** BEGIN … COMMIT on one pooled client; ROLLBACK and rethrow on error. A broken connection is discarded. */
-  private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * BEGIN … COMMIT on one pooled client; ROLLBACK and rethrow on error. A broken connection is discarded. The
+   * connection pipelines: BEGIN goes out with the first statement and COMMIT with the deferred writes, whose
+   * failure (`settle`) turns the COMMIT into a rollback (PostgreSQL answers COMMIT of an aborted transaction
+   * with ROLLBACK) and is rethrown.
+   */
+  private async withClient<T>(fn: (client: PoolClient, began: Promise<unknown>) => Promise<{ result: T; settle?: () => Promise<void> }>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     const onClientError = (error: Error) => {
@@ -477,9 +533,14 @@ export class PostgresStore implements Store {
     };
     client.on("error", onClientError);
     try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
+      const began = client.query("BEGIN");
+      began.catch(() => undefined);
+      const { result, settle } = await fn(client, began);
+      const committed = client.query("COMMIT");
+      committed.catch(() => undefined);
+      await began;
+      await settle?.();
+      await committed;
       return result;
     } catch (error) {
       // A connection that timed out or broke cannot roll back (and a ROLLBACK would wait for its own timeout):
