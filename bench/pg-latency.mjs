@@ -28,15 +28,22 @@ export async function latencyProxy(target, rttMs) {
   const half = rttMs / 2;
   const sockets = new Set();
   const pipe = (from, to) => {
-    let last = 0;
+    // One FIFO queue and one timer per direction: chunks leave in arrival order (separate timers could fire out
+    // of order and corrupt the protocol stream).
+    const queue = [];
+    let timer;
+    const flush = () => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length > 0 && queue[0].due <= now + 0.05) if (to.writable) to.write(queue.shift().chunk); else queue.shift();
+      if (queue.length > 0) timer = setTimeout(flush, Math.max(0, queue[0].due - performance.now()));
+    };
     from.on("data", (chunk) => {
       if (half === 0) return void to.write(chunk);
-      // Never earlier than the chunk before it: timers of equal delay keep their order.
-      const due = Math.max(Date.now() + half, last);
-      last = due;
-      setTimeout(() => to.writable && to.write(chunk), due - Date.now());
+      queue.push({ due: performance.now() + half, chunk });
+      timer ??= setTimeout(flush, half);
     });
-    from.on("close", () => setTimeout(() => to.destroy(), half));
+    from.on("close", () => setTimeout(() => to.destroy(), half + 1));
     from.on("error", () => to.destroy());
   };
   const server = createServer((client) => {

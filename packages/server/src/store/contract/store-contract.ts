@@ -905,6 +905,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
             await poll(store);
             await sleep(0);
           }
+          await store.headPosition(); // the last read sees every committed event
           await poll(store);
         })();
         const appended: number[] = [];

@@ -180,4 +180,14 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER events_legacy_position BEFORE INSERT ON events FOR EACH ROW
     WHEN (NEW.position >= 4503599627370496) EXECUTE FUNCTION natter_events_legacy_position();
   `,
+  // Keys that lead with the thread id, so that the events table can later be partitioned or distributed by
+  // thread (several databases, Citus: docs/scaling.md) like messages, participants and receipts already can:
+  // the primary key becomes (thread_id, position), which also serves the per-thread index it replaces, and the
+  // stream order is a plain index on position (positions are unique by construction, migration 7).
+  `
+  ALTER TABLE events DROP CONSTRAINT events_pkey;
+  ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (thread_id, position);
+  DROP INDEX events_thread;
+  CREATE INDEX events_stream_order ON events(position);
+  `,
 ];
