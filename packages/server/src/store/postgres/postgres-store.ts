@@ -46,8 +46,14 @@ export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("nat
 
 /** Events one transaction may append: the low 8 bits of a position number them. */
 export const MAX_EVENTS_PER_TRANSACTION = 256;
-/** How long headPosition waits for older transactions to end before it answers with the horizon it has. */
-const HEAD_WAIT_MS = 5_000;
+/**
+ * How long headPosition waits for older transactions to end before it answers with the horizon it has (while
+ * it waits, nothing newer is readable anyway). Longer than IDLE_IN_TRANSACTION_MS, so that a transaction of
+ * ours whose node vanished has been ended by then.
+ */
+const HEAD_WAIT_MS = 30_000;
+/** PostgreSQL ends a transaction of ours that has been idle this long (its node is gone). */
+const IDLE_IN_TRANSACTION_MS = 10_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -469,7 +475,10 @@ export class PostgresStore implements Store {
     // A resolved transaction must be durable, whatever the server's default is: pg-pool's onConnect hook runs
     // the SET before a new connection is handed out. (A SET rather than startup `options`: options given in the
     // URL would replace ours.)
-    const onConnect = (client: pg.ClientBase) => client.query("SET synchronous_commit TO on"); // awaited by pg-pool
+    // idle_in_transaction_session_timeout: a transaction whose client vanished (a node killed or cut off mid-
+    // transaction) would otherwise keep its xid for as long as TCP takes to notice, holding back every reader's
+    // horizon (see the top of this file); ours never wait on anything but the database between statements.
+    const onConnect = (client: pg.ClientBase) => client.query(`SET synchronous_commit TO on; SET idle_in_transaction_session_timeout TO ${IDLE_IN_TRANSACTION_MS}`); // awaited by pg-pool
     this.pool = new pg.Pool({
       connectionTimeoutMillis: 5_000,
       query_timeout: 10_000,
