@@ -818,6 +818,31 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.getUser(USER("new")), undefined);
       });
 
+      test("a failing write fails its transaction even when nothing is read after it (stores may defer writes)", async (store) => {
+        await store.insertThread(thread());
+        await store.insertMessage(message());
+        // The duplicate insert is the last statement: the transaction must still reject and write nothing.
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.updateThread(thread().id, { topic: "changed" });
+          await tx.insertMessage(message());
+        }));
+        assert.equal((await store.getThread(thread().id))?.topic, thread().topic);
+        // Followed by a read and more writes: the transaction rejects, nothing of it is written.
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.insertMessage(message());
+          await tx.getThread(thread().id);
+          await tx.updateThread(thread().id, { topic: "changed again" });
+          await tx.appendEvent(event());
+          return "should not commit";
+        }));
+        assert.equal((await store.getThread(thread().id))?.topic, thread().topic);
+        await store.headPosition();
+        assert.deepEqual(await store.readEvents(USER("a"), 0, 10), []);
+        // The store is usable afterwards.
+        await store.transaction((tx) => tx.updateThread(thread().id, { topic: "ok" }));
+        assert.equal((await store.getThread(thread().id))?.topic, "ok");
+      });
+
       test("transactions started together: the failing one writes nothing, the others commit", async (store) => {
         const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.transaction(async (tx) => {
           await tx.insertUser(user({ id: USER(i) }));
