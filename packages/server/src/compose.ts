@@ -115,7 +115,7 @@ async function createStore(config: NatterConfig): Promise<Store> {
       return new SqliteStore(join(config.dataDir, "natter.db"));
     case "postgres": {
       const { PostgresStore } = await import("./store/postgres/postgres-store.js");
-      return new PostgresStore(config.databaseUrl!);
+      return new PostgresStore({ connectionString: config.databaseUrl!, max: config.databasePoolSize });
     }
   }
 }

@@ -16,6 +16,8 @@ export interface NatterConfig {
   tlsKey?: string;
   store: "sqlite" | "postgres";
   databaseUrl?: string;
+  /** PostgreSQL connections per node (pool size): enough to cover sends/s × round trips per send × round-trip time. */
+  databasePoolSize: number;
   bus: "memory" | "redis";
   redisUrl?: string;
   /** With --bus redis: "node" = one bus message per event per node with recipients; "topic" = one per recipient (earlier versions; for comparison). */
@@ -72,6 +74,7 @@ export const OPTIONS: Option[] = [
   { flag: "tls-key", env: "NATTER_TLS_KEY", description: "PEM private key file for HTTPS" },
   { flag: "store", env: "NATTER_STORE", description: "sqlite | postgres", default: "sqlite" },
   { flag: "database-url", env: "NATTER_DATABASE_URL", description: "postgres://… URL (with --store postgres)" },
+  { flag: "database-pool-size", env: "NATTER_DATABASE_POOL_SIZE", description: "PostgreSQL connections per node; raise it when the database is far away (docs/scaling.md)", default: "20" },
   { flag: "bus", env: "NATTER_BUS", description: "memory | redis", default: "memory" },
   { flag: "redis-url", env: "NATTER_REDIS_URL", description: "redis://… URL (with --bus redis)" },
   { flag: "bus-fan-out", env: "NATTER_BUS_FAN_OUT", description: "node | topic: Redis messages per event, one per node with recipients or one per recipient (for comparison)", default: "node" },
@@ -169,6 +172,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     tlsKey: get("tls-key"),
     store: oneOf(get("store")!, ["sqlite", "postgres"] as const, "store"),
     databaseUrl: get("database-url"),
+    databasePoolSize: positiveInteger(get("database-pool-size")!, "database-pool-size"),
     bus: oneOf(get("bus")!, ["memory", "redis"] as const, "bus"),
     redisUrl: get("redis-url"),
     busFanOut: oneOf(get("bus-fan-out")!, ["node", "topic"] as const, "bus-fan-out"),

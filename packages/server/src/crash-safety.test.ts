@@ -33,9 +33,11 @@ type Check = () => Promise<string[]>;
  * Consistency queries shared by both stores (the SQL differs only in how a JSON field is read). Each returns
  * the rows that break a rule: per-thread sequence ids are exactly 1..n (no gap, no double), the thread's
  * next sequence follows the last one, its clock is not behind any message version, and every user message has
- * exactly one chatMessageReceived event (and every such event its message).
+ * exactly one chatMessageReceived event (and every such event its message), in position order the events of a
+ * thread follow its sequence ids (on PostgreSQL: positions from transaction ids, docs/scaling.md), positions unique.
  */
-function consistencyQueries(messageIdOf: (column: string) => string): [string, string][] {
+function consistencyQueries(field: (column: string, path: "id" | "sequence") => string): [string, string][] {
+  const messageIdOf = (column: string) => field(column, "id");
   return [
     ["sequence ids not 1..n", `SELECT thread_id FROM messages GROUP BY thread_id HAVING MIN(sequence) <> 1 OR MAX(sequence) <> COUNT(*) OR COUNT(DISTINCT sequence) <> COUNT(*)`],
     ["next_sequence not after the last message", `SELECT t.id FROM threads t WHERE t.next_sequence <> 1 + COALESCE((SELECT MAX(sequence) FROM messages m WHERE m.thread_id = t.id), 0)`],
@@ -45,6 +47,11 @@ function consistencyQueries(messageIdOf: (column: string) => string): [string, s
       WHERE m.type IN ('text', 'html') AND COALESCE(e.n, 0) <> 1`],
     ["event without its message", `SELECT e.position FROM events e WHERE e.type = 'chatMessageReceived'
       AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = e.thread_id AND m.id = ${messageIdOf("e.payload")})`],
+    // The stream order (what realtime readers deliver) keeps each thread's sequence order, and positions are unique.
+    ["a thread's events out of sequence order", `SELECT thread_id, position FROM (SELECT thread_id, position, CAST(${field("payload", "sequence")} AS BIGINT) AS seq,
+      LAG(CAST(${field("payload", "sequence")} AS BIGINT)) OVER (PARTITION BY thread_id ORDER BY position) AS prev
+      FROM events WHERE type = 'chatMessageReceived') x WHERE seq <= prev`],
+    ["positions not unique", `SELECT position FROM events GROUP BY position HAVING COUNT(*) > 1`],
   ];
 }
 
@@ -118,7 +125,7 @@ describe("crash safety", { concurrency: 2 }, () => {
   it(`SQLite: survives ${ROUNDS} SIGKILLs during concurrent sends without losing or doubling a message`, async (t) => {
     const data = mkdtempSync(join(tmpdir(), "natter-crash-"));
     dataDirs.push(data);
-    const queries = consistencyQueries((column) => `json_extract(${column}, '$.message.id')`);
+    const queries = consistencyQueries((column, path) => `json_extract(${column}, '$.message.${path}')`);
     const { acknowledged } = await crashRounds(["--data", data, "--port", "0", "--https-port", "0"], async () => {
       const db = new Database(join(data, "natter.db"));
       try {
@@ -152,7 +159,7 @@ describe("crash safety", { concurrency: 2 }, () => {
       const amcheck = (await db.query("SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'")).rowCount === 1;
       if (amcheck) await db.query("CREATE EXTENSION IF NOT EXISTS amcheck");
       else t.diagnostic("amcheck is not available on this server: only the consistency queries run");
-      const queries = consistencyQueries((column) => `(${column}::jsonb #>> '{message,id}')`);
+      const queries = consistencyQueries((column, path) => `(${column}::jsonb #>> '{message,${path}}')`);
       const data = mkdtempSync(join(tmpdir(), "natter-crash-pg-"));
       dataDirs.push(data);
       const args = ["--data", data, "--port", "0", "--https-port", "0", "--store", "postgres", "--database-url", url.toString()];

@@ -59,7 +59,12 @@ export interface WebSocketTransportOptions {
 /** A RealtimeTransport speaking Natter's WebSocket protocol. */
 export class WebSocketTransport implements RealtimeTransport {
   private socket?: SocketLike;
-  private position?: number;
+  /**
+   * The resume token: the last position the server sent, stored and sent back as `since`, never computed with
+   * (a number today; a string is kept as well, so a server whose tokens carry several partitions' positions
+   * needs no SDK change).
+   */
+  private position?: number | string;
   private attempt = 0;
   private stopped = true;
   private connected = false;
@@ -178,7 +183,7 @@ export class WebSocketTransport implements RealtimeTransport {
   private onFrame(socket: SocketLike, frame: Record<string, unknown>): void {
     switch (frame.type) {
       case "ready": {
-        this.position = typeof frame.position === "number" ? frame.position : this.position;
+        this.position = resumeToken(frame.position) ?? this.position;
         const heartbeat = frame.heartbeat as { timeoutMs?: number } | undefined;
         if (heartbeat?.timeoutMs) this.heartbeatTimeoutMs = heartbeat.timeoutMs;
         this.attempt = 0;
@@ -191,7 +196,7 @@ export class WebSocketTransport implements RealtimeTransport {
         return;
       }
       case "resyncNeeded":
-        if (typeof frame.position === "number") this.position = frame.position;
+        this.position = resumeToken(frame.position) ?? this.position;
         return;
       case "ping":
         socket.send(JSON.stringify(frame.id !== undefined ? { type: "pong", id: frame.id } : { type: "pong" }));
@@ -199,7 +204,7 @@ export class WebSocketTransport implements RealtimeTransport {
       case "event": {
         const name = frame.event as string;
         (this.context.emit as (e: string, p: unknown) => void)(name, toSdkPayload(frame.data));
-        if (typeof frame.position === "number") this.position = frame.position;
+        this.position = resumeToken(frame.position) ?? this.position;
         return;
       }
     }
@@ -247,3 +252,8 @@ export class WebSocketTransport implements RealtimeTransport {
 
 /** The default transport factory of ChatClient. */
 export const createWebSocketTransport = (context: RealtimeTransportContext) => new WebSocketTransport(context);
+
+/** A frame's position as an opaque resume token (a number or a string), or undefined when it has none. */
+function resumeToken(value: unknown): number | string | undefined {
+  return typeof value === "number" || (typeof value === "string" && value.length > 0) ? value : undefined;
+}

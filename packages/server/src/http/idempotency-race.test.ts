@@ -47,6 +47,7 @@ async function race(natter: TestNatter): Promise<void> {
   const threadId = (JSON.parse(created[0].body) as { chatThread: { id: string } }).chatThread.id;
   const threads = (await get(natter, `/chat/threads?${V}&maxPageSize=200`, alice.token)).value;
   assert.deepEqual(threads.map((t) => t.id), [threadId], "exactly one thread was created");
+  await natter.store.headPosition(); // readers see every event committed before the head
   const creations = (await natter.store.readEvents(bob.userId, 0, 1_000)).filter((e) => e.type === "chatThreadCreated");
   assert.deepEqual(creations.map((e) => e.threadId), [threadId], "exactly one chatThreadCreated event");
 
@@ -63,6 +64,7 @@ async function race(natter: TestNatter): Promise<void> {
   // Sequence ids stay contiguous: no rolled-back attempt left a hole or a double.
   const sequences = messages.map((m) => Number(m.sequenceId)).sort((a, b) => a - b);
   assert.deepEqual(sequences, sequences.map((_, i) => i + 1));
+  await natter.store.headPosition();
   const received = (await natter.store.readEvents(bob.userId, 0, 1_000)).filter((e) => e.type === "chatMessageReceived");
   assert.equal(received.length, 1, "exactly one chatMessageReceived event");
 

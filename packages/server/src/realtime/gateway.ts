@@ -3,8 +3,8 @@
 //
 // Delivery design: the Store's event stream is the only source of durable events. A Bus message about a
 // durable event is only a wake-up: the session then reads `readEvents(user, cursor)` and sends what it finds,
-// in position order, advancing its cursor. Positions become visible in commit order (Store guarantee), so a
-// read never skips an event that commits later below the cursor, and the same code path serves replay,
+// in position order, advancing its cursor. An event is readable only once nothing can appear below it (Store
+// guarantee), so a read never skips an event that commits later below the cursor, and the same code path serves replay,
 // live delivery and catch-up after a lost Bus message. Reads are coalesced (one in flight per socket) and
 // flow-controlled (no read while the socket's send buffer is over its limit). Live reads go through the node's
 // StreamTail (stream-tail.ts): one Store read per new event per node, not one per recipient socket, and the

@@ -2,7 +2,8 @@
 // message to a 250-member thread is read once per node instead of once per recipient socket.
 //
 // Why it keeps the gap-free guarantee: the window holds *every* event with a position in (from, to], read
-// from the global stream in position order, and positions become visible in commit order (Store guarantee).
+// from the global stream in position order, and `to` never passes the Store's head, below which no event can
+// appear later (Store guarantee; on PostgreSQL the head waits for older transactions to end).
 // So for any user, the window's events addressed to them are exactly what `readEvents(user, cursor)` would
 // return for that range. A socket whose cursor is below `from` reads the Store itself (replay), as before.
 import type { EventRecord, Store, StreamEvent } from "../store/store.js";
@@ -125,15 +126,19 @@ export class StreamTail {
       try {
         do {
           this.readAgain = false;
+          // The head first: it covers every event committed before this read (so a wake-up's position), and
+          // nothing at or below it appears later; the pages read after it hold every event up to it.
+          const head = await this.store.headPosition();
           if (this.from === undefined) {
-            this.to = await this.store.headPosition();
-            this.from = this.to;
+            this.to = head;
+            this.from = head;
           }
           for (;;) {
             const page = await this.store.readStream(this.to, PAGE);
             for (const e of page) this.append(e);
             if (page.length < PAGE) break;
           }
+          if (head > this.to) this.to = head;
         } while (this.readAgain);
       } catch (error) {
         // Forget the window: sockets fall back to their own Store reads (which report the failure).

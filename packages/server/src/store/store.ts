@@ -133,7 +133,12 @@ export interface IdempotencyRecord {
 export type StreamEvent = Omit<EventRecord, "recipients">;
 
 export interface EventRecord {
-  /** Stream position, assigned by the Store; strictly increasing in commit order. */
+  /**
+   * Stream position, assigned by the Store, unique. No reader ever skips an event: readEvents/readStream return
+   * an event only once no event with a lower position can still appear (SQLite: at commit, positions follow
+   * commit order; PostgreSQL: once every transaction older than its own has ended, see postgres-store.ts).
+   * Positions of one transaction increase in append order; a later transaction may get a lower position.
+   */
   position: number;
   threadId: string;
   type: string;
@@ -209,7 +214,11 @@ export interface StoreOps {
   updateUser(id: string, patch: Partial<Omit<UserRecord, "id">>): Promise<void>;
 
   getThread(id: string): Promise<ThreadRecord | undefined>;
-  /** Reads the thread and, inside a transaction, locks it against concurrent writers until commit. */
+  /**
+   * Reads the thread and, inside a transaction, locks it against concurrent writers until commit. When it is the
+   * transaction's first write, the events of transactions that lock the same thread get positions in the order
+   * in which they were granted the lock (so a thread's messages are in sequence order in the stream).
+   */
   lockThread(id: string): Promise<ThreadRecord | undefined>;
   insertThread(thread: ThreadRecord): Promise<void>;
   updateThread(id: string, patch: Partial<Omit<ThreadRecord, "id">>): Promise<void>;
@@ -259,7 +268,10 @@ export interface StoreOps {
   insertIdempotency(record: IdempotencyRecord): Promise<void>;
   deleteIdempotencyBefore(time: number): Promise<number>;
 
-  /** Appends a durable event; its position is visible to readers only after the transaction commits. */
+  /**
+   * Appends a durable event; readers see it only after the transaction commits, and only once nothing can
+   * appear below it (see EventRecord.position): call headPosition() first to read every event committed before.
+   */
   appendEvent(event: Omit<EventRecord, "position">): Promise<number>;
   /**
    * Events for `userId` with position > `after`, oldest first, without their recipient lists (a reader only
@@ -281,8 +293,10 @@ export interface StoreOps {
    */
   purgedThrough(): Promise<number>;
   /**
-   * The stream head: the highest committed position, and never below `purgedThrough()`. Every event that
-   * commits later gets a greater position. An index lookup, not a scan. 0 on an empty stream.
+   * The stream head: a position at or above every event committed before the call, and final: every event
+   * that commits later gets a greater position, so a reader may start there. Never below `purgedThrough()`;
+   * 0 on an empty stream. An index lookup, not a scan; on PostgreSQL it may wait (milliseconds) for transactions
+   * older than the newest committed event to end. Reads after it see every event up to it.
    */
   headPosition(): Promise<number>;
 

@@ -16,6 +16,8 @@ export interface OpenedStore {
   cleanup(): Promise<void>;
   /** Opens one more Store on the same database: another "node". Optional; cleanup() closes it too. */
   reopen?(): Promise<Store>;
+  /** The backend runs one write transaction at a time across all its stores (SQLite): nothing to interleave. */
+  serialWriters?: boolean;
 }
 
 const USER = (n: number | string) => `8:acs:natter_${n}`;
@@ -353,6 +355,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.countParticipants("19:a@thread.v2"), 1);
         assert.deepEqual(await store.listMessages("19:a@thread.v2", { limit: 10 }), []);
         assert.equal(await store.getReadReceipt("19:a@thread.v2", USER("a")), undefined);
+        await store.headPosition(); // readers see every event committed before the head (PostgreSQL: older transactions ended)
         assert.equal((await store.readEvents(USER("a"), 0, 10)).length, 2, "events stay");
 
         const marker = await store.purgedThrough();
@@ -363,6 +366,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         });
         assert.equal(await store.getThread("19:a@thread.v2"), undefined);
         assert.equal(await store.countParticipants("19:a@thread.v2"), 0);
+        await store.headPosition();
         assert.deepEqual((await store.readEvents(USER("a"), 0, 10)).map((e) => [e.threadId, e.type]),
           [["19:b@thread.v2", event().type], ["19:a@thread.v2", "chatThreadDeleted"]]);
         assert.equal(await store.headPosition(), deletion);
@@ -662,6 +666,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         for (let i = 1; i < positions.length; i++) assert.ok(positions[i] > positions[i - 1], `positions increase: ${positions}`);
         assert.ok(positions[0] > 0);
 
+        await store.headPosition(); // readers see every event committed before the head (PostgreSQL: older transactions ended)
         const forA = await store.readEvents(a, 0, 100);
         assert.deepEqual(forA.map((e) => e.position), [positions[0], positions[2], positions[4]]);
         assert.deepEqual(forA[0], { position: positions[0], threadId: thread().id, type: "chatMessageReceived", payload: { n: 1, nested: { x: [1, "ü"] } }, createdAt: 1_000 });
@@ -724,6 +729,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         // Out of time order: a later position with an older time (another node's clock) is purged first.
         const p3 = await store.appendEvent(event({ recipients: [a], createdAt: 500 }));
         const p4 = await store.appendEvent(event({ recipients: [a], createdAt: 4_000, threadId: "19:x@thread.v2" }));
+        await store.headPosition(); // readers see every event committed before the head (PostgreSQL: older transactions ended)
         assert.equal(await store.purgedThrough(), 0);
         assert.equal(await store.deleteEventsBefore(600), 1);
         assert.equal(await store.purgedThrough(), p3);
@@ -750,6 +756,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         }), /boom/);
         assert.deepEqual(await store.readEvents(USER("a"), 0, 100), []);
         const p = await store.appendEvent(event());
+        await store.headPosition(); // readers see every event committed before the head (PostgreSQL: older transactions ended)
         assert.deepEqual((await store.readEvents(USER("a"), 0, 100)).map((e) => e.position), [p]);
       });
     });
@@ -811,6 +818,31 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(await store.getUser(USER("new")), undefined);
       });
 
+      test("a failing write fails its transaction even when nothing is read after it (stores may defer writes)", async (store) => {
+        await store.insertThread(thread());
+        await store.insertMessage(message());
+        // The duplicate insert is the last statement: the transaction must still reject and write nothing.
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.updateThread(thread().id, { topic: "changed" });
+          await tx.insertMessage(message());
+        }));
+        assert.equal((await store.getThread(thread().id))?.topic, thread().topic);
+        // Followed by a read and more writes: the transaction rejects, nothing of it is written.
+        await assert.rejects(store.transaction(async (tx) => {
+          await tx.insertMessage(message());
+          await tx.getThread(thread().id);
+          await tx.updateThread(thread().id, { topic: "changed again" });
+          await tx.appendEvent(event());
+          return "should not commit";
+        }));
+        assert.equal((await store.getThread(thread().id))?.topic, thread().topic);
+        await store.headPosition();
+        assert.deepEqual(await store.readEvents(USER("a"), 0, 10), []);
+        // The store is usable afterwards.
+        await store.transaction((tx) => tx.updateThread(thread().id, { topic: "ok" }));
+        assert.equal((await store.getThread(thread().id))?.topic, "ok");
+      });
+
       test("transactions started together: the failing one writes nothing, the others commit", async (store) => {
         const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.transaction(async (tx) => {
           await tx.insertUser(user({ id: USER(i) }));
@@ -850,6 +882,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         assert.equal(messages.length, total);
         assert.deepEqual(messages.map((m) => m.sequence).sort((x, y) => x - y), sequences);
         // The thread lock orders whole transactions, so stream positions follow the sequence numbers.
+        await stores[0].headPosition();
         const events = await stores[0].readEvents(USER("r"), 0, total + 10);
         assert.deepEqual(events.map((e) => (e.payload as { sequence: number }).sequence), sequences);
       }
@@ -897,6 +930,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
             await poll(store);
             await sleep(0);
           }
+          await store.headPosition(); // the last read sees every committed event
           await poll(store);
         })();
         const appended: number[] = [];
@@ -909,6 +943,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         }));
         done = true;
         await readerLoop;
+        await stores[0].headPosition();
         const final = (await stores[0].readEvents(reader, 0, 10_000)).map((e) => e.position);
         assert.equal(final.length, writers * perWriter);
         assert.deepEqual([...appended].sort((x, y) => x - y), final, "appendEvent returned the stored positions");
@@ -918,6 +953,86 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
 
       test("stream positions: concurrent appenders on different threads, a concurrent reader never sees a gap filled later", async (store) => {
         await streamPositions([store]);
+      });
+
+      /**
+       * 64 writers on 3 stores (3 PostgresStore instances with pools of their own stand for 3 nodes), each on a
+       * thread of its own, sleeping a random few milliseconds before COMMIT so commits finish far out of position
+       * order. Readers on every store tail the stream meanwhile the way a node does (head first, then pages after
+       * its cursor, then the cursor may move to the head) and per user (readEvents). Each must end up with exactly
+       * the final stream: no event skipped, none twice, always in position order.
+       */
+      it("64 writers on 3 nodes, random delays before COMMIT: tailing readers never skip or repeat an event", async (t) => {
+        const opened = await open();
+        try {
+          if (!opened.reopen || opened.serialWriters) return t.skip("the backend cannot run concurrent write transactions on several stores");
+          const stores = [opened.store, await opened.reopen(), await opened.reopen()];
+          await Promise.all(stores.map((s) => s.migrate()));
+          const writers = 64, perWriter = 5, total = writers * perWriter;
+          const reader = USER("reader");
+          for (let w = 0; w < writers; w++) await stores[0].insertThread(thread({ id: `19:d${w}@thread.v2` }));
+          let done = false;
+          const tailReader = async (store: Store) => {
+            const seen: number[] = [];
+            let cursor = 0;
+            for (let last = false; !last;) {
+              last = done;
+              const head = await store.headPosition();
+              for (;;) {
+                const page = await store.readStream(cursor, 50);
+                for (const e of page) {
+                  assert.ok(e.position > cursor, `tail: ${e.position} after ${cursor}`);
+                  seen.push(e.position);
+                  cursor = e.position;
+                }
+                if (page.length < 50) break;
+              }
+              cursor = Math.max(cursor, head);
+              await sleep(Math.random() * 3);
+            }
+            return seen;
+          };
+          const userReader = async (store: Store) => {
+            const seen: number[] = [];
+            for (let last = false; !last;) {
+              last = done;
+              if (last) await store.headPosition();
+              const events = await store.readEvents(reader, seen.at(-1) ?? 0, 10_000);
+              for (const e of events) {
+                assert.ok(e.position > (seen.at(-1) ?? 0));
+                seen.push(e.position);
+              }
+              await sleep(Math.random() * 3);
+            }
+            return seen;
+          };
+          const readers = Promise.all([...stores.map(tailReader), ...stores.map(userReader)]);
+          const appended = (await Promise.all(Array.from({ length: writers }, async (_, w) => {
+            const store = stores[w % stores.length];
+            const mine: number[] = [];
+            await sleep(Math.random() * 5);
+            for (let i = 0; i < perWriter; i++) {
+              mine.push(await store.transaction(async (tx) => {
+                const threadId = `19:d${w}@thread.v2`;
+                const th = await tx.lockThread(threadId);
+                await tx.updateThread(threadId, { nextSequence: th!.nextSequence + 1 });
+                const position = await tx.appendEvent(event({ threadId, recipients: [reader, USER(`d${w}`)], payload: { w, i } }));
+                await sleep(Math.random() * 5); // before COMMIT
+                return position;
+              }));
+            }
+            return mine;
+          }))).flat();
+          done = true;
+          const views = await readers;
+          await stores[0].headPosition();
+          const final = (await stores[1].readStream(0, total + 10)).map((e) => e.position);
+          assert.equal(final.length, total);
+          assert.deepEqual([...appended].sort((x, y) => x - y), final, "appendEvent returned the stored positions");
+          for (const [i, view] of views.entries()) assert.deepEqual(view, final, `reader ${i} saw exactly the final stream`);
+        } finally {
+          await opened.cleanup();
+        }
       });
 
       it("stream positions across two nodes", async (t) => {

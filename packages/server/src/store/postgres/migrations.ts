@@ -146,4 +146,48 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
   `,
+  // Stream positions from transaction ids, without a cluster-wide lock (see postgres-store.ts): an event's
+  // position is ((xid8 of its transaction + base) << 8) | its index in the transaction, and readers stop below
+  // natter_stream_horizon(), the position of the oldest transaction still running. `base` is chosen here so that
+  // every new position is above every position handed out before (the sequence's, and the retention marker).
+  // A node of the previous version still draws positions from the sequence while a rolling upgrade runs: the
+  // sequence now starts at 2^52, far above the new range, and the trigger (for those values only) gives such an
+  // event its position in the new order instead.
+  `
+  CREATE FUNCTION natter_events_legacy_position() RETURNS trigger LANGUAGE plpgsql AS $body$
+  BEGIN
+    NEW.position := natter_event_position((NEW.position % 256)::integer);
+    RETURN NEW;
+  END
+  $body$;
+  DO $migration$
+  DECLARE
+    old_max bigint := GREATEST(
+      COALESCE((SELECT max(position) FROM events), 0),
+      (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_position),
+      COALESCE((SELECT purged_through FROM stream_state WHERE id = 1), 0));
+    base bigint := GREATEST(0, (old_max >> 8) + 1 - pg_current_xact_id()::text::bigint);
+  BEGIN
+    EXECUTE format($f$CREATE FUNCTION natter_event_position(idx integer) RETURNS bigint LANGUAGE sql VOLATILE
+      AS 'SELECT ((pg_current_xact_id()::text::bigint + %s) << 8) | $1'$f$, base);
+    EXECUTE format($f$CREATE FUNCTION natter_stream_horizon() RETURNS bigint LANGUAGE sql STABLE
+      AS 'SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint + %s) << 8'$f$, base);
+    EXECUTE format($f$CREATE FUNCTION natter_position_of_xid(xid bigint) RETURNS bigint LANGUAGE sql IMMUTABLE
+      AS 'SELECT ($1 + %s) << 8'$f$, base);
+  END
+  $migration$;
+  ALTER SEQUENCE events_position RESTART WITH 4503599627370496;
+  CREATE TRIGGER events_legacy_position BEFORE INSERT ON events FOR EACH ROW
+    WHEN (NEW.position >= 4503599627370496) EXECUTE FUNCTION natter_events_legacy_position();
+  `,
+  // Keys that lead with the thread id, so that the events table can later be partitioned or distributed by
+  // thread (several databases, Citus: docs/scaling.md) like messages, participants and receipts already can:
+  // the primary key becomes (thread_id, position), which also serves the per-thread index it replaces, and the
+  // stream order is a plain index on position (positions are unique by construction, migration 7).
+  `
+  ALTER TABLE events DROP CONSTRAINT events_pkey;
+  ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY (thread_id, position);
+  DROP INDEX events_thread;
+  CREATE INDEX events_stream_order ON events(position);
+  `,
 ];

@@ -2,16 +2,19 @@
 // transaction(fn) runs on one pooled client between BEGIN and COMMIT (READ COMMITTED; synchronous_commit=on,
 // so a resolved transaction is durable); lockThread is SELECT ... FOR UPDATE; plain reads go to the pool.
 //
-// Stream positions. Readers resume with "events after position P", so a reader who has seen P must never
-// later find a newly committed event below P. A plain sequence does not give that: T1 takes 5, T2 takes 6,
-// T2 commits, a reader sees 6, then T1 commits 5 behind it. We therefore allocate positions under one
-// cluster-wide transaction-scoped advisory lock (EVENT_LOCK), taken by the very statement that inserts the
-// event and held until COMMIT/ROLLBACK: event-writing transactions pass the lock one after the other, so they
-// take positions in the order in which they commit. PostgreSQL releases a transaction's locks only after it
-// has become visible to new snapshots, so the next holder's (larger) position cannot become visible before
-// this one. A rollback leaves a hole that is never filled. The cost: event-writing transactions are serialised
-// from their appendEvent to their COMMIT (the domain appends the event as one of the last statements, so the
-// lock covers roughly one round trip plus the commit's WAL flush). See docs/scaling.md.
+// Stream positions, without a cluster-wide lock. Readers resume with "events after position P", so a reader
+// who has seen P must never later find a newly committed event below P. A plain sequence does not give that
+// (T1 takes 5, T2 takes 6, T2 commits, a reader sees 6, then T1 commits 5 behind it). Instead an event's
+// position is derived from its transaction's id: ((xid8 + base) << 8) | index of the event in its transaction
+// (natter_event_position, migration 7), and every read of the stream stops below the horizon
+// natter_stream_horizon() = the position of xmin of the reader's own snapshot. PostgreSQL guarantees that
+// every transaction with an xid below a snapshot's xmin has ended (committed and visible to that snapshot, or
+// rolled back), and that every transaction that has no xid yet will get one at or above it. So everything below
+// the horizon is final: no event can ever appear there later, and no reader skips one. Transactions commit in
+// parallel; the cost moves to readers: an event committed above the horizon is readable only once every older
+// transaction (cluster-wide, any database) has ended, usually within milliseconds. headPosition() waits for
+// that (see there). The xid counter never wraps (xid8); 2^44 transactions fit a JS-safe position. See
+// docs/scaling.md "Ordering without a cluster-wide lock".
 import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
@@ -38,9 +41,20 @@ function prepared(text: string, values: unknown[] | undefined): QueryConfig {
   return { name, text, values };
 }
 
-/** Advisory lock keys (bigint, database-wide): schema migrations, and the event-position lock. */
+/** Advisory lock key (bigint, database-wide) of schema migrations. */
 export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("natter\0\0")
-export const EVENT_LOCK = "7953083516447997953";
+
+/** Events one transaction may append: the low 8 bits of a position number them. */
+export const MAX_EVENTS_PER_TRANSACTION = 256;
+/**
+ * How long headPosition waits for older transactions to end before it answers with the horizon it has (while
+ * it waits, nothing newer is readable anyway). Longer than IDLE_IN_TRANSACTION_MS, so that a transaction of
+ * ours whose node vanished has been ended by then.
+ */
+const HEAD_WAIT_MS = 30_000;
+/** PostgreSQL ends a transaction of ours that has been idle this long (its node is gone). */
+const IDLE_IN_TRANSACTION_MS = 10_000;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * listMessages: a backward range of messages_version. The lower end is the greater of minVersion and
@@ -117,7 +131,41 @@ const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCas
 
 /** StoreOps over one query function: a transaction's client, or the pool (each statement on its own). */
 class PostgresOps implements StoreOps, DirectoryOps {
-  constructor(private readonly q: Query, private readonly inTransaction: boolean) {}
+  constructor(private readonly run: Query, private readonly inTransaction: boolean) {}
+
+  // Inside a transaction the connection is in pipeline mode: writes whose result the caller does not need are
+  // sent without waiting for their answer (`write`), so they travel with the next statement that is awaited, or
+  // with COMMIT. Their error, if any, fails that statement (the transaction is aborted) and is rethrown in its
+  // place; a transaction whose deferred write failed never commits (see PostgresStore.withClient).
+  private failure: { error: unknown } | undefined;
+  private readonly inFlight: Promise<void>[] = [];
+  /** The position of this transaction's first event, known once lockThread has drawn its xid. */
+  private firstPosition: number | undefined;
+
+  private readonly q: Query = async (sql, params) => {
+    try {
+      return await this.run(sql, params);
+    } catch (error) {
+      await this.settle();
+      throw error;
+    }
+  };
+  private write(sql: string, params: unknown[], mapError: (error: unknown) => unknown = (e) => e): Promise<void> {
+    if (!this.inTransaction) return this.run(sql, params).then(() => undefined, (error: unknown) => Promise.reject(mapError(error)));
+    this.inFlight.push(this.run(sql, params).then(() => undefined, (error: unknown) => {
+      this.failure ??= { error: mapError(error) };
+    }));
+    return Promise.resolve();
+  }
+  /** Waits for the deferred writes; throws the first one's error. */
+  async settle(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure.error;
+  }
+  /** Records a failure found outside the ops (BEGIN), so that the transaction rethrows it. */
+  fail(error: unknown): void {
+    this.failure ??= { error };
+  }
 
   private async update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>) {
     const keys = Object.keys(patch).filter((k) => k in columns && patch[k] !== undefined);
@@ -125,7 +173,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const sets = keys.map((k, i) => `${snake(k)} = $${i + 1}`).join(", ");
     let n = keys.length;
     const clause = where.replace(/\?/g, () => `$${++n}`);
-    await this.q(`UPDATE ${table} SET ${sets} WHERE ${clause}`, [...keys.map((k) => columns[k](patch[k])), ...whereArgs]);
+    await this.write(`UPDATE ${table} SET ${sets} WHERE ${clause}`, [...keys.map((k) => columns[k](patch[k])), ...whereArgs]);
   }
 
   async getUser(id: string) {
@@ -154,11 +202,19 @@ class PostgresOps implements StoreOps, DirectoryOps {
   }
   async lockThread(id: string) {
     if (!this.inTransaction) return this.getThread(id);
-    const { rows } = await this.q("SELECT * FROM threads WHERE id = $1 FOR UPDATE", [id]);
+    // A transaction gets its xid (so its events' positions) at its first write, and a row lock is one that
+    // PostgreSQL takes *before* waiting for the row. So the thread is first locked with an advisory lock keyed by
+    // its id, which needs no xid: the xid is then drawn after the lock is granted, and the events of transactions
+    // that lock one thread keep the order in which they locked it (per-thread event order = sequence order).
+    // It also returns where this transaction's positions start (its xid, now drawn), so appendEvent can be deferred.
+    const { rows } = await this.q(`WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0)))
+      SELECT *, natter_position_of_xid(pg_current_xact_id()::text::bigint) AS natter_first_position
+      FROM threads WHERE id = $1 AND EXISTS (SELECT FROM gate) FOR UPDATE`, [id]);
+    if (rows[0]) this.firstPosition = Number(rows[0].natter_first_position);
     return rows[0] && toThread(rows[0]);
   }
   async insertThread(t: ThreadRecord) {
-    await this.q(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
+    await this.write(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
       t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt]);
   }
@@ -219,12 +275,12 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0].n as number;
   }
   async upsertParticipant(p: ParticipantRecord) {
-    await this.q(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES ($1, $2, $3, $4, $5, $6)
+    await this.write(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = excluded.display_name, share_history_time = excluded.share_history_time, metadata = excluded.metadata`,
     [p.threadId, p.userId, p.displayName, p.shareHistoryTime, json(p.metadata), p.joinedAt]);
   }
   async deleteParticipant(threadId: string, userId: string) {
-    await this.q("DELETE FROM participants WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
+    await this.write("DELETE FROM participants WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
   }
 
   async getMessage(threadId: string, id: string) {
@@ -232,7 +288,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0] && toMessage(rows[0]);
   }
   async insertMessage(m: MessageRecord) {
-    await this.q(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+    await this.write(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
       m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)]);
   }
@@ -263,7 +319,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0] && toReceipt(rows[0]);
   }
   async upsertReadReceipt(r: ReadReceiptRecord) {
-    await this.q(`INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES ($1, $2, $3, $4, $5)
+    await this.write(`INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (thread_id, user_id) DO UPDATE SET message_id = excluded.message_id, sequence = excluded.sequence, read_at = excluded.read_at`,
     [r.threadId, r.userId, r.messageId, r.sequence, r.readAt]);
   }
@@ -281,16 +337,14 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return r && ({ scope: r.scope, key: r.key, fingerprint: r.fingerprint, status: r.status, body: r.body, createdAt: r.created_at } as IdempotencyRecord);
   }
   async insertIdempotency(r: IdempotencyRecord) {
-    try {
-      await this.q("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt]);
-    } catch (error) {
-      // unique_violation on the primary key: another transaction holds (or committed) this key. When it was
-      // still in flight, PostgreSQL waited for its commit before answering, so the record is now readable.
-      const e = error as { code?: unknown; constraint?: unknown };
-      if (e.code === "23505" && e.constraint === "idempotency_pkey") throw new IdempotencyConflictError(r.scope, r.key, { cause: error });
-      throw error;
-    }
+    // unique_violation on the primary key: another transaction holds (or committed) this key. When it was still
+    // in flight, PostgreSQL waited for its commit before answering, so the record is now readable. Inside a
+    // transaction the insert is deferred: the conflict then fails the transaction (its COMMIT) instead.
+    await this.write("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt], (error) => {
+        const e = error as { code?: unknown; constraint?: unknown };
+        return e.code === "23505" && e.constraint === "idempotency_pkey" ? new IdempotencyConflictError(r.scope, r.key, { cause: error }) : error;
+      });
   }
   async getEndpointCursor(userId: string, endpointId: string, savedSince = Number.MIN_SAFE_INTEGER) {
     const { rows } = await this.q("SELECT position FROM endpoint_cursors WHERE user_id = $1 AND endpoint_id = $2 AND updated_at >= $3", [userId, endpointId, savedSince]);
@@ -314,29 +368,41 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return (await this.q("DELETE FROM idempotency WHERE created_at < $1", [time])).rowCount ?? 0;
   }
 
+  /** Events appended so far by this transaction (the low bits of their positions). */
+  private eventsAppended = 0;
+
   async appendEvent(e: Omit<EventRecord, "position">) {
     if (!this.inTransaction) throw new Error("appendEvent runs inside a transaction");
-    // The lock (held to the end of the transaction) is taken before nextval: see the top of this file.
-    // MATERIALIZED keeps the planner from folding the CTE, so the lock is always acquired first.
-    const { rows } = await this.q(`WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock($1::bigint))
-      INSERT INTO events (position, thread_id, type, recipients, payload, created_at)
-      SELECT nextval('events_position'), $2, $3, $4::text[], $5, $6 FROM gate RETURNING position`,
-    [EVENT_LOCK, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
+    if (this.eventsAppended >= MAX_EVENTS_PER_TRANSACTION) throw new Error(`a transaction appends at most ${MAX_EVENTS_PER_TRANSACTION} events`);
+    // The position comes from this transaction's id (see the top of this file): no lock, no sequence. Known
+    // here once lockThread has drawn the xid: then the insert travels with the next statement (or COMMIT).
+    if (this.firstPosition !== undefined) {
+      const position = this.firstPosition + this.eventsAppended++;
+      await this.write(`INSERT INTO events (position, thread_id, type, recipients, payload, created_at) VALUES ($1, $2, $3, $4::text[], $5, $6)`,
+        [position, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
+      return position;
+    }
+    const { rows } = await this.q(`INSERT INTO events (position, thread_id, type, recipients, payload, created_at)
+      VALUES (natter_event_position($1), $2, $3, $4::text[], $5, $6) RETURNING position`,
+    [this.eventsAppended++, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
     return rows[0].position as number;
   }
   async readStream(after: number, limit: number): Promise<EventRecord[]> {
-    const { rows } = await this.q("SELECT * FROM events WHERE position > $1 ORDER BY position LIMIT $2", [after, limit]);
+    // Below the horizon only: everything there is final (see the top of this file).
+    const { rows } = await this.q(`SELECT * FROM events WHERE position > $1 AND position < natter_stream_horizon()
+      ORDER BY position LIMIT $2`, [after, limit]);
     return rows.map((r) => ({ ...toStreamEvent(r), recipients: r.recipients as string[] }));
   }
   async readEvents(userId: string, after: number, limit: number) {
     // The GIN index finds the user's events; the recipient list itself is not read back (see StreamEvent).
     const { rows } = await this.q(`SELECT position, thread_id, type, payload, created_at FROM events
-      WHERE position > $1 AND recipients @> ARRAY[$2::text] ORDER BY position LIMIT $3`, [after, userId, limit]);
+      WHERE position > $1 AND position < natter_stream_horizon() AND recipients @> ARRAY[$2::text] ORDER BY position LIMIT $3`, [after, userId, limit]);
     return rows.map(toStreamEvent);
   }
   async deleteEventsBefore(time: number) {
     // One statement: the delete and the marker move together (the marker row lock also serialises purges).
-    const { rows } = await this.q(`WITH gone AS (DELETE FROM events WHERE created_at < $1 RETURNING position),
+    // Below the horizon only, so the marker (and the head, never below it) stays a final position.
+    const { rows } = await this.q(`WITH gone AS (DELETE FROM events WHERE created_at < $1 AND position < natter_stream_horizon() RETURNING position),
       bumped AS (UPDATE stream_state SET purged_through = GREATEST(purged_through, (SELECT COALESCE(max(position), 0) FROM gone)) WHERE id = 1)
       SELECT count(*)::int AS n FROM gone`, [time]);
     return rows[0].n as number;
@@ -346,11 +412,24 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return (rows[0]?.purged_through as number | undefined) ?? 0;
   }
   async headPosition() {
-    // max(position) is a backward scan of the primary key's index, stopping at its first row. Positions
-    // become visible in commit order (EVENT_LOCK), so nothing committed later can come in below it.
-    const { rows } = await this.q(`SELECT GREATEST(COALESCE((SELECT max(position) FROM events), 0),
-      COALESCE((SELECT purged_through FROM stream_state WHERE id = 1), 0)) AS p`);
-    return rows[0].p as number;
+    // The head must be final (nothing at or below it appears later) and cover every event committed before
+    // the call (a socket that starts at the head must not miss an event that committed before it). So: the
+    // highest position below the horizon, once the horizon has passed the highest committed position seen by
+    // the first look. Waiting is needed only while an older transaction is still running (milliseconds); the
+    // target is fixed at the first look, so a steady stream of new commits cannot keep it waiting. Inside a
+    // transaction (its own xid holds the horizon back) and after HEAD_WAIT_MS (a transaction left open for
+    // long) it answers with the horizon it has: final, and any later event still wakes its readers.
+    let target: number | undefined;
+    const deadline = Date.now() + HEAD_WAIT_MS;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 32)) {
+      const { rows } = await this.q(`SELECT h.horizon, (SELECT max(position) FROM events) AS top,
+        (SELECT max(position) FROM events WHERE position < h.horizon) AS safe, (SELECT purged_through FROM stream_state WHERE id = 1) AS purged
+        FROM (SELECT natter_stream_horizon() AS horizon) h`);
+      const { horizon, top, safe, purged } = rows[0] as { horizon: number; top: number | null; safe: number | null; purged: number | null };
+      target ??= top ?? 0;
+      if (target < horizon || this.inTransaction || Date.now() >= deadline) return Math.max(safe ?? 0, purged ?? 0);
+      await pause(wait);
+    }
   }
 
   async findProfileByName(displayName: string) {
@@ -396,12 +475,18 @@ export class PostgresStore implements Store {
     // A resolved transaction must be durable, whatever the server's default is: pg-pool's onConnect hook runs
     // the SET before a new connection is handed out. (A SET rather than startup `options`: options given in the
     // URL would replace ours.)
-    const onConnect = (client: pg.ClientBase) => client.query("SET synchronous_commit TO on"); // awaited by pg-pool
+    // idle_in_transaction_session_timeout: a transaction whose client vanished (a node killed or cut off mid-
+    // transaction) would otherwise keep its xid for as long as TCP takes to notice, holding back every reader's
+    // horizon (see the top of this file); ours never wait on anything but the database between statements.
+    const onConnect = (client: pg.ClientBase) => client.query(`SET synchronous_commit TO on; SET idle_in_transaction_session_timeout TO ${IDLE_IN_TRANSACTION_MS}`); // awaited by pg-pool
     this.pool = new pg.Pool({
       connectionTimeoutMillis: 5_000,
       query_timeout: 10_000,
       keepAlive: true,
       ...poolConfig,
+      // Pipeline mode: a statement is sent without waiting for the answers to the ones before it (one
+      // connection still runs one transaction at a time). See withClient and PostgresOps.write.
+      pipeline: true,
       types: typeParsers,
       onConnect,
     });
@@ -429,16 +514,27 @@ export class PostgresStore implements Store {
         await client.query(POSTGRES_MIGRATIONS[version - 1]);
         await client.query("INSERT INTO schema_migrations (version) VALUES ($1)", [version]);
       }
+      return { result: undefined };
     });
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error("store is closed"));
-    return this.withClient((client) => fn(new PostgresOps((sql, params) => client.query(prepared(sql, params)), true)));
+    return this.withClient(async (client, began) => {
+      const ops = new PostgresOps((sql, params) => client.query(prepared(sql, params)), true);
+      began.catch((error: unknown) => ops.fail(error));
+      const result = await fn(ops);
+      return { result, settle: () => ops.settle() };
+    });
   }
 
-  /** BEGIN … COMMIT on one pooled client; ROLLBACK and rethrow on error. A broken connection is discarded. */
-  private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * BEGIN … COMMIT on one pooled client; ROLLBACK and rethrow on error. A broken connection is discarded. The
+   * connection pipelines: BEGIN goes out with the first statement and COMMIT with the deferred writes, whose
+   * failure (`settle`) turns the COMMIT into a rollback (PostgreSQL answers COMMIT of an aborted transaction
+   * with ROLLBACK) and is rethrown.
+   */
+  private async withClient<T>(fn: (client: PoolClient, began: Promise<unknown>) => Promise<{ result: T; settle?: () => Promise<void> }>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     const onClientError = (error: Error) => {
@@ -446,9 +542,14 @@ export class PostgresStore implements Store {
     };
     client.on("error", onClientError);
     try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
+      const began = client.query("BEGIN");
+      began.catch(() => undefined);
+      const { result, settle } = await fn(client, began);
+      const committed = client.query("COMMIT");
+      committed.catch(() => undefined);
+      await began;
+      await settle?.();
+      await committed;
       return result;
     } catch (error) {
       // A connection that timed out or broke cannot roll back (and a ROLLBACK would wait for its own timeout):

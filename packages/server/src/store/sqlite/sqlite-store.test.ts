@@ -18,6 +18,7 @@ defineStoreContract("SqliteStore", async () => {
   const stores: Store[] = [new SqliteStore(path)];
   return {
     store: stores[0],
+    serialWriters: true,
     async reopen() {
       const store = new SqliteStore(path);
       stores.push(store);
