@@ -9,6 +9,7 @@ import type {
   PipelineResponse,
 } from "@natter/communication-common";
 import { HttpPipeline } from "@natter/communication-common";
+import { NATTER_EXTENSIONS_API_VERSION, NATTER_EXTENSIONS_PREFIX } from "@natter/wire";
 import type { ChatClientOptions } from "./models/options.js";
 
 /** The chat api-version sent by default (that of @azure/communication-chat 1.6.0). */
@@ -67,6 +68,26 @@ export class ChatRestClient {
     add("api-version", this.apiVersion);
     add("startTime", query.startTime);
     return `${this.base}${path}?${parts.join("&")}`;
+  }
+
+  /**
+   * Builds the URL of a Natter extension route (`/natter{path}`), always at the extensions' api-version
+   * (a caller-set apiVersion is for the ACS routes only).
+   * @param path - Path under the extension prefix, with already-encoded parameters.
+   * @param query - Optional query values; undefined values are omitted.
+   */
+  extensionUrl(path: string, query: { maxPageSize?: number; startTime?: Date } = {}): string {
+    const url = new URL(this.url(`${NATTER_EXTENSIONS_PREFIX}${path}`, query));
+    url.searchParams.set("api-version", NATTER_EXTENSIONS_API_VERSION);
+    return url.toString();
+  }
+
+  /**
+   * Resolves an extension route's nextLink (its api-version is kept as the service wrote it).
+   * @param nextLink - The service's nextLink.
+   */
+  extensionNextUrl(nextLink: string): string {
+    return /^[a-z][a-z0-9+.-]*:/i.test(nextLink) ? nextLink : `${this.base}${nextLink.startsWith("/") ? "" : "/"}${nextLink}`;
   }
 
   /**
