@@ -46,8 +46,10 @@ describe("Natter SDK: unread counts, last message and mentions", () => {
     const aliceThread = aliceChat.getChatThreadClient(threadId);
     await bobTab1.startRealtimeNotifications();
     await bobTab2.startRealtimeNotifications();
+    await aliceChat.startRealtimeNotifications();
     try {
       const mentioned = nextEvent<ChatMessageReceivedEvent>(bobTab2, "chatMessageReceived", (e) => e.type === "RichText/Html");
+      const sendersCopy = nextEvent<ChatMessageReceivedEvent>(aliceChat, "chatMessageReceived", (e) => e.type === "RichText/Html");
       await aliceThread.sendMessage({ content: "plain" }, { senderDisplayName: "Alice" });
       const { id: htmlId } = await aliceThread.sendMessage(
         { content: `<p>hey ${mention(bob.userId, "Bob")} and ${mention(carol.userId, "Carol")}</p>` },
@@ -58,6 +60,10 @@ describe("Natter SDK: unread counts, last message and mentions", () => {
       assert.deepEqual(event.mentions, [{ kind: "communicationUser", communicationUserId: bob.userId }]);
       // Carol is not in the thread: her tag became text, for every reader.
       assert.equal(event.message, `<p>hey ${mention(bob.userId, "Bob")} and Carol</p>`);
+      // Everyone hears who was mentioned; only the mentioned are told it is them.
+      const aliceEvent = await sendersCopy;
+      assert.deepEqual(aliceEvent.mentions, event.mentions);
+      assert.equal(aliceEvent.mentioned, undefined);
 
       const message = await bobTab1.getChatThreadClient(threadId).getMessage(htmlId);
       assert.deepEqual(message.mentions, [{ kind: "communicationUser", communicationUserId: bob.userId }]);
@@ -94,6 +100,7 @@ describe("Natter SDK: unread counts, last message and mentions", () => {
     } finally {
       await bobTab1.stopRealtimeNotifications();
       await bobTab2.stopRealtimeNotifications();
+      await aliceChat.stopRealtimeNotifications();
     }
   });
 });

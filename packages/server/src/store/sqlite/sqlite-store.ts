@@ -285,25 +285,28 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
 
   async summarizeThreadsForUser(q: ThreadSummaryQuery): Promise<ThreadSummaryRecord[]> {
-    if (q.threadIds.length === 0) return [];
-    const types = JSON.stringify(q.types);
+    if (q.threadIds.length === 0 || q.types.length === 0) return [];
     const windows = this.stmt(`SELECT p.thread_id, p.share_history_time, COALESCE(r.sequence, 0) AS read_sequence
       FROM participants p LEFT JOIN read_receipts r ON r.thread_id = p.thread_id AND r.user_id = p.user_id
       WHERE p.user_id = ? AND p.thread_id IN (SELECT value FROM json_each(?))`).all(q.userId, JSON.stringify(q.threadIds)) as Row[];
     // Per thread: two messages_sequence range reads (SQLite statements run in-process: no round trip to save).
-    // The mention test parses a body only when it names mentions at all.
+    // The types are literal parameters (a json_each list would be rebuilt on every run). A body is parsed as JSON
+    // only when it holds the user's quoted id at all.
+    const types = q.types.map((_, i) => `@t${i}`).join(", ");
+    const typeParams = Object.fromEntries(q.types.map((t, i) => [`t${i}`, t]));
     const count = this.stmt(`SELECT COUNT(*) AS n,
-        COALESCE(SUM(instr(body, '"mentions"') > 0 AND EXISTS (SELECT 1 FROM json_each(body, '$.mentions') WHERE value = @userId)), 0) AS mentions
+        COALESCE(SUM(instr(body, @quotedUser) > 0 AND EXISTS (SELECT 1 FROM json_each(body, '$.mentions') WHERE value = @userId)), 0) AS mentions
       FROM (SELECT body FROM messages WHERE thread_id = @threadId AND sequence > @after AND created_at >= @minCreatedAt
-        AND deleted_at IS NULL AND sender IS NOT NULL AND sender <> @userId AND type IN (SELECT value FROM json_each(@types))
+        AND deleted_at IS NULL AND sender IS NOT NULL AND sender <> @userId AND type IN (${types})
         ORDER BY sequence LIMIT @limit)`);
     const last = this.stmt(`SELECT * FROM messages WHERE thread_id = @threadId AND created_at >= @minCreatedAt AND deleted_at IS NULL
-      AND type IN (SELECT value FROM json_each(@types)) ORDER BY sequence DESC LIMIT 1`);
+      AND type IN (${types}) ORDER BY sequence DESC LIMIT 1`);
+    const quotedUser = JSON.stringify(q.userId);
     return windows.map((w) => {
       const threadId = w.thread_id as string;
       const minCreatedAt = w.share_history_time as number;
-      const c = count.get({ threadId, userId: q.userId, after: w.read_sequence, minCreatedAt, types, limit: q.countLimit }) as Row;
-      const m = last.get({ threadId, minCreatedAt, types }) as Row | undefined;
+      const c = count.get({ userId: q.userId, quotedUser, threadId, after: w.read_sequence, minCreatedAt, limit: q.countLimit, ...typeParams }) as Row;
+      const m = last.get({ threadId, minCreatedAt, ...typeParams }) as Row | undefined;
       return { threadId, unreadCount: c.n as number, unreadMentionCount: c.mentions as number, lastMessage: m ? toMessage(m) : null };
     });
   }
