@@ -9,11 +9,17 @@ import type {
   PipelineResponse,
 } from "@natter/communication-common";
 import { HttpPipeline } from "@natter/communication-common";
-import { NATTER_EXTENSIONS_API_VERSION, NATTER_EXTENSIONS_PREFIX } from "@natter/wire";
 import type { ChatClientOptions } from "./models/options.js";
 
 /** The chat api-version sent by default (that of @azure/communication-chat 1.6.0). */
 export const CHAT_DEFAULT_API_VERSION = "2025-03-15";
+/**
+ * Natter's extension routes: path prefix and api-version. Copies of @natter/wire's NATTER_EXTENSIONS_PREFIX and
+ * NATTER_EXTENSIONS_API_VERSION (the SDK imports only types from @natter/wire, so it has no runtime dependency
+ * beyond the common package); a test keeps them equal.
+ */
+export const NATTER_EXTENSIONS_PREFIX = "/natter";
+export const NATTER_EXTENSIONS_API_VERSION = "2026-12-01-natter";
 /** This package's version, for the user agent. */
 export const SDK_VERSION = "0.1.0";
 
