@@ -691,7 +691,7 @@ async function messageRecipients(tx: StoreOps, threadId: string, createdAt: numb
  */
 async function applyMentions(tx: StoreOps, threadId: string, body: MessageRecord["body"], createdAt: number): Promise<void> {
   const visible = new Set(await messageRecipients(tx, threadId, createdAt));
-  const parsed = parseMentions(body.message ?? "", (rawId) => visible.has(rawId));
+  const parsed = await parseMentions(body.message ?? "", (rawId) => visible.has(rawId));
   body.message = parsed.content;
   if (parsed.mentions.length > 0) body.mentions = parsed.mentions;
   else delete body.mentions;

@@ -2,7 +2,14 @@
 // `<msft-mention id="{rawId}">Name</msft-mention>`. Parsed with htmlparser2 (tolerant of malformed html) on send
 // and edit; a mention of anyone who cannot see the message is rewritten to its text, so it notifies no one and
 // every client (Azure's UI library too) shows it as plain text.
-import { Parser } from "htmlparser2";
+import type { Parser as ParserType } from "htmlparser2";
+
+type ParserClass = typeof ParserType;
+let loaded: ParserClass | undefined;
+/** htmlparser2, loaded on first use (its import is ~100 ms of start-up that most processes never need). */
+async function parserClass(): Promise<ParserClass> {
+  return (loaded ??= (await import("htmlparser2")).Parser);
+}
 
 const MENTION_TAG = "msft-mention";
 
@@ -23,7 +30,8 @@ export interface ParsedMentions {
  * (a participant who sees the message). An invalid tag (unknown user, empty or missing id) loses its opening and
  * closing tags and keeps what is between them. Everything else of the content is kept byte for byte.
  */
-export function parseMentions(html: string, isMentionable: (rawId: string) => boolean): ParsedMentions {
+export async function parseMentions(html: string, isMentionable: (rawId: string) => boolean): Promise<ParsedMentions> {
+  const Parser = await parserClass();
   const mentions: string[] = [];
   /** [start, end) ranges of the content to drop (tags of invalid mentions). */
   const drop: [number, number][] = [];
@@ -58,7 +66,8 @@ export function parseMentions(html: string, isMentionable: (rawId: string) => bo
 }
 
 /** The text of html (tags removed, entities decoded, script/style skipped), for previews. */
-export function htmlToText(html: string): string {
+export async function htmlToText(html: string): Promise<string> {
+  const Parser = await parserClass();
   let text = "";
   let skip = 0;
   const parser = new Parser({
