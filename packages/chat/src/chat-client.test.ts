@@ -228,3 +228,10 @@ test("realtime: a failed start leaves the client stopped; the default transport 
     setDefaultRealtimeTransport(undefined);
   }
 });
+
+test("the extension prefix and api-version are @natter/wire's", async () => {
+  const wire = await import("@natter/wire");
+  const rest = await import("./chat-rest-client.js");
+  assert.equal(rest.NATTER_EXTENSIONS_PREFIX, wire.NATTER_EXTENSIONS_PREFIX);
+  assert.equal(rest.NATTER_EXTENSIONS_API_VERSION, wire.NATTER_EXTENSIONS_API_VERSION);
+});

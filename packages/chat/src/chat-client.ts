@@ -17,8 +17,9 @@ import type {
   ParticipantsRemovedEvent,
   ReadReceiptReceivedEvent,
   TypingIndicatorReceivedEvent,
+  UnreadCountChangedEvent,
 } from "./models/events.js";
-import { fromWireCreateChatThreadResult, fromWireThreadItem, toWireParticipant } from "./models/mappers.js";
+import { fromWireCreateChatThreadResult, fromWireNatterThreadItem, toWireParticipant } from "./models/mappers.js";
 import type { ChatThreadItem, CreateChatThreadResult } from "./models/models.js";
 import type {
   ChatClientOptions,
@@ -96,7 +97,10 @@ export class ChatClient {
   }
 
   /**
-   * Lists the threads the user participates in. `GET /chat/threads` → 200, then nextLinks.
+   * Lists the threads the user participates in, in ListChatThreads' order, each with the user's `unreadCount`,
+   * `unreadMentionCount` and `lastMessage` (Natter extension). `GET /natter/chat/threads` (api-version
+   * 2026-12-01-natter; docs/extensions.md) → 200, then nextLinks. Azure's SDK calls `GET /chat/threads` instead,
+   * whose items have no counts.
    * @param options - Page size, start time, and operation options.
    */
   listChatThreads(
@@ -105,13 +109,13 @@ export class ChatClient {
     const operationOptions = pickOperationOptions(options);
     return createPagedAsyncIterator<ChatThreadItem>(async (continuationToken, maxPageSize) => {
       const url = continuationToken
-        ? this.rest.nextUrl(continuationToken)
-        : this.rest.url("/chat/threads", { maxPageSize, startTime: options.startTime });
-      const page = await this.rest.send<Wire.ChatThreadsItemCollection>(
+        ? this.rest.extensionNextUrl(continuationToken)
+        : this.rest.extensionUrl("/chat/threads", { maxPageSize, startTime: options.startTime });
+      const page = await this.rest.send<Wire.NatterChatThreadsItemCollection>(
         { method: "GET", url, expectedStatus: [200] },
         operationOptions,
       );
-      return { items: page?.value?.map(fromWireThreadItem), continuationToken: page?.nextLink || undefined };
+      return { items: page?.value?.map(fromWireNatterThreadItem), continuationToken: page?.nextLink || undefined };
     }, options.maxPageSize);
   }
 
@@ -226,6 +230,13 @@ export class ChatClient {
    */
   on(event: "participantsRemoved", listener: (e: ParticipantsRemovedEvent) => void): void;
   /**
+   * Natter extension: subscribes to unreadCountChanged, the user's new unread counts of a thread after a read
+   * receipt from any of the user's sessions (so another tab clears its badge).
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  on(event: "unreadCountChanged", listener: (e: UnreadCountChangedEvent) => void): void;
+  /**
    * Subscribes to realTimeNotificationConnected (allowed before startRealtimeNotifications).
    * @param event - The event name.
    * @param listener - The listener.
@@ -308,6 +319,12 @@ export class ChatClient {
    * @param listener - The listener.
    */
   off(event: "participantsRemoved", listener: (e: ParticipantsRemovedEvent) => void): void;
+  /**
+   * Unsubscribes from unreadCountChanged.
+   * @param event - The event name.
+   * @param listener - The listener.
+   */
+  off(event: "unreadCountChanged", listener: (e: UnreadCountChangedEvent) => void): void;
   /**
    * Unsubscribes from realTimeNotificationConnected.
    * @param event - The event name.

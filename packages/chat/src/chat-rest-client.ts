@@ -13,6 +13,13 @@ import type { ChatClientOptions } from "./models/options.js";
 
 /** The chat api-version sent by default (that of @azure/communication-chat 1.6.0). */
 export const CHAT_DEFAULT_API_VERSION = "2025-03-15";
+/**
+ * Natter's extension routes: path prefix and api-version. Copies of @natter/wire's NATTER_EXTENSIONS_PREFIX and
+ * NATTER_EXTENSIONS_API_VERSION (the SDK imports only types from @natter/wire, so it has no runtime dependency
+ * beyond the common package); a test keeps them equal.
+ */
+export const NATTER_EXTENSIONS_PREFIX = "/natter";
+export const NATTER_EXTENSIONS_API_VERSION = "2026-12-01-natter";
 /** This package's version, for the user agent. */
 export const SDK_VERSION = "0.1.0";
 
@@ -67,6 +74,26 @@ export class ChatRestClient {
     add("api-version", this.apiVersion);
     add("startTime", query.startTime);
     return `${this.base}${path}?${parts.join("&")}`;
+  }
+
+  /**
+   * Builds the URL of a Natter extension route (`/natter{path}`), always at the extensions' api-version
+   * (a caller-set apiVersion is for the ACS routes only).
+   * @param path - Path under the extension prefix, with already-encoded parameters.
+   * @param query - Optional query values; undefined values are omitted.
+   */
+  extensionUrl(path: string, query: { maxPageSize?: number; startTime?: Date } = {}): string {
+    const url = new URL(this.url(`${NATTER_EXTENSIONS_PREFIX}${path}`, query));
+    url.searchParams.set("api-version", NATTER_EXTENSIONS_API_VERSION);
+    return url.toString();
+  }
+
+  /**
+   * Resolves an extension route's nextLink (its api-version is kept as the service wrote it).
+   * @param nextLink - The service's nextLink.
+   */
+  extensionNextUrl(nextLink: string): string {
+    return /^[a-z][a-z0-9+.-]*:/i.test(nextLink) ? nextLink : `${this.base}${nextLink.startsWith("/") ? "" : "/"}${nextLink}`;
   }
 
   /**

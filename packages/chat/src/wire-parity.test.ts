@@ -10,6 +10,7 @@ import { createHttpHeaders } from "@azure/core-rest-pipeline";
 import type { PipelineRequest } from "@azure/core-rest-pipeline";
 import { AzureCommunicationTokenCredential } from "@natter/communication-common";
 import { ChatClient } from "./index.js";
+import type { ChatThreadItem } from "./index.js";
 
 const ENDPOINT = "https://natter.test/";
 const THREAD = "19:abc_DEF-1@thread.v2";
@@ -71,6 +72,23 @@ const participants = [
 ];
 const receipts = [{ senderCommunicationIdentifier: alice, chatMessageId: "1700000000003", readOn: "2026-11-28T10:06:00Z" }];
 
+const lastMessageWire = { id: "1700000000003", senderCommunicationIdentifier: alice, senderDisplayName: "Alice", preview: "hi", createdOn: "2026-11-28T10:00:03Z" };
+
+/** Our listChatThreads calls the extension route: its requests, read as the ACS route's, must equal Azure's. */
+function asAcsRequest(sent: Sent): Sent {
+  if (!sent.url.includes("/natter/chat/threads")) return sent;
+  return { ...sent, url: sent.url.replace("/natter/chat/threads", "/chat/threads").replace("api-version=2026-12-01-natter", "api-version=2025-03-15") };
+}
+/** Our thread items without the extension's fields, which Azure's never have. */
+function withoutExtensionFields(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutExtensionFields);
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    const { unreadCount: _u, unreadMentionCount: _m, lastMessage: _l, ...rest } = value as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, withoutExtensionFields(v)]));
+  }
+  return value;
+}
+
 interface Reply {
   status: number;
   body?: unknown;
@@ -89,6 +107,18 @@ function respond(method: string, url: string): Reply {
       return { status: 200, body: { value: [{ id: "19:b@thread.v2", topic: "B", deletedOn: "2026-11-28T09:00:00Z" }] } };
     }
     return { status: 200, body: { value: [{ id: THREAD, topic: "Hello", lastMessageReceivedOn: "2026-11-28T10:00:03Z" }], nextLink: "/chat/threads?page=2&maxPageSize=1&api-version=2025-03-15" } };
+  }
+  // Natter extension (our listChatThreads): the same items plus the caller's unread state.
+  if (method === "GET" && path === "/natter/chat/threads") {
+    const acs = respond(method, url.replace("/natter/chat/threads", "/chat/threads"));
+    const page = acs.body as { value: Record<string, unknown>[]; nextLink?: string };
+    return {
+      status: 200,
+      body: {
+        value: page.value.map((item) => ({ ...item, unreadCount: 2, unreadMentionCount: 1, ...(item.deletedOn ? {} : { lastMessage: lastMessageWire }) })),
+        ...(page.nextLink ? { nextLink: `/natter${page.nextLink.replace("api-version=2025-03-15", "api-version=2026-12-01-natter")}` } : {}),
+      },
+    };
   }
   if (method === "DELETE" && path === t) return { status: 204 };
   if (method === "GET" && path === t) return { status: 200, body: threadWire };
@@ -258,8 +288,8 @@ for (const [name, scenario] of Object.entries(SCENARIOS)) {
     const theirs = await scenario(azureClient(azureLog));
     const ours = await scenario(ourClient(ourLog));
     assert.ok(azureLog.length > 0);
-    assert.deepStrictEqual(ourLog, azureLog);
-    assert.deepStrictEqual(normalize(ours), normalize(theirs));
+    assert.deepStrictEqual(ourLog.map(asAcsRequest), azureLog);
+    assert.deepStrictEqual(normalize(withoutExtensionFields(ours)), normalize(theirs));
   });
 }
 
@@ -336,4 +366,21 @@ test("our AzureCommunicationTokenCredential works with Azure's ChatClient", asyn
   } finally {
     refreshing.dispose();
   }
+});
+
+test("listChatThreads (Natter extension): the extension route at its api-version, items with unread counts and last message", async () => {
+  const log: Sent[] = [];
+  const items = await collect(ourClient(log, { apiVersion: "2024-03-07" }).listChatThreads({ maxPageSize: 1 }));
+  assert.deepEqual(log.map((r) => r.url), [
+    "https://natter.test/natter/chat/threads?maxPageSize=1&api-version=2026-12-01-natter",
+    "https://natter.test/natter/chat/threads?page=2&maxPageSize=1&api-version=2026-12-01-natter",
+  ]);
+  const [first, second] = items as ChatThreadItem[];
+  assert.equal(first.unreadCount, 2);
+  assert.equal(first.unreadMentionCount, 1);
+  assert.deepEqual(first.lastMessage, {
+    id: "1700000000003", sender: { kind: "communicationUser", communicationUserId: "8:acs:res_alice" }, senderDisplayName: "Alice", preview: "hi",
+    createdOn: new Date("2026-11-28T10:00:03Z"),
+  });
+  assert.equal(second.lastMessage, undefined);
 });

@@ -16,6 +16,7 @@ import type { Bus } from "./bus/bus.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import { MemoryBus } from "./bus/memory/memory-bus.js";
 import { ChatService } from "./domain/chat-service.js";
+import { UnreadService } from "./domain/unread.js";
 import { IdentityService, TOKENS_REVOKED } from "./domain/identity-service.js";
 import { CONTROL_TOPIC } from "./bus/bus.js";
 import { TokenService } from "./auth/tokens.js";
@@ -194,6 +195,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   let accepting = false;
   const app = await buildApp({
     chat, identity, tokens, accessKey: keyBytes, now, metrics,
+    unread: new UnreadService(chat, store),
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,
     rateCounter,

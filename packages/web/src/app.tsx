@@ -138,6 +138,12 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
     return () => void store.stop();
   }, [store]);
   useEffect(() => store.setActive(activeId), [store, activeId]);
+  // The tab title shows the unread total, so a background tab says there is something to read.
+  const total = store.totalUnread();
+  useEffect(() => {
+    document.title = total > 0 ? `(${total > 999 ? "999+" : total}) Natter` : "Natter";
+  }, [total]);
+  useEffect(() => () => void (document.title = "Natter"), []);
 
   const banner =
     store.offline || store.live === "reconnecting" ? (
@@ -233,7 +239,7 @@ function ThreadList({ store, activeId, onOpen }: { store: ChatStore; activeId: s
 }
 
 function ThreadRow({ thread, active, onOpen }: { thread: ThreadSummary; active: boolean; onOpen: (id: string) => void }) {
-  const label = `${thread.topic || "Untitled"}${thread.unread ? `, ${thread.unread} unread` : ""}${thread.lastMessage ? `, last message from ${thread.lastSender}: ${thread.lastMessage}` : ""}`;
+  const label = `${thread.topic || "Untitled"}${thread.unread ? `, ${thread.unread} unread` : ""}${thread.mentions ? `, ${thread.mentions} mentioning you` : ""}${thread.lastMessage ? `, last message from ${thread.lastSender}: ${thread.lastMessage}` : ""}`;
   return (
     <li>
       <button
@@ -254,6 +260,11 @@ function ThreadRow({ thread, active, onOpen }: { thread: ThreadSummary; active: 
           </span>
           <span class="thread-line">
             <span class="thread-preview">{thread.lastMessage ? `${thread.lastSender}: ${thread.lastMessage}` : "No messages yet"}</span>
+            {thread.mentions > 0 && (
+              <span class="mention-badge" title={`${thread.mentions} mentioning you`}>
+                @
+              </span>
+            )}
             {thread.unread > 0 && <span class="unread-badge">{thread.unread > 99 ? "99+" : thread.unread}</span>}
           </span>
         </span>

@@ -1,4 +1,5 @@
-// ChatStore: one signed-in user's ChatClient, the thread list (last activity, last message, unread count),
+// ChatStore: one signed-in user's ChatClient, the thread list (last activity, last message, unread and mention
+// counts from Natter's extension, kept current by realtime events),
 // the realtime connection state, and a fan-out of realtime events to the open conversation. After a lost
 // connection (or the browser coming back online) it re-reads the thread list and asks the conversation to
 // re-read its latest page, so nothing sent meanwhile is missed.
@@ -7,7 +8,7 @@ import type { ChatEventMap, ChatMessage, ChatThreadClient, ChatThreadItem } from
 import { AzureCommunicationTokenCredential } from "@natter/communication-common";
 import type { Session } from "./session";
 import { ENDPOINT, INSECURE, saveSession, signIn } from "./session";
-import { errorMessage, isUserMessage, messageFromEvent, previewText, rawId } from "./model";
+import { errorMessage, messageFromEvent, previewText, rawId } from "./model";
 
 /** connecting: first connection; live: events flow; reconnecting: lost, retrying. */
 export type LiveState = "connecting" | "live" | "reconnecting";
@@ -20,19 +21,14 @@ export interface ThreadSummary {
   lastMessage?: string;
   lastSender?: string;
   unread: number;
+  /** Unread messages that mention the user. */
+  mentions: number;
 }
 
 /** What the open conversation hears: SDK events of its thread, and "resync" after a reconnect. */
 export type ThreadEvent =
   | { [K in keyof ChatEventMap]: { name: K; payload: ChatEventMap[K] } }[Exclude<keyof ChatEventMap, "realTimeNotificationConnected" | "realTimeNotificationDisconnected">]
   | { name: "resync"; payload: undefined };
-
-const SUMMARY_PAGE = 20;
-
-async function firstPage<T>(pages: AsyncIterableIterator<T[]>): Promise<T[]> {
-  const first = await pages.next();
-  return first.done ? [] : first.value;
-}
 
 export class ChatStore {
   readonly client: ChatClient;
@@ -145,6 +141,10 @@ export class ChatStore {
     await this.loadThreads();
   }
 
+  /**
+   * Reads the thread list with the user's unread counts and last messages (one request per 100 threads: the
+   * SDK's listChatThreads calls Natter's extension route, docs/extensions.md).
+   */
   async loadThreads(): Promise<void> {
     try {
       const items: ChatThreadItem[] = [];
@@ -152,9 +152,10 @@ export class ChatStore {
         if (!item.deletedOn) items.push(item);
         if (items.length >= 200) break;
       }
+      if (this.stopped) return;
       const ids = new Set(items.map((t) => t.id));
       for (const id of this.threads.keys()) if (!ids.has(id)) this.threads.delete(id);
-      await Promise.all(items.map((item) => this.refreshSummary(item.id, item)));
+      for (const item of items) this.threads.set(item.id, this.summaryOf(item));
       this.threadsError = undefined;
     } catch (error) {
       if (this.stopped) return;
@@ -164,42 +165,37 @@ export class ChatStore {
     this.changed();
   }
 
-  /** Reads a thread's latest messages and the user's read receipt: last message and unread count. */
-  async refreshSummary(threadId: string, item?: Pick<ChatThreadItem, "topic" | "lastMessageReceivedOn">): Promise<void> {
-    const client = this.thread(threadId);
-    try {
-      const [page, receipts, topic] = await Promise.all([
-        firstPage(client.listMessages({ maxPageSize: SUMMARY_PAGE }).byPage()),
-        firstPage(client.listReadReceipts().byPage()),
-        item ? Promise.resolve(item.topic) : client.getProperties().then((p) => p.topic),
-      ]);
-      if (this.stopped) return;
-      const last = page.find(isUserMessage);
-      const mine = receipts.find((r) => rawId(r.sender) === this.me);
-      const readMessage = mine ? page.find((m) => m.id === mine.chatMessageId) : undefined;
-      const unreadMessages = page.filter((m) => {
-        if (!isUserMessage(m) || m.deletedOn || rawId(m.sender) === this.me) return false;
-        if (!mine) return true;
-        if (readMessage) return Number(m.sequenceId) > Number(readMessage.sequenceId);
-        return m.createdOn > mine.readOn;
-      });
-      const times = [item?.lastMessageReceivedOn, page[0]?.createdOn].filter((d): d is Date => !!d).map((d) => d.getTime());
-      this.threads.set(threadId, {
-        id: threadId,
-        topic,
-        lastActivity: times.length ? new Date(Math.max(...times)) : undefined,
-        lastMessageId: last?.id,
-        lastMessage: last ? previewText(last) : undefined,
-        lastSender: last ? this.senderName(last) : undefined,
-        unread: this.isReading(threadId) ? 0 : unreadMessages.length,
-      });
-    } catch (error) {
-      // 403/404: no longer a participant, or the thread is gone.
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status === 403 || status === 404) this.threads.delete(threadId);
-      else throw error;
-    }
-    this.changed();
+  private summaryOf(item: ChatThreadItem): ThreadSummary {
+    const last = item.lastMessage;
+    const reading = this.isReading(item.id);
+    const times = [item.lastMessageReceivedOn, last?.createdOn].filter((d): d is Date => !!d).map((d) => d.getTime());
+    return {
+      id: item.id,
+      topic: item.topic,
+      lastActivity: times.length ? new Date(Math.max(...times)) : this.threads.get(item.id)?.lastActivity,
+      lastMessageId: last?.id,
+      lastMessage: last?.preview,
+      lastSender: last ? (rawId(last.sender) === this.me ? "You" : last.senderDisplayName || "Someone") : undefined,
+      unread: reading ? 0 : (item.unreadCount ?? 0),
+      mentions: reading ? 0 : (item.unreadMentionCount ?? 0),
+    };
+  }
+
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Re-reads the thread list soon (several changes in a burst share one request). */
+  refreshSummary(_threadId?: string): void {
+    if (this.refreshTimer !== undefined || this.stopped) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      void this.loadThreads();
+    }, 150);
+  }
+
+  /** Unread messages over all conversations (the tab title shows it). */
+  totalUnread(): number {
+    let total = 0;
+    for (const t of this.threads.values()) total += t.unread;
+    return total;
   }
 
   private senderName(m: ChatMessage): string {
@@ -219,8 +215,9 @@ export class ChatStore {
 
   markRead(threadId: string): void {
     const summary = this.threads.get(threadId);
-    if (summary && summary.unread !== 0) {
+    if (summary && (summary.unread !== 0 || summary.mentions !== 0)) {
       summary.unread = 0;
+      summary.mentions = 0;
       this.changed();
     }
   }
@@ -282,17 +279,22 @@ export class ChatStore {
     c.on("chatMessageReceived", (e) => {
       const summary = this.threads.get(e.threadId);
       if (!summary) {
-        void this.refreshSummary(e.threadId);
+        this.refreshSummary(e.threadId);
       } else {
         const message = messageFromEvent(e);
         this.noteMessage(e.threadId, message);
-        if (rawId(e.sender) !== this.me && !this.isReading(e.threadId)) summary.unread++;
+        if (rawId(e.sender) !== this.me && !this.isReading(e.threadId)) {
+          summary.unread++;
+          if (e.mentioned) summary.mentions++;
+        }
         this.changed();
       }
       this.forward({ name: "chatMessageReceived", payload: e });
     });
     c.on("chatMessageEdited", (e) => {
       const summary = this.threads.get(e.threadId);
+      // An edit may add or remove a mention of the user.
+      if (rawId(e.sender) !== this.me && !this.isReading(e.threadId)) this.refreshSummary(e.threadId);
       if (summary?.lastMessageId === e.id) {
         summary.lastMessage = previewText({ ...messageFromEvent(e), editedOn: e.editedOn });
         this.changed();
@@ -300,13 +302,23 @@ export class ChatStore {
       this.forward({ name: "chatMessageEdited", payload: e });
     });
     c.on("chatMessageDeleted", (e) => {
-      if (this.threads.get(e.threadId)?.lastMessageId === e.id) void this.refreshSummary(e.threadId);
+      // The last message or an unread one may be gone: the counts come from the server.
+      if (rawId(e.sender) !== this.me || this.threads.get(e.threadId)?.lastMessageId === e.id) this.refreshSummary(e.threadId);
       this.forward({ name: "chatMessageDeleted", payload: e });
     });
     c.on("typingIndicatorReceived", (e) => this.forward({ name: "typingIndicatorReceived", payload: e }));
     c.on("readReceiptReceived", (e) => this.forward({ name: "readReceiptReceived", payload: e }));
+    // The user read in another tab (or here): the server's new counts.
+    c.on("unreadCountChanged", (e) => {
+      const summary = this.threads.get(e.threadId);
+      if (summary && (summary.unread !== e.unreadCount || summary.mentions !== e.unreadMentionCount)) {
+        summary.unread = this.isReading(e.threadId) ? 0 : e.unreadCount;
+        summary.mentions = this.isReading(e.threadId) ? 0 : e.unreadMentionCount;
+        this.changed();
+      }
+    });
     c.on("chatThreadCreated", (e) => {
-      void this.refreshSummary(e.threadId, { topic: e.properties.topic, lastMessageReceivedOn: e.createdOn });
+      this.refreshSummary(e.threadId);
       this.forward({ name: "chatThreadCreated", payload: e });
     });
     c.on("chatThreadDeleted", (e) => {
@@ -318,7 +330,7 @@ export class ChatStore {
       this.forward({ name: "chatThreadPropertiesUpdated", payload: e });
     });
     c.on("participantsAdded", (e) => {
-      if (!this.threads.has(e.threadId) && e.participantsAdded.some((p) => rawId(p.id) === this.me)) void this.refreshSummary(e.threadId);
+      if (!this.threads.has(e.threadId) && e.participantsAdded.some((p) => rawId(p.id) === this.me)) this.refreshSummary(e.threadId);
       this.forward({ name: "participantsAdded", payload: e });
     });
     c.on("participantsRemoved", (e) => {

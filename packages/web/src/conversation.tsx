@@ -1,22 +1,22 @@
-// One conversation: messages (paged, older pages on scroll), own-message edit/delete, system messages,
-// typing indicator, "seen by" from read receipts, composer, topic edit, participants panel, leave.
+// One conversation: its state and effects (messages paged, older pages on scroll, realtime events, typing,
+// read receipts, own actions) and its layout. The pieces live beside it: message-item.tsx (a message),
+// composer.tsx and mention-picker.tsx (writing, @mentions), conversation-header.tsx (title, topic edit),
+// people-panel.tsx (participants), seen-by.ts ("seen by").
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { ComponentChildren, RefObject } from "preact";
 import type { ChatMessage, ChatParticipant, PageSettings } from "@natter/communication-chat";
 import type { ChatStore, ThreadEvent } from "./chat-store";
 import { useStore } from "./hooks";
-import { useDirectory } from "./new-thread";
-import { errorMessage, fullTime, initials, isUserMessage, mergeMessages, messageFromEvent, rawId, sanitizeHtml, shortTime } from "./model";
+import { errorMessage, isUserMessage, mergeMessages, messageFromEvent, rawId } from "./model";
 import { continuesGroup } from "./grouping";
-import { linkify } from "./linkify";
+import { Composer } from "./composer";
+import { ConversationHeader, TopicEditor } from "./conversation-header";
+import { MessageItem, SystemMessage } from "./message-item";
+import { PeoplePanel } from "./people-panel";
+import type { Receipt } from "./seen-by";
+import { computeSeenBy } from "./seen-by";
 
 const PAGE_SIZE = 30;
 const TYPING_SHOWN_MS = 8000;
-
-interface Receipt {
-  messageId: string;
-  readOn: Date;
-}
 
 interface Props {
   store: ChatStore;
@@ -259,10 +259,10 @@ export function Conversation({ store, threadId, onClose }: Props) {
     if (store.live !== "live") await Promise.all([loadLatest(false), loadReceipts()]);
   };
 
-  const send = async (text: string): Promise<boolean> => {
+  const send = async (content: string, type: "text" | "html"): Promise<boolean> => {
     try {
       atBottom.current = true;
-      const result = await client.sendMessage({ content: text }, { senderDisplayName: store.session.displayName, type: "text" });
+      const result = await client.sendMessage({ content }, { senderDisplayName: store.session.displayName, type });
       await afterOwnAction(result.id);
       return true;
     } catch (e) {
@@ -285,7 +285,7 @@ export function Conversation({ store, threadId, onClose }: Props) {
     try {
       await client.deleteMessage(id);
       setMessages((current) => current.map((m) => (m.id === id ? { ...m, deletedOn: new Date() } : m)));
-      if (store.threads.get(threadId)?.lastMessageId === id) void store.refreshSummary(threadId);
+      if (store.threads.get(threadId)?.lastMessageId === id) store.refreshSummary(threadId);
       await afterOwnAction();
     } catch (e) {
       fail(e);
@@ -315,6 +315,12 @@ export function Conversation({ store, threadId, onClose }: Props) {
     map.set(me, store.session.displayName);
     return map;
   }, [participants, messages, me, store.session.displayName]);
+
+  /** The other participants, for the composer's @-picker. */
+  const mentionable = useMemo(
+    () => participants.flatMap((p) => (rawId(p.id) && rawId(p.id) !== me ? [{ id: rawId(p.id)!, name: p.displayName || "Someone" }] : [])),
+    [participants, me],
+  );
 
   const seenBy = useMemo(() => computeSeenBy(messages, receipts, me, names), [messages, receipts, me, names]);
 
@@ -411,6 +417,7 @@ export function Conversation({ store, threadId, onClose }: Props) {
                 <MessageItem
                   key={m.id}
                   message={m}
+                  me={me}
                   own={rawId(m.sender) === me}
                   continued={continuesGroup(messages[i - 1], m)}
                   seenBy={seenBy?.messageId === m.id ? seenBy.names : undefined}
@@ -447,7 +454,7 @@ export function Conversation({ store, threadId, onClose }: Props) {
       <p class="typing" aria-live="polite">
         {typingNames.length === 1 ? `${typingNames[0]} is typing…` : typingNames.length > 1 ? `${typingNames.join(", ")} are typing…` : ""}
       </p>
-      <Composer inputRef={composer} onSend={send} onTyping={() => void client.sendTypingNotification({ senderDisplayName: store.session.displayName }).catch(() => undefined)} />
+      <Composer inputRef={composer} onSend={send} people={mentionable} onTyping={() => void client.sendTypingNotification({ senderDisplayName: store.session.displayName }).catch(() => undefined)} />
     </section>
   );
 }
@@ -456,379 +463,4 @@ function withoutKey<K, V>(map: Map<K, V>, key: K): Map<K, V> {
   const next = new Map(map);
   next.delete(key);
   return next;
-}
-
-/** "Seen by" belongs under the user's newest own message: everyone else whose receipt reaches it. */
-function computeSeenBy(messages: ChatMessage[], receipts: Map<string, Receipt>, me: string, names: Map<string, string>): { messageId: string; names: string[] } | undefined {
-  let ownIndex = -1;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
-    if (isUserMessage(m) && !m.deletedOn && rawId(m.sender) === me) {
-      ownIndex = i;
-      break;
-    }
-  }
-  if (ownIndex < 0) return undefined;
-  const own = messages[ownIndex];
-  const seen: string[] = [];
-  for (const [reader, receipt] of receipts) {
-    if (reader === me) continue;
-    const index = messages.findIndex((m) => m.id === receipt.messageId);
-    const reaches = index >= 0 ? index >= ownIndex : receipt.readOn >= own.createdOn;
-    if (reaches) seen.push(names.get(reader) ?? "Someone");
-  }
-  return seen.length ? { messageId: own.id, names: seen.sort() } : undefined;
-}
-
-function ConversationHeader({ title, onClose, children }: { title: string; onClose: () => void; children?: ComponentChildren }) {
-  return (
-    <header class="conversation-header">
-      <button type="button" class="ghost back" onClick={onClose} aria-label="Back to conversations">
-        ‹ Back
-      </button>
-      {children ?? <h2 class="conversation-title">{title}</h2>}
-    </header>
-  );
-}
-
-function TopicEditor({ topic, onSave, onCancel }: { topic: string; onSave: (t: string) => Promise<void>; onCancel: () => void }) {
-  const [value, setValue] = useState(topic);
-  const input = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    input.current?.focus();
-    input.current?.select();
-  }, []);
-  return (
-    <form
-      class="topic-editor"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (value.trim()) void onSave(value.trim());
-      }}
-    >
-      <input
-        ref={input}
-        value={value}
-        maxLength={250}
-        aria-label="Topic"
-        onInput={(e) => setValue(e.currentTarget.value)}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") {
-            e.preventDefault();
-            onCancel();
-          }
-        }}
-      />
-      <button type="submit" class="primary">
-        Save
-      </button>
-      <button type="button" onClick={onCancel}>
-        Cancel
-      </button>
-    </form>
-  );
-}
-
-interface MessageProps {
-  message: ChatMessage;
-  own: boolean;
-  /** Follows a message from the same sender: no avatar, and the name only for screen readers. */
-  continued: boolean;
-  seenBy: string[] | undefined;
-  editing: boolean;
-  onEdit: () => void;
-  onCancelEdit: () => void;
-  onSave: (text: string) => Promise<void>;
-  onDelete: () => Promise<void>;
-}
-
-function MessageItem({ message: m, own, continued, seenBy, editing, onEdit, onCancelEdit, onSave, onDelete }: MessageProps) {
-  const [confirmDelete, setConfirmDelete] = useState(false);
-  const html = useMemo(() => (m.type === "html" && !m.deletedOn ? sanitizeHtml(m.content?.message ?? "") : undefined), [m.type, m.deletedOn, m.content?.message]);
-  const editButton = useRef<HTMLButtonElement>(null);
-  const sender = own ? "You" : (m.senderDisplayName ?? "Someone");
-  return (
-    <li class={`message ${own ? "own" : "other"}${continued ? " continued" : ""}${m.deletedOn ? " deleted" : ""}`} data-message-id={m.id}>
-      {!own &&
-        (continued ? (
-          <span class="avatar-gap" aria-hidden="true" />
-        ) : (
-          <span class="avatar small" aria-hidden="true">
-            {initials(m.senderDisplayName)}
-          </span>
-        ))}
-      <div class="bubble">
-        <div class="meta">
-          <span class={continued ? "sender visually-hidden" : "sender"}>{sender}</span>
-          <time dateTime={m.createdOn.toISOString()} title={fullTime(m.createdOn)}>
-            {shortTime(m.createdOn)}
-          </time>
-          {m.editedOn && !m.deletedOn && <span class="edited">(edited)</span>}
-        </div>
-        {m.deletedOn ? (
-          <p class="content deleted-text">This message was deleted.</p>
-        ) : editing ? (
-          <EditBox initial={m.content?.message ?? ""} onSave={onSave} onCancel={onCancelEdit} />
-        ) : html !== undefined ? (
-          <div class="content html" dangerouslySetInnerHTML={{ __html: html }} />
-        ) : (
-          <p class="content">{linkify(m.content?.message ?? "")}</p>
-        )}
-        {own && !m.deletedOn && !editing && (
-          <div class="actions">
-            {confirmDelete ? (
-              <>
-                <span>Delete this message?</span>
-                <button type="button" class="danger" onClick={() => void onDelete()}>
-                  Delete
-                </button>
-                <button
-                  type="button"
-                  onClick={() => {
-                    setConfirmDelete(false);
-                    editButton.current?.focus();
-                  }}
-                >
-                  Keep
-                </button>
-              </>
-            ) : (
-              <>
-                {m.type === "text" && (
-                  <button type="button" class="ghost" ref={editButton} onClick={onEdit} aria-label={`Edit message: ${m.content?.message ?? ""}`}>
-                    Edit
-                  </button>
-                )}
-                <button type="button" class="ghost" onClick={() => setConfirmDelete(true)} aria-label={`Delete message: ${m.content?.message ?? ""}`}>
-                  Delete
-                </button>
-              </>
-            )}
-          </div>
-        )}
-        {seenBy && <p class="seen-by">Seen by {seenBy.join(", ")}</p>}
-      </div>
-    </li>
-  );
-}
-
-function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => Promise<void>; onCancel: () => void }) {
-  const [value, setValue] = useState(initial);
-  const area = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => {
-    const el = area.current;
-    if (el) {
-      el.focus();
-      el.setSelectionRange(el.value.length, el.value.length);
-    }
-  }, []);
-  const save = () => {
-    const text = value.trim();
-    if (!text) return;
-    if (text === initial) onCancel();
-    else void onSave(text);
-  };
-  return (
-    <div class="edit-box">
-      <textarea
-        ref={area}
-        value={value}
-        rows={2}
-        aria-label="Edit message"
-        onInput={(e) => setValue(e.currentTarget.value)}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") {
-            e.preventDefault();
-            onCancel();
-          } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-            e.preventDefault();
-            save();
-          }
-        }}
-      />
-      <div class="actions">
-        <button type="button" class="primary" onClick={save}>
-          Save
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-        <span class="muted hint">Enter to save, Escape to cancel</span>
-      </div>
-    </div>
-  );
-}
-
-function SystemMessage({ message: m, names, me }: { message: ChatMessage; names: Map<string, string>; me: string }) {
-  const nameOf = (id: string | undefined, fallback?: string) => (id === me ? "You" : ((id && names.get(id)) ?? fallback ?? "Someone"));
-  const initiatorId = rawId(m.content?.initiator);
-  const initiator = nameOf(initiatorId);
-  const people = (m.content?.participants ?? []).map((p) => ({ id: rawId(p.id), name: nameOf(rawId(p.id), p.displayName) }));
-  const others = people.filter((p) => p.id !== initiatorId);
-  let text: string;
-  switch (m.type) {
-    case "participantAdded":
-      text = others.length === 0 ? `${initiator} joined` : `${initiator} added ${others.map((p) => p.name).join(", ")}`;
-      break;
-    case "participantRemoved":
-      text = others.length === 0 ? `${initiator} left` : `${initiator} removed ${others.map((p) => p.name).join(", ")}`;
-      break;
-    case "topicUpdated":
-      text = `${initiator} changed the topic to “${m.content?.topic ?? ""}”`;
-      break;
-    default:
-      text = m.type;
-  }
-  return (
-    <li class="system-message" data-message-id={m.id}>
-      <span>{text}</span> <time dateTime={m.createdOn.toISOString()}>{shortTime(m.createdOn)}</time>
-    </li>
-  );
-}
-
-function Composer({ onSend, onTyping, inputRef }: { onSend: (text: string) => Promise<boolean>; onTyping: () => void; inputRef: RefObject<HTMLTextAreaElement | null> }) {
-  const [value, setValue] = useState("");
-  const [sending, setSending] = useState(false);
-  useEffect(() => inputRef.current?.focus(), [inputRef]);
-  const submit = async () => {
-    const text = value.trim();
-    if (!text || sending) return;
-    setSending(true);
-    setValue("");
-    const ok = await onSend(text);
-    if (!ok) setValue(text);
-    setSending(false);
-    inputRef.current?.focus();
-  };
-  return (
-    <form
-      class="composer"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void submit();
-      }}
-    >
-      <textarea
-        ref={inputRef}
-        value={value}
-        rows={1}
-        placeholder="Write a message"
-        aria-label="Message"
-        onInput={(e) => {
-          setValue(e.currentTarget.value);
-          if (e.currentTarget.value.trim()) onTyping();
-        }}
-        onKeyDown={(e) => {
-          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-            e.preventDefault();
-            void submit();
-          }
-        }}
-      />
-      <button type="submit" class="primary" disabled={sending || !value.trim()}>
-        Send
-      </button>
-    </form>
-  );
-}
-
-interface PeopleProps {
-  store: ChatStore;
-  threadId: string;
-  participants: ChatParticipant[];
-  onClose: () => void;
-  onChanged: () => void;
-  onLeave: () => void;
-  fail: (e: unknown) => void;
-}
-
-function PeoplePanel({ store, threadId, participants, onClose, onChanged, onLeave, fail }: PeopleProps) {
-  const { users, error } = useDirectory(store);
-  const [toAdd, setToAdd] = useState("");
-  const [busy, setBusy] = useState(false);
-  const client = store.thread(threadId);
-  const inThread = new Set(participants.map((p) => rawId(p.id)));
-  const candidates = (users ?? []).filter((u) => !inThread.has(u.userId));
-  const act = async (action: () => Promise<unknown>) => {
-    setBusy(true);
-    try {
-      await action();
-      onChanged();
-    } catch (e) {
-      fail(e);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <aside class="people" id="people-panel" aria-label="People in this conversation">
-      <div class="people-head">
-        <h3>People</h3>
-        <button type="button" class="ghost" onClick={onClose} aria-label="Close people panel">
-          Close
-        </button>
-      </div>
-      <ul class="people-list">
-        {participants.map((p) => {
-          const id = rawId(p.id);
-          const mine = id === store.me;
-          return (
-            <li key={id}>
-              <span class="avatar small" aria-hidden="true">
-                {initials(p.displayName)}
-              </span>
-              <span class="person-name">
-                {p.displayName ?? id}
-                {mine && <span class="muted"> (you)</span>}
-              </span>
-              {mine ? (
-                <button type="button" class="ghost" onClick={onLeave}>
-                  Leave
-                </button>
-              ) : (
-                <button type="button" class="ghost" disabled={busy} aria-label={`Remove ${p.displayName ?? id}`} onClick={() => void act(() => client.removeParticipant(p.id))}>
-                  Remove
-                </button>
-              )}
-            </li>
-          );
-        })}
-      </ul>
-      <form
-        class="add-person"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const user = candidates.find((u) => u.userId === toAdd);
-          if (!user) return;
-          void act(async () => {
-            const result = await client.addParticipants({
-              participants: [{ id: { communicationUserId: user.userId }, displayName: user.displayName, shareHistoryTime: new Date(0) }],
-            });
-            if (result.invalidParticipants?.length) throw new Error(`Could not add ${user.displayName}.`);
-            setToAdd("");
-          });
-        }}
-      >
-        <label for="add-person">Add someone</label>
-        {error && <p class="error">{error}</p>}
-        {users === undefined && !error && <p class="placeholder">Loading people…</p>}
-        {users && candidates.length === 0 && <p class="placeholder">Everyone in the directory is already here.</p>}
-        {candidates.length > 0 && (
-          <div class="row">
-            <select id="add-person" value={toAdd} onChange={(e) => setToAdd(e.currentTarget.value)}>
-              <option value="">Choose a person…</option>
-              {candidates.map((u) => (
-                <option key={u.userId} value={u.userId}>
-                  {u.displayName}
-                </option>
-              ))}
-            </select>
-            <button type="submit" class="primary" disabled={busy || !toAdd}>
-              Add
-            </button>
-          </div>
-        )}
-      </form>
-    </aside>
-  );
 }

@@ -93,9 +93,14 @@ let hooked = false;
  * console errors): style attributes and elements, and images that are not same-origin or data: URLs.
  * Links open in a new tab without referrer.
  */
-export function sanitizeHtml(html: string): string {
+export function sanitizeHtml(html: string, me?: string): string {
   if (!hooked) {
     hooked = true;
+    // A mention keeps its id through sanitizing in an attribute only mention tags may carry (see withMentions).
+    DOMPurify.addHook("beforeSanitizeAttributes", (node) => {
+      if (node.nodeName === "MSFT-MENTION") node.setAttribute(MENTION_ID_ATTR, node.getAttribute("id") ?? "");
+      else if (node.hasAttribute?.(MENTION_ID_ATTR)) node.removeAttribute(MENTION_ID_ATTR);
+    });
     DOMPurify.addHook("afterSanitizeAttributes", (node) => {
       if (node.tagName === "A") {
         node.setAttribute("target", "_blank");
@@ -113,12 +118,31 @@ export function sanitizeHtml(html: string): string {
       }
     });
   }
-  return DOMPurify.sanitize(defuseHandlers(html), {
+  const config = {
     USE_PROFILES: { html: true },
     ALLOW_DATA_ATTR: false,
     FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select"],
     FORBID_ATTR: ["style", "class", "id"],
-  });
+  };
+  if (me === undefined || !/msft-mention/i.test(html)) return DOMPurify.sanitize(defuseHandlers(html), config);
+  return withMentions(DOMPurify.sanitize(defuseHandlers(html), { ...config, ADD_TAGS: ["msft-mention"], ADD_ATTR: [MENTION_ID_ATTR] }), me);
+}
+
+const MENTION_ID_ATTR = "natter-mention-id";
+
+/**
+ * Sanitized html whose `<msft-mention>` tags become highlighted spans (`mention`, plus `mention-me` for the
+ * user): classes are set here, after sanitizing, on elements this code creates.
+ */
+function withMentions(sanitized: string, me: string): string {
+  const doc = new DOMParser().parseFromString(`<body>${sanitized}</body>`, "text/html");
+  for (const tag of [...doc.body.querySelectorAll("msft-mention")]) {
+    const span = doc.createElement("span");
+    span.className = tag.getAttribute(MENTION_ID_ATTR) === me ? "mention mention-me" : "mention";
+    span.textContent = `@${tag.textContent ?? ""}`;
+    tag.replaceWith(span);
+  }
+  return doc.body.innerHTML;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });

@@ -67,7 +67,7 @@ export function NewThreadDialog({ store, onClose }: { store: ChatStore; onClose:
       if (result.invalidParticipants?.length) {
         setError(`Some people could not be added: ${result.invalidParticipants.map((p) => p.target ?? p.message).join(", ")}`);
       }
-      await store.refreshSummary(id, { topic: topic.trim() });
+      await store.loadThreads();
       dialog.current?.close();
       onClose(id);
     } catch (e) {

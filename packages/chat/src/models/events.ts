@@ -15,6 +15,7 @@ export type ChatEventId =
   | "chatThreadPropertiesUpdated"
   | "participantsAdded"
   | "participantsRemoved"
+  | "unreadCountChanged"
   | "realTimeNotificationConnected"
   | "realTimeNotificationDisconnected";
 
@@ -78,6 +79,10 @@ export interface ChatMessageReceivedEvent extends BaseChatMessageEvent {
   metadata: Record<string, string>;
   /** Attachments. */
   attachments?: ChatAttachment[];
+  /** Natter extension: who an html message mentions (absent when nobody). */
+  mentions?: CommunicationIdentifierKind[];
+  /** Natter extension: true when the recipient is one of `mentions` (absent otherwise). */
+  mentioned?: boolean;
 }
 
 /** A message was edited. */
@@ -164,6 +169,20 @@ export interface ParticipantsRemovedEvent extends BaseChatThreadEvent {
   removedBy: ChatEventParticipant;
 }
 
+/** Natter extension: the user's unread counts of a thread changed through the user's own read receipt. */
+export interface UnreadCountChangedEvent {
+  /** The thread. */
+  threadId: string;
+  /** The user (the recipient of the event). */
+  recipient: CommunicationIdentifierKind;
+  /** The new unread count (see ChatThreadItem.unreadCount). */
+  unreadCount: number;
+  /** The new count of unread messages that mention the user. */
+  unreadMentionCount: number;
+  /** When the counts changed. */
+  changedOn: Date;
+}
+
 /** Maps each event name to its payload (`void` for the two connection events). */
 export interface ChatEventMap {
   /** See {@link ChatMessageReceivedEvent}. */
@@ -186,6 +205,8 @@ export interface ChatEventMap {
   participantsAdded: ParticipantsAddedEvent;
   /** See {@link ParticipantsRemovedEvent}. */
   participantsRemoved: ParticipantsRemovedEvent;
+  /** See {@link UnreadCountChangedEvent} (Natter extension). */
+  unreadCountChanged: UnreadCountChangedEvent;
   /** The realtime connection is (re)established. */
   realTimeNotificationConnected: void;
   /** The realtime connection was lost. */

@@ -15,6 +15,7 @@ import type {
   ChatThreadProperties,
   CreateChatThreadResult,
 } from "./models.js";
+import { mentionsOf } from "./mentions.js";
 
 const toDate = (value: string): Date => new Date(value);
 
@@ -124,6 +125,21 @@ export function fromWireAddParticipantsResult(wire: Wire.AddChatParticipantsResu
  * Wire thread list item → SDK item.
  * @param wire - The wire item.
  */
+/**
+ * Wire thread item of the extension route (GET /natter/chat/threads) → SDK item with unread counts.
+ * @param wire - The wire item.
+ */
+export function fromWireNatterThreadItem(wire: Wire.NatterChatThreadItem): ChatThreadItem {
+  const { lastMessage, ...item } = wire;
+  const result = fromWireThreadItem(item);
+  if (lastMessage) {
+    const { senderCommunicationIdentifier, createdOn, ...rest } = lastMessage;
+    result.lastMessage = { ...rest, createdOn: toDate(createdOn) };
+    if (senderCommunicationIdentifier) result.lastMessage.sender = fromWireIdentifier(senderCommunicationIdentifier);
+  }
+  return result;
+}
+
 export function fromWireThreadItem(wire: Wire.ChatThreadItem): ChatThreadItem {
   const { deletedOn, lastMessageReceivedOn, ...rest } = wire;
   const result: ChatThreadItem = { ...rest };
@@ -150,6 +166,7 @@ export function fromWireMessage(wire: Wire.ChatMessage): ChatMessage {
   const { content, senderCommunicationIdentifier, createdOn, deletedOn, editedOn, ...rest } = wire;
   const result: ChatMessage = { ...rest, createdOn: toDate(createdOn) };
   if (content) result.content = fromWireContent(content);
+  if (String(wire.type).toLowerCase() === "html") result.mentions = mentionsOf(content?.message ?? "");
   if (senderCommunicationIdentifier) result.sender = fromWireIdentifier(senderCommunicationIdentifier);
   if (deletedOn !== undefined) result.deletedOn = toDate(deletedOn);
   if (editedOn !== undefined) result.editedOn = toDate(editedOn);

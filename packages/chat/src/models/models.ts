@@ -81,6 +81,29 @@ export interface ChatThreadItem {
   deletedOn?: Date;
   /** When the last message arrived. */
   readonly lastMessageReceivedOn?: Date;
+  /**
+   * Natter extension: text and html messages from others after the user's read receipt, within the user's shared
+   * history, not deleted (at most 999). Set by listChatThreads.
+   */
+  unreadCount?: number;
+  /** Natter extension: how many of the unread messages mention the user (at most 999). Set by listChatThreads. */
+  unreadMentionCount?: number;
+  /** Natter extension: the newest text or html message the user can see (absent when there is none). */
+  lastMessage?: ChatThreadLastMessage;
+}
+
+/** Natter extension: a thread's newest text or html message, as a preview. */
+export interface ChatThreadLastMessage {
+  /** Message id. */
+  id: string;
+  /** The sender. */
+  sender?: CommunicationIdentifierKind;
+  /** Display name of the sender. */
+  senderDisplayName: string;
+  /** Short plain text (html as its text, at most 120 characters). */
+  preview: string;
+  /** When the message was sent. */
+  createdOn: Date;
 }
 
 /** A participant of a chat thread. */
@@ -133,6 +156,11 @@ export interface ChatMessage {
   editedOn?: Date;
   /** Message metadata. */
   metadata?: Record<string, string>;
+  /**
+   * Natter extension: who an html message mentions (`<msft-mention id="{rawId}">` tags of its content, which the
+   * service keeps for participants only); absent on other message types.
+   */
+  mentions?: CommunicationIdentifierKind[];
 }
 
 /** A read receipt: the latest message a participant has read. */

@@ -16,6 +16,8 @@ import { CHAT_EVENT } from "./events.js";
 import { belongsToResource } from "./identifiers.js";
 import { newImageId, sniffImageType } from "./images.js";
 import { LIMITS, checkContent, checkLength, checkMetadata, isStorableId } from "./limits.js";
+import { mayHaveMentions, parseMentions } from "./mentions.js";
+import { COUNTED_MESSAGE_TYPES, UNREAD_COUNT_LIMIT } from "./unread.js";
 
 /** Where a thread list page continues: its last item (see ThreadPageQuery). */
 export type ThreadCursor = NonNullable<ThreadPageQuery["after"]>;
@@ -249,6 +251,7 @@ export class ChatService {
       const { thread } = await this.access(tx, caller, threadId, true);
       const now = this.now();
       const body: MessageRecord["body"] = { message: input.content };
+      if (input.type === "html" && mayHaveMentions(input.content)) await applyMentions(tx, threadId, body, now);
       if (input.attachments && input.attachments.length > 0) body.attachments = await resolveAttachments(tx, threadId, input.attachments);
       const id = tick(thread, now);
       const record: MessageRecord = {
@@ -298,7 +301,11 @@ export class ChatService {
       if (!message || message.createdAt < participant.shareHistoryTime || message.deletedAt !== null) throw notFound("The chat message was not found.");
       if (message.sender !== caller.userId) throw forbidden("Only the sender can edit a message.");
       const now = this.now();
-      if (input.content !== undefined) message.body = { ...message.body, message: input.content };
+      if (input.content !== undefined) {
+        const { mentions: _mentions, ...rest } = message.body;
+        message.body = { ...rest, message: input.content };
+        if (message.type === "html" && mayHaveMentions(input.content)) await applyMentions(tx, threadId, message.body, message.createdAt);
+      }
       if (input.attachments !== undefined) {
         const { attachments: _previous, ...rest } = message.body;
         message.body = input.attachments.length > 0 ? { ...rest, attachments: await resolveAttachments(tx, threadId, input.attachments) } : rest;
@@ -482,6 +489,12 @@ export class ChatService {
       await tx.upsertReadReceipt(receipt);
       const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "readReceiptReceived", threadId, at: now, actor: caller.userId, receipt }, recipients);
+      // The reader's other sessions learn their new counts (one user, one thread: not a per-member cost).
+      const [counts] = await tx.summarizeThreadsForUser({ userId: caller.userId, threadIds: [threadId], types: COUNTED_MESSAGE_TYPES, countLimit: UNREAD_COUNT_LIMIT });
+      events.push({
+        event: { type: "unreadCountChanged", threadId, at: now, actor: caller.userId, unreadCount: counts?.unreadCount ?? 0, unreadMentionCount: counts?.unreadMentionCount ?? 0 },
+        recipients: [caller.userId],
+      });
     });
   }
 
@@ -669,6 +682,18 @@ async function messageRecipients(tx: StoreOps, threadId: string, createdAt: numb
   const windows = await tx.listParticipantWindows(threadId);
   if (windows.latestShareHistoryTime <= createdAt) return windows.ids;
   return windows.ids.filter((_, i) => windows.shareHistoryTimes[i] <= createdAt);
+}
+
+/**
+ * Parses the mentions of an html body (Natter extension, domain/mentions.ts): a mention is valid for a participant
+ * who sees the message (shareHistoryTime at or before `createdAt`); invalid mention tags become their text.
+ */
+async function applyMentions(tx: StoreOps, threadId: string, body: MessageRecord["body"], createdAt: number): Promise<void> {
+  const visible = new Set(await messageRecipients(tx, threadId, createdAt));
+  const parsed = await parseMentions(body.message ?? "", (rawId) => visible.has(rawId));
+  body.message = parsed.content;
+  if (parsed.mentions.length > 0) body.mentions = parsed.mentions;
+  else delete body.mentions;
 }
 
 /** Shape checks of a request's attachments (before any store access). */

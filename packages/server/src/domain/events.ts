@@ -19,9 +19,26 @@ export type ChatEvent =
   | (Base & { type: "chatThreadPropertiesUpdated"; thread: ThreadRecord })
   /** `reason` is set when retention (the thread's policy) purged it; absent: a user deleted it. */
   | (Base & { type: "chatThreadDeleted"; reason?: "deletedByPolicy" })
-  | (Base & { type: "participantsAdded" | "participantsRemoved"; participants: ParticipantSnapshot[] });
+  | (Base & { type: "participantsAdded" | "participantsRemoved"; participants: ParticipantSnapshot[] })
+  /**
+   * Natter extension, ephemeral, to one user (the actor): that user's unread counts of the thread changed through
+   * their own action (a read receipt), so the user's other sessions update their badges. Only Natter's /realtime
+   * protocol carries it (never Trouter).
+   */
+  | (Base & { type: "unreadCountChanged"; unreadCount: number; unreadMentionCount: number });
 
 export type ChatEventType = ChatEvent["type"];
+
+/** Events of Natter's extensions: Natter's /realtime protocol carries them; Trouter (Azure's SDK) never does. */
+export type ExtensionEventType = "unreadCountChanged";
+/** The events ACS defines (what Trouter carries). */
+export type AcsChatEvent = Exclude<ChatEvent, { type: ExtensionEventType }>;
+export type AcsChatEventType = AcsChatEvent["type"];
+
+/** Whether an event is one ACS defines (false for the extensions' events). */
+export function isAcsEvent(event: ChatEvent): event is AcsChatEvent {
+  return event.type !== "unreadCountChanged";
+}
 
 /** Bus message type carrying one ChatEvent to a user's sockets. */
 export const CHAT_EVENT = "chatEvent";

@@ -23,9 +23,13 @@ import { DEMO_PREFIX, demoRoutes } from "./routes/demo.js";
 import type { DirectoryService } from "../domain/directory-service.js";
 import { registerMetrics } from "./plugins/metrics.js";
 import { registerTrouterRoutes } from "../realtime/trouter/routes.js";
+import type { UnreadService } from "../domain/unread.js";
+import { natterThreadRoutes } from "./routes/natter-threads.js";
 
 export interface AppDeps {
   chat: ChatService;
+  /** Natter extension: unread counts and last message (GET /natter/chat/threads); absent: not served. */
+  unread?: UnreadService;
   identity: IdentityService;
   tokens: TokenService;
   accessKey: Uint8Array;
@@ -138,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps.chat);
   imageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
+  if (deps.unread) natterThreadRoutes(app, deps.unread);
   identityRoutes(app, deps.identity, deps.tokens);
   registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now, realtimeRequested: deps.realtimeRequested });
   if (deps.directory) demoRoutes(app, deps.directory, deps.tokens, deps.demoHosts);

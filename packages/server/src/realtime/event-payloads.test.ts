@@ -2,7 +2,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { MessageRecord, ThreadRecord } from "../store/store.js";
-import { toWireEvent } from "./event-payloads.js";
+import { isMentionedIn, toWireEvent } from "./event-payloads.js";
+import { isAcsEvent } from "../domain/events.js";
 
 const alice = "8:acs:r_alice";
 const bob = "8:acs:r_bob";
@@ -69,5 +70,33 @@ describe("toWireEvent", () => {
     assert.deepEqual(receipt.data, {
       threadId: thread.id, sender: model(bob), senderDisplayName: "", recipient: model(alice), chatMessageId: "m1", readOn: "2025-01-02T03:04:05.006Z",
     });
+  });
+});
+
+describe("toWireEvent: Natter extensions", () => {
+  const mentioning: MessageRecord = { ...message, body: { message: `<msft-mention id="${bob}">Bob</msft-mention>`, mentions: [bob] } };
+  it("a message that mentions someone carries mentions; the mentioned recipient also gets mentioned: true", () => {
+    const event = { type: "chatMessageReceived" as const, threadId: thread.id, at, actor: alice, position: 9, message: mentioning };
+    const toBob = toWireEvent(event, bob).data as unknown as Record<string, unknown>;
+    const toAlice = toWireEvent(event, alice).data as unknown as Record<string, unknown>;
+    assert.deepEqual(toBob.mentions, [model(bob)]);
+    assert.equal(toBob.mentioned, true);
+    assert.deepEqual(toAlice.mentions, [model(bob)]);
+    assert.equal("mentioned" in toAlice, false);
+    assert.equal(isMentionedIn(event, bob), true);
+    assert.equal(isMentionedIn(event, alice), false);
+    // No mention: neither field.
+    const plain = toWireEvent({ ...event, message }, bob).data as unknown as Record<string, unknown>;
+    assert.equal("mentions" in plain || "mentioned" in plain, false);
+  });
+
+  it("unreadCountChanged maps to its documented fields and is no ACS event (Trouter never carries it)", () => {
+    const event = { type: "unreadCountChanged" as const, threadId: thread.id, at, actor: bob, unreadCount: 2, unreadMentionCount: 1 };
+    assert.deepEqual(toWireEvent(event, bob), {
+      event: "unreadCountChanged",
+      data: { threadId: thread.id, recipient: model(bob), unreadCount: 2, unreadMentionCount: 1, changedOn: "2025-01-02T03:04:05.006Z" },
+    });
+    assert.equal(isAcsEvent(event), false);
+    assert.equal(isAcsEvent({ type: "chatMessageReceived", threadId: thread.id, at, actor: alice, message }), true);
   });
 });

@@ -40,6 +40,10 @@ interface WireMessageEventBase extends WireUserEventBase {
 export interface WireChatMessageReceived extends WireMessageEventBase {
   message: string;
   metadata: Record<string, string>;
+  /** Natter extension: who an html message mentions (absent when nobody). */
+  mentions?: CommunicationIdentifierModel[];
+  /** Natter extension: true when the recipient is one of `mentions` (absent otherwise). */
+  mentioned?: true;
 }
 export interface WireChatMessageEdited extends WireChatMessageReceived {
   editedOn: string;
@@ -91,6 +95,16 @@ export interface WireParticipantsRemoved extends WireThreadEventBase {
   participantsRemoved: WireEventParticipant[];
 }
 
+/** Natter extension: the recipient's unread counts of a thread changed through their own read receipt. */
+export interface WireUnreadCountChanged {
+  threadId: string;
+  recipient: CommunicationIdentifierModel;
+  unreadCount: number;
+  unreadMentionCount: number;
+  /** RFC 3339: when the counts changed. */
+  changedOn: string;
+}
+
 /** The wire payload of each event type. */
 export interface WireEventPayloads {
   chatMessageReceived: WireChatMessageReceived;
@@ -103,6 +117,7 @@ export interface WireEventPayloads {
   chatThreadDeleted: WireChatThreadDeleted;
   participantsAdded: WireParticipantsAdded;
   participantsRemoved: WireParticipantsRemoved;
+  unreadCountChanged: WireUnreadCountChanged;
 }
 
 /** One event on the wire: its name and payload (a discriminated union on `event`). */
@@ -156,6 +171,18 @@ function messageBase(m: MessageRecord, threadId: string, recipient: string): Wir
   };
 }
 
+/** The mention fields of a message event for `recipient` (none when the message mentions nobody). */
+function mentionFields(m: MessageRecord, recipient: string): Pick<WireChatMessageReceived, "mentions" | "mentioned"> {
+  const mentions = m.body.mentions;
+  if (!mentions || mentions.length === 0) return {};
+  return mentions.includes(recipient) ? { mentions: mentions.map(modelFromRawId), mentioned: true } : { mentions: mentions.map(modelFromRawId) };
+}
+
+/** Whether `recipient`'s form of `event` differs from the shared frame beyond its recipient (it is mentioned). */
+export function isMentionedIn(event: ChatEvent, recipient: string): boolean {
+  return (event.type === "chatMessageReceived" || event.type === "chatMessageEdited") && event.message.body.mentions?.includes(recipient) === true;
+}
+
 /** The wire form of `event` as `recipient` (a raw id) receives it. */
 export function toWireEvent(event: ChatEvent, recipient: string): WireEvent {
   const to = modelFromRawId(recipient);
@@ -163,7 +190,10 @@ export function toWireEvent(event: ChatEvent, recipient: string): WireEvent {
     case "chatMessageReceived":
       return {
         event: event.type,
-        data: { ...messageBase(event.message, event.threadId, recipient), message: event.message.body.message ?? "", metadata: event.message.metadata ?? {} },
+        data: {
+          ...messageBase(event.message, event.threadId, recipient), message: event.message.body.message ?? "", metadata: event.message.metadata ?? {},
+          ...mentionFields(event.message, recipient),
+        },
       };
     case "chatMessageEdited":
       return {
@@ -172,6 +202,7 @@ export function toWireEvent(event: ChatEvent, recipient: string): WireEvent {
           ...messageBase(event.message, event.threadId, recipient),
           message: event.message.body.message ?? "",
           metadata: event.message.metadata ?? {},
+          ...mentionFields(event.message, recipient),
           editedOn: time(event.message.editedAt ?? event.at),
         },
       };
@@ -237,6 +268,11 @@ export function toWireEvent(event: ChatEvent, recipient: string): WireEvent {
           threadId: event.threadId, version: String(event.at), recipient: to, removedOn: time(event.at), removedBy: actor(event.actor, event.participants),
           participantsRemoved: event.participants.map(participant),
         },
+      };
+    case "unreadCountChanged":
+      return {
+        event: event.type,
+        data: { threadId: event.threadId, recipient: to, unreadCount: event.unreadCount, unreadMentionCount: event.unreadMentionCount, changedOn: time(event.at) },
       };
   }
 }

@@ -34,7 +34,7 @@ import { ChatError } from "../domain/errors.js";
 import type { ChatEvent, ChatEventEnvelope } from "../domain/events.js";
 import { CHAT_EVENT } from "../domain/events.js";
 import { TOKENS_REVOKED } from "../domain/identity-service.js";
-import { toWireEvent } from "./event-payloads.js";
+import { isMentionedIn, toWireEvent } from "./event-payloads.js";
 import { modelFromRawId } from "../domain/identifiers.js";
 import { StreamTail } from "./stream-tail.js";
 import type { ClientFrame, ErrorFrame, ReadyFrame, RealtimeOptions, ServerFrame } from "./protocol.js";
@@ -263,7 +263,12 @@ const frameTemplates = new WeakMap<StreamEvent, string[]>();
  * message to 250 sockets is serialized once (the StreamTail hands every socket the same record), and each
  * socket only splices in its own `recipient`, the one per-recipient field.
  */
-function eventFrame(record: StreamEvent, recipientJson: string): string {
+function eventFrame(record: StreamEvent, recipientJson: string, recipient: string): string {
+  const payload = record.payload as ChatEvent;
+  // A mentioned recipient's frame also says so (rare: serialized for that recipient alone).
+  if (isMentionedIn(payload, recipient)) {
+    return JSON.stringify({ type: "event", position: record.position, ...toWireEvent({ ...payload, position: record.position }, recipient) });
+  }
   let parts = frameTemplates.get(record);
   if (!parts) {
     const event = { ...(record.payload as ChatEvent), position: record.position };
@@ -650,7 +655,7 @@ class Session {
     for (const record of events) {
       if (record.position <= this.cursor) continue;
       if (this.ws.readyState !== this.ws.OPEN || this.overLimit()) return false;
-      this.ws.send(eventFrame(record, this.recipientJson!));
+      this.ws.send(eventFrame(record, this.recipientJson!, this.userId!));
       this.cursor = record.position;
     }
     return true;

@@ -76,6 +76,11 @@ export interface AttachmentRef {
 
 export interface MessageBody {
   message?: string;
+  /**
+   * Raw ids of the participants an html message mentions (`<msft-mention id="{rawId}">`), as the domain parsed
+   * them on send or edit: participants only, no duplicates, in order of first mention. Absent: no mention.
+   */
+  mentions?: string[];
   topic?: string;
   participants?: ParticipantSnapshot[];
   initiator?: string;
@@ -184,6 +189,35 @@ export interface ThreadPageQuery {
   limit: number;
 }
 
+/**
+ * What summarizeThreadsForUser reads (Natter extension: unread counts and last message). The rule (which message
+ * types count, how far to count) is the domain's; a store applies it as given.
+ */
+export interface ThreadSummaryQuery {
+  userId: string;
+  /** The threads to summarize (one page of the user's thread list); threads the user is not in are skipped. */
+  threadIds: readonly string[];
+  /** Message types that count as unread and can be the last message. */
+  types: readonly MessageType[];
+  /** Counts stop at this many per thread (unreadCount and unreadMentionCount are each at most this). */
+  countLimit: number;
+}
+
+/** One thread's unread state for a user (see StoreOps.summarizeThreadsForUser). */
+export interface ThreadSummaryRecord {
+  threadId: string;
+  /**
+   * Messages of `types`, not deleted, sent by someone else (sender not null and not the user), created at or
+   * after the user's shareHistoryTime, with a sequence above the user's read receipt's (0 without a receipt);
+   * at most `countLimit`.
+   */
+  unreadCount: number;
+  /** Of those, the ones whose body.mentions holds the user (at most `countLimit`). */
+  unreadMentionCount: number;
+  /** The thread's newest message (by sequence) of `types`, not deleted, created at or after shareHistoryTime. */
+  lastMessage: MessageRecord | null;
+}
+
 /** A display name a user picked at demo sign-in (the web app's user directory). */
 export interface ProfileRecord {
   userId: string;
@@ -258,6 +292,13 @@ export interface StoreOps {
    * shared history): skip and limit count those only.
    */
   listReadReceipts(threadId: string, skip: number, limit: number, minCreatedAt?: number): Promise<ReadReceiptRecord[]>;
+  /**
+   * Natter extension: per thread of `q.threadIds` that `q.userId` participates in, its unread counts and last
+   * message for that user (ThreadSummaryRecord), in no particular order. Computed at read time from the
+   * participant row, the read receipt and the messages' (thread, sequence) index: a thread costs an index seek,
+   * the unread messages it counts (at most `countLimit`) and the deleted messages it skips from the newest.
+   */
+  summarizeThreadsForUser(q: ThreadSummaryQuery): Promise<ThreadSummaryRecord[]>;
 
   getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
   /**

@@ -13,13 +13,13 @@ import { decodeState, encodeState, intParam, nextLink, threadPath, timeParam } f
 import { caller } from "../plugins/request-context.js";
 
 const chat = (limit: string) => ({ api: "chat" as const, auth: "bearer" as const, limit });
-type WireThreadCursor = { a: number; c: number; i: string };
+export type WireThreadCursor = { a: number; c: number; i: string };
 /**
  * A cursor this service made: the last item's activity and creation times (integral epoch ms) and its thread
  * id without U+0000. (Cursors of the older `{a, i}` form, from before the order had a creation tie-break,
  * are refused with 400 like any other foreign syncState.)
  */
-const isThreadCursor = (v: unknown): v is WireThreadCursor =>
+export const isThreadCursor = (v: unknown): v is WireThreadCursor =>
   typeof v === "object" && v !== null && Number.isSafeInteger((v as WireThreadCursor).a) && Number.isSafeInteger((v as WireThreadCursor).c)
   && typeof (v as WireThreadCursor).i === "string" && isStorableId((v as WireThreadCursor).i);
 

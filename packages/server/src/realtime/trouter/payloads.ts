@@ -2,7 +2,7 @@
 // (@azure/communication-signaling beta.29 and beta.34) turns into ChatClient events: numeric eventIds,
 // Skype-style field names, MRI (raw id) strings, ISO dates, and escape()-encoded JSON for thread fields.
 // Field list: the Trouter protocol note, §5. No I/O, no clock.
-import type { ChatEvent, ChatEventType } from "../../domain/events.js";
+import type { AcsChatEvent, AcsChatEventType } from "../../domain/events.js";
 import type { AttachmentRef, MessageRecord, ParticipantSnapshot, RetentionRecord, ThreadRecord } from "../../store/store.js";
 
 /** The `eventId` the signaling client matches (with `!==`, so it must be a number) for each event. */
@@ -17,7 +17,7 @@ export const TROUTER_EVENT_IDS = {
   chatThreadDeleted: 259,
   participantsAdded: 260,
   participantsRemoved: 261,
-} as const satisfies Record<ChatEventType, number>;
+} as const satisfies Record<AcsChatEventType, number>;
 
 /** A notification body before its second JSON serialisation: string fields plus the numeric eventId. */
 export type TrouterPayload = { eventId: number } & Record<string, string | number>;
@@ -94,7 +94,7 @@ function properties(t: ThreadRecord): Record<string, string> {
 
 const esc = (value: unknown) => jsEscape(JSON.stringify(value));
 
-function message(eventId: number, event: ChatEvent & { message: MessageRecord }, recipient: string): TrouterPayload {
+function message(eventId: number, event: AcsChatEvent & { message: MessageRecord }, recipient: string): TrouterPayload {
   const m = event.message;
   return {
     eventId,
@@ -128,7 +128,7 @@ function attachment(threadId: string, a: AttachmentRef): Record<string, string> 
 }
 
 /** The notification body `recipient` (a raw id) receives for `event`. */
-export function toTrouterPayload(event: ChatEvent, recipient: string): TrouterPayload {
+export function toTrouterPayload(event: AcsChatEvent, recipient: string): TrouterPayload {
   const eventId = TROUTER_EVENT_IDS[event.type];
   switch (event.type) {
     case "chatMessageReceived":

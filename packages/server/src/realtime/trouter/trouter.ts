@@ -27,7 +27,7 @@ import type { RawData, WebSocket } from "ws";
 import type { BusMessage } from "../../bus/bus.js";
 import { BUS_RESUMED, CONTROL_TOPIC, userTopic } from "../../bus/bus.js";
 import type { ChatEvent, ChatEventEnvelope } from "../../domain/events.js";
-import { CHAT_EVENT } from "../../domain/events.js";
+import { CHAT_EVENT, isAcsEvent } from "../../domain/events.js";
 import { TOKENS_REVOKED } from "../../domain/identity-service.js";
 import type { RealtimeDeps } from "../gateway.js";
 import { reject } from "../gateway.js";
@@ -431,7 +431,8 @@ class Connection {
 
   /** Sends one chat event as a Trouter notification (a socket.io message carrying an HTTP-like request); its id. */
   private notify(event: ChatEvent): number | undefined {
-    if (this.closed) return undefined;
+    // Natter's extension events are not Azure's: its SDK gets nothing for them.
+    if (this.closed || !isAcsEvent(event)) return undefined;
     const recipient = this.ticket.userId;
     const id = ++this.requestId;
     this.send(

@@ -574,6 +574,65 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
       });
     });
 
+    describe("thread summaries (unread counts and last message)", () => {
+      const T2 = "19:t2@thread.v2";
+      const summarize = async (store: Store, userId = USER("a"), threadIds = [thread().id, T2], countLimit = 100) =>
+        new Map((await store.summarizeThreadsForUser({ userId, threadIds, types: ["text", "html"], countLimit })).map((s) => [s.threadId, s]));
+      async function seed(store: Store) {
+        await store.insertThread(thread());
+        await store.insertThread(thread({ id: T2 }));
+        await store.upsertParticipant(participant());
+        await store.upsertParticipant(participant({ userId: USER("b") }));
+        await store.upsertParticipant(participant({ threadId: T2 }));
+        // seq 1: system; 2: b; 3: a (own); 4: b mentions a; 5: b deleted; 6: b html mentions c
+        await store.insertMessage(message({ id: "1000", sequence: 1, type: "participantAdded", body: { participants: [] } }));
+        await store.insertMessage(message({ id: "2000", sequence: 2, createdAt: 2_000, version: 2_000, sender: USER("b") }));
+        await store.insertMessage(message({ id: "3000", sequence: 3, createdAt: 3_000, version: 3_000, sender: USER("a") }));
+        await store.insertMessage(message({ id: "4000", sequence: 4, createdAt: 4_000, version: 4_000, sender: USER("b"), type: "html", body: { message: "x", mentions: [USER("a")] } }));
+        await store.insertMessage(message({ id: "5000", sequence: 5, createdAt: 5_000, version: 5_500, sender: USER("b"), deletedAt: 5_500, body: { message: "" } }));
+        await store.insertMessage(message({ id: "6000", sequence: 6, createdAt: 6_000, version: 6_000, sender: USER("b"), type: "html", body: { message: "y", mentions: [USER("c")] } }));
+      }
+
+      test("counts others' countable messages after the receipt, mentions of the user, and the newest countable message", async (store) => {
+        await seed(store);
+        let s = await summarize(store);
+        assert.equal(s.size, 2);
+        assert.deepEqual({ ...s.get(thread().id)!, lastMessage: s.get(thread().id)!.lastMessage?.id }, { threadId: thread().id, unreadCount: 3, unreadMentionCount: 1, lastMessage: "6000" });
+        assert.deepEqual(s.get(T2), { threadId: T2, unreadCount: 0, unreadMentionCount: 0, lastMessage: null });
+        assert.deepEqual(s.get(thread().id)!.lastMessage?.body, { message: "y", mentions: [USER("c")] });
+        // The receipt moves the start: only messages with a greater sequence count.
+        await store.upsertReadReceipt(receipt({ messageId: "4000", sequence: 4 }));
+        s = await summarize(store);
+        assert.equal(s.get(thread().id)!.unreadCount, 1);
+        assert.equal(s.get(thread().id)!.unreadMentionCount, 0);
+        // For b: a's message 3 only (b's own do not count), and no mention.
+        const b = await summarize(store, USER("b"));
+        assert.deepEqual([...b.keys()], [thread().id]);
+        assert.equal(b.get(thread().id)!.unreadCount, 1);
+      });
+
+      test("a deleted newest message is skipped; shareHistoryTime bounds counts and the last message; countLimit caps", async (store) => {
+        await seed(store);
+        await store.updateMessage(thread().id, "6000", { deletedAt: 7_000, version: 7_000 });
+        let s = await summarize(store);
+        assert.equal(s.get(thread().id)!.lastMessage?.id, "4000");
+        assert.equal(s.get(thread().id)!.unreadCount, 2);
+        await store.upsertParticipant(participant({ shareHistoryTime: 3_500 }));
+        s = await summarize(store);
+        assert.equal(s.get(thread().id)!.unreadCount, 1);
+        assert.equal(s.get(thread().id)!.unreadMentionCount, 1);
+        await store.upsertParticipant(participant({ shareHistoryTime: 9_000 }));
+        s = await summarize(store);
+        assert.deepEqual(s.get(thread().id), { threadId: thread().id, unreadCount: 0, unreadMentionCount: 0, lastMessage: null });
+        await store.upsertParticipant(participant({ shareHistoryTime: 0 }));
+        assert.equal((await summarize(store, USER("a"), [thread().id], 1)).get(thread().id)!.unreadCount, 1);
+        assert.equal((await store.summarizeThreadsForUser({ userId: USER("a"), threadIds: [], types: ["text"], countLimit: 5 })).length, 0);
+        // A removed participant's threads are not summarized.
+        await store.deleteParticipant(thread().id, USER("a"));
+        assert.deepEqual([...(await summarize(store)).keys()], [T2]);
+      });
+    });
+
     describe("idempotency", () => {
       test("insert, get, duplicate rejected, deleteIdempotencyBefore is exclusive and counts", async (store) => {
         const r = { scope: "sendMessage:u", key: "k1", fingerprint: "f", status: 201, body: "{\"id\":\"1\"}", createdAt: 1_000 };

@@ -19,7 +19,7 @@ import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
   DirectoryOps, EventRecord, IdempotencyRecord, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
-  ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
+  ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
@@ -329,6 +329,29 @@ class PostgresOps implements StoreOps, DirectoryOps {
       : await this.q(`SELECT r.* FROM read_receipts r JOIN messages m ON m.thread_id = r.thread_id AND m.id = r.message_id
           WHERE r.thread_id = $1 AND m.created_at >= $2 ORDER BY r.read_at DESC, r.user_id LIMIT $3 OFFSET $4`, [threadId, minCreatedAt, limit, skip]);
     return rows.map(toReceipt);
+  }
+
+  async summarizeThreadsForUser(q: ThreadSummaryQuery): Promise<ThreadSummaryRecord[]> {
+    if (q.threadIds.length === 0) return [];
+    // One round trip for the page: per thread, a count over the unread range of messages_sequence (stopping at
+    // countLimit) and the newest countable message; bodies are parsed as JSON only when they name mentions.
+    const { rows } = await this.q(`SELECT p.thread_id AS summary_thread_id, c.n, c.mentions, lm.*
+      FROM participants p
+      LEFT JOIN read_receipts r ON r.thread_id = p.thread_id AND r.user_id = p.user_id
+      CROSS JOIN LATERAL (
+        SELECT COUNT(*)::int AS n,
+          (COUNT(*) FILTER (WHERE u.body LIKE '%"mentions"%' AND (u.body::jsonb -> 'mentions') @> jsonb_build_array($1::text)))::int AS mentions
+        FROM (SELECT m.body FROM messages m WHERE m.thread_id = p.thread_id AND m.sequence > COALESCE(r.sequence, 0)
+          AND m.created_at >= p.share_history_time AND m.deleted_at IS NULL AND m.sender IS NOT NULL AND m.sender <> $1
+          AND m.type = ANY($3::text[]) ORDER BY m.sequence LIMIT $4) u
+      ) c
+      LEFT JOIN LATERAL (SELECT * FROM messages m WHERE m.thread_id = p.thread_id AND m.created_at >= p.share_history_time
+        AND m.deleted_at IS NULL AND m.type = ANY($3::text[]) ORDER BY m.sequence DESC LIMIT 1) lm ON true
+      WHERE p.user_id = $1 AND p.thread_id = ANY($2::text[])`, [q.userId, [...q.threadIds], [...q.types], q.countLimit]);
+    return rows.map((r) => ({
+      threadId: r.summary_thread_id as string, unreadCount: r.n as number, unreadMentionCount: r.mentions as number,
+      lastMessage: r.id == null ? null : toMessage(r),
+    }));
   }
 
   async getIdempotency(scope: string, key: string) {

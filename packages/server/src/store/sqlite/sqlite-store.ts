@@ -11,7 +11,7 @@ import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
   EventRecord, IdempotencyRecord, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
-  Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
+  Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
@@ -282,6 +282,34 @@ class SqliteOps implements StoreOps, DirectoryOps {
     }
     return (this.stmt(`SELECT r.* FROM read_receipts r JOIN messages m ON m.thread_id = r.thread_id AND m.id = r.message_id
       WHERE r.thread_id = ? AND m.created_at >= ? ORDER BY r.read_at DESC, r.user_id LIMIT ? OFFSET ?`).all(threadId, minCreatedAt, limit, skip) as Row[]).map(toReceipt);
+  }
+
+  async summarizeThreadsForUser(q: ThreadSummaryQuery): Promise<ThreadSummaryRecord[]> {
+    if (q.threadIds.length === 0 || q.types.length === 0) return [];
+    const windows = this.stmt(`SELECT p.thread_id, p.share_history_time, COALESCE(r.sequence, 0) AS read_sequence
+      FROM participants p LEFT JOIN read_receipts r ON r.thread_id = p.thread_id AND r.user_id = p.user_id
+      WHERE p.user_id = ? AND p.thread_id IN (SELECT value FROM json_each(?))`).all(q.userId, JSON.stringify(q.threadIds)) as Row[];
+    // Per thread: two messages_sequence range reads (SQLite statements run in-process: no round trip to save).
+    // The types are literal parameters (a json_each list would be rebuilt on every run), and the count limit is
+    // part of the SQL text: with `LIMIT ?` the count ran 10–20× slower (measured on 200 threads of 20 messages).
+    // A body is parsed as JSON only when it holds the user's quoted id at all.
+    const types = q.types.map((_, i) => `@t${i}`).join(", ");
+    const typeParams = Object.fromEntries(q.types.map((t, i) => [`t${i}`, t]));
+    const count = this.stmt(`SELECT COUNT(*) AS n,
+        COALESCE(SUM(instr(body, @quotedUser) > 0 AND EXISTS (SELECT 1 FROM json_each(body, '$.mentions') WHERE value = @userId)), 0) AS mentions
+      FROM (SELECT body FROM messages WHERE thread_id = @threadId AND sequence > @after AND created_at >= @minCreatedAt
+        AND deleted_at IS NULL AND sender IS NOT NULL AND sender <> @userId AND type IN (${types})
+        ORDER BY sequence LIMIT ${Math.max(0, Math.trunc(q.countLimit))})`);
+    const last = this.stmt(`SELECT * FROM messages WHERE thread_id = @threadId AND created_at >= @minCreatedAt AND deleted_at IS NULL
+      AND type IN (${types}) ORDER BY sequence DESC LIMIT 1`);
+    const quotedUser = JSON.stringify(q.userId);
+    return windows.map((w) => {
+      const threadId = w.thread_id as string;
+      const minCreatedAt = w.share_history_time as number;
+      const c = count.get({ userId: q.userId, quotedUser, threadId, after: w.read_sequence, minCreatedAt, ...typeParams }) as Row;
+      const m = last.get({ threadId, minCreatedAt, ...typeParams }) as Row | undefined;
+      return { threadId, unreadCount: c.n as number, unreadMentionCount: c.mentions as number, lastMessage: m ? toMessage(m) : null };
+    });
   }
 
   async getIdempotency(scope: string, key: string) {
