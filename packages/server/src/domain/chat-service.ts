@@ -571,7 +571,9 @@ export class ChatService {
 
   /** Retried POSTs (same x-ms-client-request-id, same user) within 10 minutes are answered from the first run. */
   private retryKey(operation: string, caller: Caller, threadId: string, requestId: string | undefined, input: unknown): OnceOptions {
-    return { scope: `${operation}:${caller.userId}`, key: requestId, fingerprint: hash(JSON.stringify([threadId, input])), windowMs: RETRY_WINDOW_MS, strict: false };
+    // No request id, no record: skip the fingerprint (a JSON copy and a SHA-256 of the input per send).
+    const fingerprint = requestId === undefined ? "" : hash(JSON.stringify([threadId, input]));
+    return { scope: `${operation}:${caller.userId}`, key: requestId, fingerprint, windowMs: RETRY_WINDOW_MS, strict: false };
   }
 
   /** Whether `userId` is a participant of `threadId` (rate limits count a thread's participants only). */
