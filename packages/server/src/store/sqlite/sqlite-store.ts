@@ -477,6 +477,11 @@ export class SqliteStore implements Store {
       for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     }
     this.writer = new Database(path);
+    // 1 KB pages (new databases; an existing one keeps its size): a send's rows land on pages of their
+    // thread's index b-trees, each written whole to the WAL and again by the checkpoint, so with many active
+    // threads a smaller page is fewer bytes written per message (about 43% fewer than 4 KB pages in
+    // bench/durable-sends, same CPU per send).
+    this.writer.pragma("page_size = 1024");
     this.writer.pragma("journal_mode = WAL");
     // NORMAL: commits do not fsync here; syncWal() does it off the event loop before anything resolves.
     this.writer.pragma("synchronous = NORMAL");
