@@ -85,6 +85,7 @@ const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCas
 /** StoreOps over one better-sqlite3 connection, with a statement cache. */
 class SqliteOps implements StoreOps, DirectoryOps {
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly updates = new Map<string, Database.Statement>();
   /**
    * Members of recipient sets by id (sets never change and ids are never reused), for readStream. Only on a
    * read-only connection: the writer could see, and cache, a set whose transaction later rolls back.
@@ -128,8 +129,14 @@ class SqliteOps implements StoreOps, DirectoryOps {
   private update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>) {
     const keys = Object.keys(patch).filter((k) => k in columns && patch[k] !== undefined);
     if (keys.length === 0) return;
-    const sql = `UPDATE ${table} SET ${keys.map((k) => `${snake(k)} = ?`).join(", ")} WHERE ${where}`;
-    this.stmt(sql).run(...keys.map((k) => columns[k](patch[k])), ...whereArgs);
+    // The statement by table and column list, without rebuilding its SQL (every send updates its thread).
+    const id = `${table}\n${where}\n${keys.join(",")}`;
+    let statement = this.updates.get(id);
+    if (!statement) {
+      statement = this.stmt(`UPDATE ${table} SET ${keys.map((k) => `${snake(k)} = ?`).join(", ")} WHERE ${where}`);
+      this.updates.set(id, statement);
+    }
+    statement.run(...keys.map((k) => columns[k](patch[k])), ...whereArgs);
   }
 
   async getUser(id: string) {
