@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { api, createUser, load, median, paced, startBaselineProcess, startNatterProcess } from "./lib.mjs";
+import { api, createUser, load, median, paced, processCounters, startBaselineProcess, startNatterProcess } from "./lib.mjs";
 import { summarizeProfileDir } from "./cpu-profile-summary.mjs";
 
 const CONNECTIONS = 64;
@@ -35,7 +35,12 @@ export async function run({ quick }) {
     for (const [name, c] of Object.entries(cases)) {
       await load({ ...c, connections: CONNECTIONS, seconds: quick ? 0.5 : 1 }); // warm-up
       const samples = [];
+      // CPU (every thread of the server process, user + system) and bytes written to disk, per request at the max.
+      const pid = name === "baseline" ? baseline.child.pid : natter.child.pid;
+      const before = await processCounters(pid);
       for (let r = 0; r < runs; r++) samples.push(await load({ ...c, connections: CONNECTIONS, seconds }));
+      const after = await processCounters(pid);
+      const requests = samples.reduce((a, s) => a + s.total, 0);
       const max = median(samples.map((s) => s.rps));
       // Latency at half of the maximum rate, open-loop (a request every 2/max s).
       // Not for the baseline: half of its rate is beyond what this one-process paced generator can issue, so
@@ -44,12 +49,15 @@ export async function run({ quick }) {
       results[name] = {
         rps: Math.round(max), p50: median(samples.map((s) => s.p50)), p99: median(samples.map((s) => s.p99)),
         errors: samples.reduce((a, s) => a + s.errors, 0), p99AtHalfRate: half.p99, halfRate: Math.floor(max / 2),
+        cpuUsPerRequest: Math.round((after.cpuUs - before.cpuUs) / requests),
+        diskBytesPerRequest: Math.round((after.writeBytes - before.writeBytes) / requests),
       };
     }
     const base = results.baseline.rps;
     const rows = Object.entries(results).map(([name, r]) => ({
       case: name, "req/s (median)": r.rps, "vs baseline": `${Math.round((r.rps / base) * 100)}%`,
-      "p50 ms": r.p50, "p99 ms": r.p99, "p99 ms @ half rate": r.p99AtHalfRate, errors: r.errors,
+      "p50 ms": r.p50, "p99 ms": r.p99, "p99 ms @ half rate": r.p99AtHalfRate,
+      "CPU µs/req": r.cpuUsPerRequest, "disk B/req": r.diskBytesPerRequest, errors: r.errors,
     }));
     let notes;
     if (profileDir) {

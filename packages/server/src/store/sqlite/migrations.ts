@@ -180,4 +180,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
   `,
+  // 9: fewer b-trees written per send (issue #17). With many active threads each send's entry in a per-thread
+  // index lands on its own page, and every such page is a 4 KB WAL frame (and later a checkpoint write).
+  // events_thread only served purgeThread: thread_sets (a row per thread and recipient set, written when a
+  // thread first uses a set) finds a thread's events through events_set instead.
+  `
+  CREATE TABLE thread_sets (
+    thread_id TEXT NOT NULL,
+    set_id INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, set_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX thread_sets_set ON thread_sets(set_id);
+  INSERT INTO thread_sets (thread_id, set_id) SELECT DISTINCT thread_id, set_id FROM events;
+  DROP INDEX events_thread;
+  `,
 ];

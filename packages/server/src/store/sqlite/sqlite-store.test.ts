@@ -93,6 +93,38 @@ describe("SqliteStore specifics", () => {
     }
   });
 
+  it("the thread_sets migration lists the recipient sets of existing events, so purgeThread still deletes them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-migrate-thread-sets-"));
+    const path = join(dir, "natter.db");
+    try {
+      const before = SQLITE_MIGRATIONS.findIndex((sql) => sql.includes("CREATE TABLE thread_sets"));
+      assert.ok(before > 0);
+      const db = new Database(path);
+      for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, before).entries()) {
+        db.exec(sql);
+        db.pragma(`user_version = ${i + 1}`);
+      }
+      db.exec(`INSERT INTO recipient_sets (id, members) VALUES (1, '["8:acs:a"]'), (2, '["8:acs:a","8:acs:b"]');
+        INSERT INTO recipient_set_users (user_id, set_id) VALUES ('8:acs:a', 1), ('8:acs:a', 2), ('8:acs:b', 2);`);
+      const add = db.prepare("INSERT INTO events (thread_id, type, set_id, payload, created_at) VALUES (?, 'x', ?, '{}', 1000)");
+      add.run("19:a@thread.v2", 1);
+      add.run("19:a@thread.v2", 2);
+      add.run("19:b@thread.v2", 2);
+      db.close();
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        await store.transaction((tx) => tx.purgeThread("19:a@thread.v2"));
+        assert.deepEqual((await store.readStream(0, 10)).map((e) => e.threadId), ["19:b@thread.v2"]);
+        assert.deepEqual((await store.readEvents("8:acs:a", 0, 10)).map((e) => e.threadId), ["19:b@thread.v2"]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("migration 4 indexes the recipients of existing events, so they can still be resumed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "natter-migrate4-"));
     const path = join(dir, "natter.db");
