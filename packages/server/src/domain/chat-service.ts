@@ -230,7 +230,7 @@ export class ChatService {
       await tx.updateThread(threadId, { deletedAt: now });
       await tx.deleteThreadContent(threadId);
       const recipients = await tx.listParticipantIds(threadId);
-      await this.record(tx, events, { type: "chatThreadDeleted", threadId, at: now, actor: caller.userId }, recipients);
+      await this.record(tx, events, { type: "chatThreadDeleted", threadId, at: now, actor: caller.userId, threadCreatedAt: thread.createdAt }, recipients);
     });
     this.publish(events);
   }
@@ -432,7 +432,7 @@ export class ChatService {
       await this.appendSystemMessage(tx, thread, "participantAdded", { participants: snapshots, initiator: caller.userId }, now);
       await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock });
       const recipients = await tx.listParticipantIds(threadId);
-      await this.record(tx, events, { type: "participantsAdded", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
+      await this.record(tx, events, { type: "participantsAdded", threadId, at: now, actor: caller.userId, threadCreatedAt: thread.createdAt, participants: snapshots }, recipients);
       return invalidParticipants;
     });
   }
@@ -451,7 +451,7 @@ export class ChatService {
       const snapshots = [snapshot(removed)];
       await this.appendSystemMessage(tx, thread, "participantRemoved", { participants: snapshots, initiator: caller.userId }, now);
       await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock });
-      await this.record(tx, events, { type: "participantsRemoved", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
+      await this.record(tx, events, { type: "participantsRemoved", threadId, at: now, actor: caller.userId, threadCreatedAt: thread.createdAt, participants: snapshots }, recipients);
     });
     this.publish(events);
   }
@@ -514,7 +514,7 @@ export class ChatService {
         // Durable, like a user's deletion, so a client that was away gets it on resume. Appended after the purge
         // (which deletes the thread's events), with the participants at purge time as recipients.
         if (thread.deletedAt === null) {
-          await this.record(tx, purged, { type: "chatThreadDeleted", threadId: id, at: now, actor: thread.createdBy, reason: "deletedByPolicy" }, recipients);
+          await this.record(tx, purged, { type: "chatThreadDeleted", threadId: id, at: now, actor: thread.createdBy, threadCreatedAt: thread.createdAt, reason: "deletedByPolicy" }, recipients);
         }
       });
       events.push(...purged);
