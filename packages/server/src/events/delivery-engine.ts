@@ -181,7 +181,8 @@ class Worker {
     const { retryMinMs, retryMaxMs } = this.engine.options;
     const exp = Math.min(retryMaxMs, retryMinMs * 2 ** Math.max(0, attempts - 1));
     const jittered = exp * (0.8 + Math.random() * 0.4);
-    return Math.min(retryMaxMs, Math.max(jittered, retryAfterMs ?? 0));
+    // Retry-After is honoured even beyond retryMaxMs (bounded by a day, Event Grid's time to live).
+    return Math.round(Math.max(jittered, Math.min(retryAfterMs ?? 0, 86_400_000)));
   }
 
   private expired(e: OutgoingEvent, now: number): boolean {
