@@ -291,6 +291,7 @@ export const COMMANDS = [
   "natter key                             print a new random access key (base64, 32 bytes) to share between nodes",
   "natter backup <file> [--data <folder>] consistent copy of the live SQLite database (a new file, mode 0600)",
   "natter restore <file> [--data <folder>] put a backup in place as the database (the server must be stopped)",
+  "natter events <command> [options]     manage event subscriptions of a running server (natter events --help)",
   "natter --version                       print the version",
 ];
 
