@@ -15,6 +15,7 @@
 // - One delivering node per subscription: a lease row in the Store, renewed every `leaseRenewMs`; every cursor
 //   or queue write is fenced by the lease, so a node that lost it writes nothing.
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { EventDeliveryRecord, EventRecord, EventSubscriptionRecord, NewEventDelivery, ParkedOutcome, Store } from "../store/store.js";
 import type { SubscriptionDefinition } from "./subscription.js";
 import { matchesFilter } from "./subscription.js";
@@ -377,7 +378,8 @@ export interface DeliveryStats {
 
 /** Runs the workers of the subscriptions this node holds a lease for; started and stopped with the server. */
 export class DeliveryEngine {
-  readonly nodeId = randomUUID();
+  /** The lease holder's name: host/pid/random (the pid tells an operator which process delivers). */
+  readonly nodeId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   readonly options: DeliveryOptions;
   private readonly workers = new Map<string, Worker>();
   private readonly leaseRenewedAt = new Map<string, number>();
