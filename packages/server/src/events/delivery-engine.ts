@@ -9,9 +9,10 @@
 //   the head of each thread's queue is retried. Other threads go on.
 // - Retries with exponential backoff and jitter, at least Retry-After; 400/401/403/404/413 are not retried;
 //   after maxDeliveryAttempts or the time to live an event is dead-lettered.
-// - A receiver that fails everything opens the subscription's circuit: only its retry queue is retried (with
-//   backoff) and the stream is not read, so an outage parks one round of events; the rest waits in the stream
-//   and drains at full speed once the receiver answers again.
+// - A receiver that fails everything (no answer, or failures for several threads and no success) opens the
+//   subscription's circuit: only its retry queue is retried (with backoff) and the stream is not read, so an
+//   outage parks one round of events; the rest waits in the stream and drains at full speed once the receiver
+//   answers again. A single failing thread (a poison event) parks only that thread's events.
 // - One delivering node per subscription: a lease row in the Store, renewed every `leaseRenewMs`; every cursor
 //   or queue write is fenced by the lease, so a node that lost it writes nothing.
 import { randomUUID } from "node:crypto";
@@ -231,7 +232,7 @@ class Worker {
     for (const record of events) {
       let mapped: OutgoingEvent[];
       try {
-        mapped = this.engine.payloads.outgoingEventsFor(record);
+        mapped = this.engine.mapped(record);
       } catch (error) {
         this.engine.log.error({ err: error, position: record.position, type: record.type }, "event mapping failed; event skipped");
         continue;
@@ -279,6 +280,9 @@ class Worker {
     }
     let delivered = 0;
     let failed = 0;
+    // Threads whose request failed with a retryable answer, and failures without any answer (refused, timeout).
+    const failedThreads = new Set<string>();
+    let unreachable = 0;
     // Each request waits for the previous request of every thread it carries: order per thread.
     const lastOfThread = new Map<string, Promise<void>>();
     const requests = this.chunks(toSend).map((chunk) => {
@@ -297,6 +301,8 @@ class Worker {
           return;
         }
         failed++;
+        if (result.status === undefined) unreachable++;
+        if (result.retryable) for (const i of sending) failedThreads.add(i.event.threadId);
         if (!result.retryable || this.def.maxDeliveryAttempts <= 1) {
           const reason = result.retryable ? "MaxDeliveryAttemptsExceeded" : "DeliveryFailed";
           for (const i of sending) dead.push(row(i, 1, t, reason, result.error));
@@ -318,7 +324,9 @@ class Worker {
     const ok = await this.engine.store.advanceEventSubscription(this.record.name, this.engine.nodeId, last, parked.map(({ ord: _ord, ...d }) => d), dead);
     if (!ok) throw new LeaseLost();
     this.cursor = last;
-    if (delivered === 0 && parked.some((p) => p.attempts > 0)) this.circuitOpen = true;
+    // The receiver looks down (nothing got through, and it did not answer or failed for several threads): stop
+    // reading the stream until a retry gets through. One thread failing alone (a poison event) only parks that thread.
+    if (delivered === 0 && (unreachable > 0 || failedThreads.size > 1) && parked.some((p) => p.attempts > 0)) this.circuitOpen = true;
     if (failed > 0) this.engine.noteFailures(this.record.name);
   }
 
@@ -384,6 +392,7 @@ export class DeliveryEngine {
   private readonly workers = new Map<string, Worker>();
   private readonly leaseRenewedAt = new Map<string, number>();
   private readonly leaseCheckedAt = new Map<string, number>();
+  private readonly mappedCache = new Map<number, OutgoingEvent[]>();
   private subscriptions: EventSubscriptionRecord[] = [];
   private pollTimer?: NodeJS.Timeout;
   private refreshTimer?: NodeJS.Timeout;
@@ -489,6 +498,18 @@ export class DeliveryEngine {
     } finally {
       this.polling = false;
     }
+  }
+
+  /** The outgoing events of a stream event, mapped once for all subscriptions (they read the same positions). */
+  mapped(record: EventRecord): OutgoingEvent[] {
+    let events = this.mappedCache.get(record.position);
+    if (!events) {
+      events = this.payloads.outgoingEventsFor(record);
+      this.mappedCache.set(record.position, events);
+      // Bounded: the oldest position goes first (a Map iterates in insertion order).
+      if (this.mappedCache.size > 20_000) this.mappedCache.delete(this.mappedCache.keys().next().value!);
+    }
+    return events;
   }
 
   workerEnded(worker: Worker): void {
