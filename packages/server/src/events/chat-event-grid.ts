@@ -119,7 +119,6 @@ function others(record: EventRecord, actor: string | undefined): string[] {
 function messageData(m: MessageRecord): Record<string, unknown> {
   return {
     messageId: m.id,
-    senderId: m.sender ?? "",
     senderCommunicationIdentifier: id(m.sender ?? ""),
     senderDisplayName: m.senderDisplayName ?? "",
     composeTime: time(m.createdAt),
@@ -151,7 +150,7 @@ export function outgoingEventsFor(record: EventRecord): OutgoingEvent[] {
       const base = messageData(m);
       const [userType, threadType, extra] = messageVariant(event, m);
       for (const r of others(record, sender)) {
-        b.add(userType, `${t}/sender/${sender}/recipient/${r}`, { ...base, ...extra, recipientId: r, recipientCommunicationIdentifier: id(r) }, { recipient: r });
+        b.add(userType, `${t}/sender/${sender}/recipient/${r}`, { ...base, senderId: sender, ...extra, recipientId: r, recipientCommunicationIdentifier: id(r) }, { recipient: r });
       }
       b.add(threadType, `${t}/sender/${sender}`, { ...base, ...extra });
       return b.out;
