@@ -97,12 +97,15 @@ export interface ChatServiceOptions {
   idempotencyWindowMs?: number;
   /** How long durable events are kept for realtime resume (ms). */
   eventRetentionMs?: number;
+  /** Told of each typing notification (not durable): the webhook deliveries' best-effort typing events. */
+  onTyping?: (event: Extract<ChatEvent, { type: "typingIndicatorReceived" }>) => void;
 }
 
 const DAY_MS = 86_400_000;
 
 export class ChatService {
   private readonly store: Store;
+  private readonly onTyping?: ChatServiceOptions["onTyping"];
   private readonly bus: Bus;
   private readonly resourceId: string;
   private readonly now: () => number;
@@ -116,6 +119,7 @@ export class ChatService {
     this.now = options.now ?? Date.now;
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? DAY_MS;
     this.eventRetentionMs = options.eventRetentionMs ?? DAY_MS;
+    this.onTyping = options.onTyping;
   }
 
   // ---- threads ----
@@ -464,7 +468,9 @@ export class ChatService {
     if (senderDisplayName !== undefined) checkLength(senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
     await this.access(this.store, caller, threadId);
     const recipients = await this.store.listParticipantIds(threadId);
-    this.publish([{ event: { type: "typingIndicatorReceived", threadId, at: this.now(), actor: caller.userId, senderDisplayName: senderDisplayName ?? null }, recipients }]);
+    const typing = { type: "typingIndicatorReceived" as const, threadId, at: this.now(), actor: caller.userId, senderDisplayName: senderDisplayName ?? null };
+    this.publish([{ event: typing, recipients }]);
+    this.onTyping?.(typing);
   }
 
   /** SendChatReadReceipt: keeps the latest (highest sequence) receipt per user. */
