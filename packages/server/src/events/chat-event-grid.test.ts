@@ -10,6 +10,7 @@ import { userTopic } from "../bus/bus.js";
 import type { EventRecord } from "../store/store.js";
 import type { TestNatter } from "../test-support/test-natter.js";
 import { createTestUser, startTestNatter } from "../test-support/test-natter.js";
+import { createTestDatabase, type TestDatabase } from "../test-support/cluster.js";
 import {
   CHAT_EVENT_TYPES,
   PER_RECIPIENT_EVENT_TYPES,
@@ -47,8 +48,10 @@ async function call(token: string, method: string, path: string, body?: unknown)
   return text ? JSON.parse(text) : undefined;
 }
 
-before(async () => {
-  natter = await startTestNatter();
+
+
+async function driveServer(start: () => Promise<TestNatter>) {
+  natter = await start();
   alice = await createTestUser(natter);
   bob = await createTestUser(natter);
   carol = await createTestUser(natter);
@@ -78,8 +81,7 @@ before(async () => {
   await call(alice.token, "DELETE", `${t}?${V}`);
   records = (await natter.store.readStream(0, 1000)).filter((r) => r.threadId === threadId);
   events = records.flatMap(outgoingEventsFor);
-});
-after(() => natter.stop());
+}
 
 /** The fields each type's typed model (@azure/eventgrid AcsChat…EventData) requires or ACS's examples fill. */
 const MESSAGE = ["messageId", "senderCommunicationIdentifier", "senderDisplayName", "composeTime", "type", "version", "transactionId", "threadId"];
@@ -124,136 +126,161 @@ function assertFilled(type: string, data: Record<string, unknown>) {
   if (typeof data.version !== "undefined") assert.equal(typeof data.version, "number", `${type}: version is a number`);
 }
 
-describe("chat events for Event Grid, from a real server's stream", () => {
-  it("produces every type ACS publishes except the Azure Bot command, which Natter never emits", () => {
-    const produced = new Set([...events, ...typing].map((e) => e.eventType));
-    const expected = CHAT_EVENT_TYPES.filter((t) => t !== "Microsoft.Communication.ChatAzureBotCommandReceivedInThread");
-    assert.equal(CHAT_EVENT_TYPES.length, 18);
-    assert.deepEqual([...produced].sort(), [...expected].sort());
-  });
-
-  it("parses every event with EventGridDeserializer; isSystemEvent narrows it and the typed fields are filled", async () => {
-    const body = JSON.stringify([...events, ...typing].map((e) => toEventGridSchema(e, topic)));
-    const parsed = await deserializer.deserializeEventGridEvents(body);
-    assert.equal(parsed.length, events.length + typing.length);
-    for (const e of parsed) {
-      assert.ok(CHAT_EVENT_TYPES.includes(e.eventType), e.eventType);
-      assert.equal(e.topic, topic);
-      assert.equal(e.dataVersion, "1.0");
-      assert.ok(e.eventTime instanceof Date && !Number.isNaN(e.eventTime.getTime()), "eventTime parses");
-      assert.ok(e.subject.startsWith(`thread/${threadId}/`), e.subject);
-      assertFilled(e.eventType, e.data as Record<string, unknown>);
-      // The typed models, through the library's own type guard (compile-time field names, run-time values).
-      if (isSystemEvent("Microsoft.Communication.ChatMessageReceived", e)) {
-        assert.equal(e.data.messageBody, "hello");
-        assert.deepEqual(e.data.metadata, { k: "v" });
-        assert.equal(e.data.senderDisplayName, "Alice");
-        assert.equal(e.data.type, "Text");
-        assert.equal(e.data.messageId, messageId);
-        assert.equal(e.data.recipientCommunicationIdentifier.rawId, bob.userId);
-        assert.equal(e.subject, `thread/${threadId}/sender/${alice.userId}/recipient/${bob.userId}`);
-      } else if (isSystemEvent("Microsoft.Communication.ChatMessageEditedInThread", e)) {
-        assert.equal(e.data.messageBody, "hello again");
-        assert.equal(e.subject, `thread/${threadId}/sender/${alice.userId}`);
-      } else if (isSystemEvent("Microsoft.Communication.ChatMessageDeleted", e)) {
-        assert.ok(Date.parse(e.data.deleteTime) >= Date.parse(e.data.composeTime ?? ""));
-      } else if (isSystemEvent("Microsoft.Communication.ChatThreadCreated", e)) {
-        assert.equal((e.data.properties as Record<string, unknown>).topic, "Launch");
-        assert.deepEqual(e.data.metadata, { team: "red" });
-        assert.deepEqual(
-          e.data.participants.map((p) => [p.participantCommunicationIdentifier.rawId, p.displayName, p.metadata]),
-          [[alice.userId, "Alice", {}], [bob.userId, "Bob", { role: "dev" }]],
-        );
-        assert.equal(e.data.createdByCommunicationIdentifier.rawId, alice.userId);
-        assert.equal(e.subject, `thread/${threadId}/createdBy/${alice.userId}`);
-      } else if (isSystemEvent("Microsoft.Communication.ChatThreadPropertiesUpdatedPerUser", e)) {
-        assert.equal((e.data.properties as Record<string, unknown>).topic, "Launch day");
-        assert.equal(e.subject, `thread/${threadId}/editedBy/${alice.userId}/recipient/${bob.userId}`);
-      } else if (isSystemEvent("Microsoft.Communication.ChatThreadParticipantAdded", e)) {
-        assert.equal(e.data.participantAdded.participantCommunicationIdentifier.rawId, carol.userId);
-        assert.equal(e.data.participantAdded.displayName, "Carol");
-        assert.equal(e.data.addedByCommunicationIdentifier.rawId, alice.userId);
-        assert.equal(e.subject, `thread/${threadId}/participantadded/${carol.userId}`);
-      } else if (isSystemEvent("Microsoft.Communication.ChatParticipantRemovedFromThreadWithUser", e)) {
-        assert.equal(e.data.participantRemoved.participantCommunicationIdentifier.rawId, carol.userId);
-        assert.match(e.subject, new RegExp(`^thread/${threadId}/participantRemoved/${carol.userId}/recipient/`));
-      } else if (isSystemEvent("Microsoft.Communication.ChatThreadDeleted", e)) {
-        assert.equal(e.data.deletedByCommunicationIdentifier.rawId, alice.userId);
-        assert.equal(e.subject, `thread/${threadId}/deletedBy/${alice.userId}`);
-      } else if (isSystemEvent("Microsoft.Communication.ChatTypingIndicatorReceivedInThread", e)) {
-        assert.equal(e.data.senderCommunicationIdentifier.rawId, alice.userId);
-        assert.equal(e.data.senderDisplayName, "Alice");
-        assert.equal(e.data.messageBody, "");
-        assert.equal(e.data.type, "Control/Typing");
-      }
-    }
-  });
-
-  it("sends per-recipient events to every participant but the one who caused the change, as ACS", () => {
-    const to = (type: string) => events.filter((e) => e.eventType === type).map((e) => (e.data.recipientCommunicationIdentifier as { rawId: string }).rawId).sort();
-    assert.deepEqual(to("Microsoft.Communication.ChatMessageReceived"), [bob.userId]);
-    assert.deepEqual(to("Microsoft.Communication.ChatThreadCreatedWithUser"), [bob.userId]);
-    assert.deepEqual(to("Microsoft.Communication.ChatParticipantAddedToThreadWithUser"), [bob.userId, carol.userId].sort());
-    assert.deepEqual(to("Microsoft.Communication.ChatParticipantRemovedFromThreadWithUser"), [bob.userId, carol.userId].sort());
-    assert.deepEqual(to("Microsoft.Communication.ChatThreadWithUserDeleted"), [bob.userId]);
-    for (const type of PER_RECIPIENT_EVENT_TYPES) {
-      for (const e of events.filter((x) => x.eventType === type)) {
-        assert.ok("recipientCommunicationIdentifier" in e.data, `${type} names its recipient`);
-        assert.ok(e.subject.endsWith(`/recipient/${(e.data.recipientCommunicationIdentifier as { rawId: string }).rawId}`));
-      }
-    }
-    // One per-thread event per change.
-    assert.equal(events.filter((e) => e.eventType === "Microsoft.Communication.ChatMessageReceivedInThread").length, 1);
-  });
-
-  it("builds the same ids on every call (a retry or another node), unique across events; one transactionId per change", () => {
-    const again = records.flatMap(outgoingEventsFor);
-    assert.deepEqual(again, events);
-    assert.equal(new Set(events.map((e) => e.id)).size, events.length);
-    for (const r of records) {
-      const ids = new Set(outgoingEventsFor(r).map((e) => e.data.transactionId));
-      assert.equal(ids.size, 1, `one transactionId for ${r.type}`);
-    }
-    for (const e of events) assert.match(e.id, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  });
-
-  it("maps read receipts and unknown or malformed payloads to nothing", () => {
-    assert.deepEqual(outgoingEventsFor({ position: 1, threadId, type: "readReceiptReceived", recipients: [bob.userId], payload: { type: "readReceiptReceived", threadId, at: 1, actor: alice.userId }, createdAt: 1 }), []);
-    assert.deepEqual(outgoingEventsFor({ position: 2, threadId, type: "x", recipients: [], payload: "plain", createdAt: 1 }), []);
-    assert.deepEqual(outgoingEventsFor({ position: 3, threadId, type: "x", recipients: [], payload: null, createdAt: 1 }), []);
-  });
-
-  it("a retention purge tells every participant, the creator too; an older event without threadCreatedAt still has a createTime", () => {
-    const at = Date.UTC(2026, 0, 1);
-    const purge = outgoingEventsFor({
-      position: 7, threadId, type: "chatThreadDeleted", recipients: [alice.userId, bob.userId],
-      payload: { type: "chatThreadDeleted", threadId, at, actor: alice.userId, reason: "deletedByPolicy" }, createdAt: at,
+function defineSuite(store: string, start: () => Promise<TestNatter>, stop: () => Promise<void>, skip?: string) {
+  describe(`chat events for Event Grid, from a real server's stream (${store})`, { skip }, () => {
+    before(() => driveServer(start));
+    after(async () => {
+      await natter?.stop();
+      await stop();
     });
-    const perUser = purge.filter((e) => e.eventType === "Microsoft.Communication.ChatThreadWithUserDeleted");
-    assert.deepEqual(perUser.map((e) => (e.data.recipientCommunicationIdentifier as { rawId: string }).rawId), [alice.userId, bob.userId]);
-    for (const e of purge) assert.equal(e.data.createTime, new Date(at).toISOString());
-    assert.equal(purge.filter((e) => e.eventType === "Microsoft.Communication.ChatThreadDeleted").length, 1);
-  });
 
-  it("the CloudEvents form parses with the cloudevents SDK (HTTP binding, structured mode) and validates", async () => {
-    for (const e of [...events, ...typing]) {
-      const json = toCloudEventSchema(e, topic);
-      const received = HTTP.toEvent({ headers: { "content-type": "application/cloudevents+json; charset=utf-8" }, body: JSON.stringify(json) });
-      const ce = (Array.isArray(received) ? received[0] : received) as CloudEvent<Record<string, unknown>>;
-      assert.equal(ce.validate(), true);
-      assert.equal(ce.specversion, "1.0");
-      assert.equal(ce.type, e.eventType);
-      assert.equal(ce.source, topic);
-      assert.equal(ce.subject, e.subject);
-      assert.equal(ce.id, e.id);
-      assert.equal(ce.time, e.eventTime);
-      assert.deepEqual(ce.data, e.data);
-    }
-    // And as @azure/eventgrid's consumer reads CloudEvents.
-    const parsed = await deserializer.deserializeCloudEvents(JSON.stringify(events.map((e) => toCloudEventSchema(e, topic))));
-    for (const ce of parsed) {
-      assert.ok(ce.subject?.startsWith(`thread/${threadId}/`));
-      assertFilled(ce.type, ce.data as Record<string, unknown>);
-    }
+    it("produces every type ACS publishes except the Azure Bot command, which Natter never emits", () => {
+      const produced = new Set([...events, ...typing].map((e) => e.eventType));
+      const expected = CHAT_EVENT_TYPES.filter((t) => t !== "Microsoft.Communication.ChatAzureBotCommandReceivedInThread");
+      assert.equal(CHAT_EVENT_TYPES.length, 18);
+      assert.deepEqual([...produced].sort(), [...expected].sort());
+    });
+
+    it("parses every event with EventGridDeserializer; isSystemEvent narrows it and the typed fields are filled", async () => {
+      const body = JSON.stringify([...events, ...typing].map((e) => toEventGridSchema(e, topic)));
+      const parsed = await deserializer.deserializeEventGridEvents(body);
+      assert.equal(parsed.length, events.length + typing.length);
+      for (const e of parsed) {
+        assert.ok(CHAT_EVENT_TYPES.includes(e.eventType), e.eventType);
+        assert.equal(e.topic, topic);
+        assert.equal(e.dataVersion, "1.0");
+        assert.ok(e.eventTime instanceof Date && !Number.isNaN(e.eventTime.getTime()), "eventTime parses");
+        assert.ok(e.subject.startsWith(`thread/${threadId}/`), e.subject);
+        assertFilled(e.eventType, e.data as Record<string, unknown>);
+        // The typed models, through the library's own type guard (compile-time field names, run-time values).
+        if (isSystemEvent("Microsoft.Communication.ChatMessageReceived", e)) {
+          assert.equal(e.data.messageBody, "hello");
+          assert.deepEqual(e.data.metadata, { k: "v" });
+          assert.equal(e.data.senderDisplayName, "Alice");
+          assert.equal(e.data.type, "Text");
+          assert.equal(e.data.messageId, messageId);
+          assert.equal(e.data.recipientCommunicationIdentifier.rawId, bob.userId);
+          assert.equal(e.subject, `thread/${threadId}/sender/${alice.userId}/recipient/${bob.userId}`);
+        } else if (isSystemEvent("Microsoft.Communication.ChatMessageEditedInThread", e)) {
+          assert.equal(e.data.messageBody, "hello again");
+          assert.equal(e.subject, `thread/${threadId}/sender/${alice.userId}`);
+        } else if (isSystemEvent("Microsoft.Communication.ChatMessageDeleted", e)) {
+          assert.ok(Date.parse(e.data.deleteTime) >= Date.parse(e.data.composeTime ?? ""));
+        } else if (isSystemEvent("Microsoft.Communication.ChatThreadCreated", e)) {
+          assert.equal((e.data.properties as Record<string, unknown>).topic, "Launch");
+          assert.deepEqual(e.data.metadata, { team: "red" });
+          assert.deepEqual(
+            e.data.participants.map((p) => [p.participantCommunicationIdentifier.rawId, p.displayName, p.metadata]),
+            [[alice.userId, "Alice", {}], [bob.userId, "Bob", { role: "dev" }]],
+          );
+          assert.equal(e.data.createdByCommunicationIdentifier.rawId, alice.userId);
+          assert.equal(e.subject, `thread/${threadId}/createdBy/${alice.userId}`);
+        } else if (isSystemEvent("Microsoft.Communication.ChatThreadPropertiesUpdatedPerUser", e)) {
+          assert.equal((e.data.properties as Record<string, unknown>).topic, "Launch day");
+          assert.equal(e.subject, `thread/${threadId}/editedBy/${alice.userId}/recipient/${bob.userId}`);
+        } else if (isSystemEvent("Microsoft.Communication.ChatThreadParticipantAdded", e)) {
+          assert.equal(e.data.participantAdded.participantCommunicationIdentifier.rawId, carol.userId);
+          assert.equal(e.data.participantAdded.displayName, "Carol");
+          assert.equal(e.data.addedByCommunicationIdentifier.rawId, alice.userId);
+          assert.equal(e.subject, `thread/${threadId}/participantadded/${carol.userId}`);
+        } else if (isSystemEvent("Microsoft.Communication.ChatParticipantRemovedFromThreadWithUser", e)) {
+          assert.equal(e.data.participantRemoved.participantCommunicationIdentifier.rawId, carol.userId);
+          assert.match(e.subject, new RegExp(`^thread/${threadId}/participantRemoved/${carol.userId}/recipient/`));
+        } else if (isSystemEvent("Microsoft.Communication.ChatThreadDeleted", e)) {
+          assert.equal(e.data.deletedByCommunicationIdentifier.rawId, alice.userId);
+          assert.equal(e.subject, `thread/${threadId}/deletedBy/${alice.userId}`);
+        } else if (isSystemEvent("Microsoft.Communication.ChatTypingIndicatorReceivedInThread", e)) {
+          assert.equal(e.data.senderCommunicationIdentifier.rawId, alice.userId);
+          assert.equal(e.data.senderDisplayName, "Alice");
+          assert.equal(e.data.messageBody, "");
+          assert.equal(e.data.type, "Control/Typing");
+        }
+      }
+    });
+
+    it("sends per-recipient events to every participant but the one who caused the change, as ACS", () => {
+      const to = (type: string) => events.filter((e) => e.eventType === type).map((e) => (e.data.recipientCommunicationIdentifier as { rawId: string }).rawId).sort();
+      assert.deepEqual(to("Microsoft.Communication.ChatMessageReceived"), [bob.userId]);
+      assert.deepEqual(to("Microsoft.Communication.ChatThreadCreatedWithUser"), [bob.userId]);
+      assert.deepEqual(to("Microsoft.Communication.ChatParticipantAddedToThreadWithUser"), [bob.userId, carol.userId].sort());
+      assert.deepEqual(to("Microsoft.Communication.ChatParticipantRemovedFromThreadWithUser"), [bob.userId, carol.userId].sort());
+      assert.deepEqual(to("Microsoft.Communication.ChatThreadWithUserDeleted"), [bob.userId]);
+      for (const type of PER_RECIPIENT_EVENT_TYPES) {
+        for (const e of events.filter((x) => x.eventType === type)) {
+          assert.ok("recipientCommunicationIdentifier" in e.data, `${type} names its recipient`);
+          assert.ok(e.subject.endsWith(`/recipient/${(e.data.recipientCommunicationIdentifier as { rawId: string }).rawId}`));
+        }
+      }
+      // One per-thread event per change.
+      assert.equal(events.filter((e) => e.eventType === "Microsoft.Communication.ChatMessageReceivedInThread").length, 1);
+    });
+
+    it("builds the same ids on every call (a retry or another node), unique across events; one transactionId per change", () => {
+      const again = records.flatMap(outgoingEventsFor);
+      assert.deepEqual(again, events);
+      assert.equal(new Set(events.map((e) => e.id)).size, events.length);
+      for (const r of records) {
+        const ids = new Set(outgoingEventsFor(r).map((e) => e.data.transactionId));
+        assert.equal(ids.size, 1, `one transactionId for ${r.type}`);
+      }
+      for (const e of events) assert.match(e.id, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    });
+
+    it("maps read receipts and unknown or malformed payloads to nothing", () => {
+      assert.deepEqual(outgoingEventsFor({ position: 1, threadId, type: "readReceiptReceived", recipients: [bob.userId], payload: { type: "readReceiptReceived", threadId, at: 1, actor: alice.userId }, createdAt: 1 }), []);
+      assert.deepEqual(outgoingEventsFor({ position: 2, threadId, type: "x", recipients: [], payload: "plain", createdAt: 1 }), []);
+      assert.deepEqual(outgoingEventsFor({ position: 3, threadId, type: "x", recipients: [], payload: null, createdAt: 1 }), []);
+    });
+
+    it("a retention purge tells every participant, the creator too; an older event without threadCreatedAt still has a createTime", () => {
+      const at = Date.UTC(2026, 0, 1);
+      const purge = outgoingEventsFor({
+        position: 7, threadId, type: "chatThreadDeleted", recipients: [alice.userId, bob.userId],
+        payload: { type: "chatThreadDeleted", threadId, at, actor: alice.userId, reason: "deletedByPolicy" }, createdAt: at,
+      });
+      const perUser = purge.filter((e) => e.eventType === "Microsoft.Communication.ChatThreadWithUserDeleted");
+      assert.deepEqual(perUser.map((e) => (e.data.recipientCommunicationIdentifier as { rawId: string }).rawId), [alice.userId, bob.userId]);
+      for (const e of purge) assert.equal(e.data.createTime, new Date(at).toISOString());
+      assert.equal(purge.filter((e) => e.eventType === "Microsoft.Communication.ChatThreadDeleted").length, 1);
+    });
+
+    it("the CloudEvents form parses with the cloudevents SDK (HTTP binding, structured mode) and validates", async () => {
+      for (const e of [...events, ...typing]) {
+        const json = toCloudEventSchema(e, topic);
+        const received = HTTP.toEvent({ headers: { "content-type": "application/cloudevents+json; charset=utf-8" }, body: JSON.stringify(json) });
+        const ce = (Array.isArray(received) ? received[0] : received) as CloudEvent<Record<string, unknown>>;
+        assert.equal(ce.validate(), true);
+        assert.equal(ce.specversion, "1.0");
+        assert.equal(ce.type, e.eventType);
+        assert.equal(ce.source, topic);
+        assert.equal(ce.subject, e.subject);
+        assert.equal(ce.id, e.id);
+        assert.equal(ce.time, e.eventTime);
+        assert.deepEqual(ce.data, e.data);
+      }
+      // And as @azure/eventgrid's consumer reads CloudEvents.
+      const parsed = await deserializer.deserializeCloudEvents(JSON.stringify(events.map((e) => toCloudEventSchema(e, topic))));
+      for (const ce of parsed) {
+        assert.ok(ce.subject?.startsWith(`thread/${threadId}/`));
+        assertFilled(ce.type, ce.data as Record<string, unknown>);
+      }
+    });
   });
-});
+}
+
+defineSuite("sqlite", () => startTestNatter(), async () => {});
+
+// The same on PostgreSQL: the stream's payloads come back from jsonb.
+const pgUrl = process.env.NATTER_TEST_PG_URL;
+let database: TestDatabase | undefined;
+defineSuite(
+  "postgres",
+  async () => {
+    database = await createTestDatabase(pgUrl!, "natter_events");
+    return startTestNatter({ store: "postgres", databaseUrl: database.url });
+  },
+  async () => {
+    await database?.drop();
+  },
+  pgUrl ? undefined : "NATTER_TEST_PG_URL is not set",
+);

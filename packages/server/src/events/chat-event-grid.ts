@@ -83,15 +83,16 @@ function threadProperties(t: ThreadRecord): Record<string, unknown> {
 /** Builds the events of one stream position: ids and transactionId derive from it. */
 class Builder {
   readonly out: OutgoingEvent[] = [];
+  /** The correlation id shared by every event of one change (ACS: `transactionId`). */
+  private readonly transactionId: string;
+  private readonly eventTime: string;
   constructor(
     private readonly position: number | undefined,
     private readonly threadId: string,
-    private readonly at: number,
-  ) {}
-
-  /** The correlation id shared by every event of one change (ACS: `transactionId`). */
-  get transactionId(): string {
-    return this.position === undefined ? randomUUID() : uuidV5(`natter-transaction/${this.position}`);
+    at: number,
+  ) {
+    this.transactionId = position === undefined ? randomUUID() : uuidV5(`natter-transaction/${position}`);
+    this.eventTime = time(at);
   }
 
   add(type: string, subject: string, data: Record<string, unknown>, key: { recipient?: string; participant?: string } = {}): void {
@@ -104,7 +105,7 @@ class Builder {
       eventType: type,
       subject,
       threadId: this.threadId,
-      eventTime: time(this.at),
+      eventTime: this.eventTime,
       dataVersion: DATA_VERSION,
       data: { ...data, transactionId: this.transactionId, threadId: this.threadId },
     });
@@ -119,7 +120,6 @@ function others(record: EventRecord, actor: string | undefined): string[] {
 function messageData(m: MessageRecord): Record<string, unknown> {
   return {
     messageId: m.id,
-    senderId: m.sender ?? "",
     senderCommunicationIdentifier: id(m.sender ?? ""),
     senderDisplayName: m.senderDisplayName ?? "",
     composeTime: time(m.createdAt),
@@ -151,7 +151,7 @@ export function outgoingEventsFor(record: EventRecord): OutgoingEvent[] {
       const base = messageData(m);
       const [userType, threadType, extra] = messageVariant(event, m);
       for (const r of others(record, sender)) {
-        b.add(userType, `${t}/sender/${sender}/recipient/${r}`, { ...base, ...extra, recipientId: r, recipientCommunicationIdentifier: id(r) }, { recipient: r });
+        b.add(userType, `${t}/sender/${sender}/recipient/${r}`, { ...base, senderId: sender, ...extra, recipientId: r, recipientCommunicationIdentifier: id(r) }, { recipient: r });
       }
       b.add(threadType, `${t}/sender/${sender}`, { ...base, ...extra });
       return b.out;
