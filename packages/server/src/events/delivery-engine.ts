@@ -66,7 +66,7 @@ export interface DeliveryOptions {
 }
 
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = {
-  pollMs: 50, refreshMs: 500, readBatch: 500, retryMinMs: 10_000, retryMaxMs: 3_600_000, timeoutMs: 30_000, concurrency: 8,
+  pollMs: 50, refreshMs: 500, readBatch: 500, retryMinMs: 10_000, retryMaxMs: 3_600_000, timeoutMs: 30_000, concurrency: 16,
   leaseTtlMs: 6_000, leaseRenewMs: 2_000, parkedScan: 1_000,
 };
 
@@ -139,14 +139,17 @@ class Worker {
       try {
         const parked = await store.listParkedDeliveries(this.record.name, options.parkedScan);
         if (!this.running) break;
-        const blocked = new Set(parked.map((p) => p.threadId));
+        let blocked = new Set<string>();
         if (parked.length === 0) this.circuitOpen = false;
         else {
           const r = await this.retryParked(parked);
-          busy ||= r.sent;
+          if (!this.running) break;
           nextDue = r.nextDue;
+          // Drain what is due in the retry queue before reading on: the stream's events of those threads would
+          // only queue behind it.
+          if (r.sent) continue;
+          blocked = r.blocked;
         }
-        if (!this.running) break;
         if (!this.circuitOpen) {
           const events = await store.readStream(this.cursor, options.readBatch);
           if (!this.running) break;
@@ -330,52 +333,76 @@ class Worker {
     if (failed > 0) this.engine.noteFailures(this.record.name);
   }
 
-  /** A retry round over the parked queue: the due head (and what follows it, up to a batch) of each thread. */
-  private async retryParked(parked: EventDeliveryRecord[]): Promise<{ sent: boolean; nextDue: number }> {
+  /**
+   * A retry round over the parked queue: for each thread (concurrently), its due events in order, in requests of
+   * up to maxEventsPerBatch, until one fails. Returns the threads still blocked (with events left in the queue).
+   */
+  private async retryParked(parked: EventDeliveryRecord[]): Promise<{ sent: boolean; nextDue: number; blocked: Set<string> }> {
     const now = this.engine.now();
     const outcome: ParkedOutcome = { delivered: [], retry: [], deadLetter: [] };
-    const groups = new Map<string, EventDeliveryRecord[]>();
-    const seen = new Set<string>();
-    let nextDue = Infinity;
+    const byThread = new Map<string, EventDeliveryRecord[]>();
     for (const p of parked) {
-      if (seen.has(p.threadId) && !groups.has(p.threadId)) continue; // the head is not due: the thread waits
-      const group = groups.get(p.threadId);
-      if (!group) {
-        seen.add(p.threadId);
-        if (this.expired(p.event as OutgoingEvent, now)) {
-          outcome.deadLetter.push({ seq: p.seq, attempts: p.attempts, reason: "TimeToLiveExceeded", lastError: p.lastError });
-          seen.delete(p.threadId); // the next one becomes the head
-          continue;
-        }
-        if (p.at > now) {
-          nextDue = Math.min(nextDue, p.at);
-          continue;
-        }
-        groups.set(p.threadId, [p]);
-      } else if (group.length < this.def.maxEventsPerBatch) group.push(p);
+      const list = byThread.get(p.threadId);
+      if (list) list.push(p);
+      else byThread.set(p.threadId, [p]);
     }
+    let nextDue = Infinity;
     let anyDelivered = false;
-    await Promise.all([...groups.values()].map(async (group) => {
-      const result = await this.send(group.map((g) => g.event as OutgoingEvent), group[0].attempts);
-      if (result.ok) {
-        anyDelivered = true;
-        outcome.delivered.push(...group.map((g) => g.seq));
-        return;
+    const blocked = new Set<string>();
+    await Promise.all([...byThread].map(async ([threadId, rows]) => {
+      let i = 0;
+      let waiting = false;
+      while (i < rows.length && this.running) {
+        const head = rows[i];
+        if (this.expired(head.event as OutgoingEvent, now)) {
+          outcome.deadLetter.push({ seq: head.seq, attempts: head.attempts, reason: "TimeToLiveExceeded", lastError: head.lastError });
+          i++;
+          continue;
+        }
+        if (head.at > now) {
+          nextDue = Math.min(nextDue, head.at);
+          waiting = true;
+          break;
+        }
+        const group = [head];
+        while (group.length < this.def.maxEventsPerBatch && i + group.length < rows.length) {
+          const next = rows[i + group.length];
+          if (next.at > now || this.expired(next.event as OutgoingEvent, now)) break;
+          group.push(next);
+        }
+        const result = await this.send(group.map((g) => g.event as OutgoingEvent), head.attempts);
+        if (result.ok) {
+          anyDelivered = true;
+          outcome.delivered.push(...group.map((g) => g.seq));
+          i += group.length;
+          continue;
+        }
+        let stop = false;
+        for (const g of group) {
+          const attempts = g.attempts + 1;
+          if (!result.retryable) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "DeliveryFailed", lastError: result.error });
+          else if (attempts >= this.def.maxDeliveryAttempts) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "MaxDeliveryAttemptsExceeded", lastError: result.error });
+          else {
+            const at = this.engine.now() + this.backoff(attempts, result.retryAfterMs);
+            outcome.retry.push({ seq: g.seq, attempts, at, lastError: result.error });
+            nextDue = Math.min(nextDue, at);
+            stop = true;
+          }
+        }
+        i += group.length;
+        if (stop) {
+          waiting = true;
+          break;
+        }
       }
-      for (const g of group) {
-        const attempts = g.attempts + 1;
-        if (!result.retryable) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "DeliveryFailed", lastError: result.error });
-        else if (attempts >= this.def.maxDeliveryAttempts) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "MaxDeliveryAttemptsExceeded", lastError: result.error });
-        else outcome.retry.push({ seq: g.seq, attempts, at: this.engine.now() + this.backoff(attempts, result.retryAfterMs), lastError: result.error });
-      }
+      if (waiting || i < rows.length) blocked.add(threadId);
     }));
-    if (!this.running) return { sent: false, nextDue };
+    if (!this.running) return { sent: false, nextDue, blocked };
     const changed = outcome.delivered.length + outcome.retry.length + outcome.deadLetter.length > 0;
     if (changed && !(await this.engine.store.settleParkedDeliveries(this.record.name, this.engine.nodeId, outcome, this.engine.now()))) throw new LeaseLost();
     if (anyDelivered) this.circuitOpen = false;
-    for (const r of outcome.retry) nextDue = Math.min(nextDue, r.at);
-    // Dead letters free their thread's next event at once; deliveries may have unblocked threads.
-    return { sent: anyDelivered || outcome.deadLetter.length > 0, nextDue };
+    // Deliveries and dead letters change the queue: another round looks at it again at once.
+    return { sent: anyDelivered || outcome.deadLetter.length > 0, nextDue, blocked };
   }
 }
 
