@@ -82,6 +82,47 @@ interface Item {
   ord: number;
 }
 
+/**
+ * The newest stream events read by any worker, shared: with many subscriptions at about the same cursor the
+ * stream is read once instead of once per subscription. It holds every event in (from, to] (it only grows by
+ * contiguous reads, and the Store's positions become visible in commit order), so an answer from it is what the
+ * Store would give for that range; a read beyond `to` goes to the Store and extends it.
+ */
+export class StreamWindow {
+  private from = 0;
+  private to = 0;
+  private events: EventRecord[] = [];
+  constructor(private readonly store: Store, private readonly max = 5_000) {}
+
+  async read(after: number, limit: number): Promise<EventRecord[]> {
+    if (after >= this.from && after < this.to) {
+      // Binary search for the first event after `after`.
+      let lo = 0;
+      let hi = this.events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.events[mid].position <= after) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < this.events.length) return this.events.slice(lo, lo + limit);
+    }
+    const rows = await this.store.readStream(after, limit);
+    if (rows.length === 0) return rows;
+    if (after === this.to && this.events.length > 0) this.events.push(...rows);
+    else {
+      this.events = [...rows];
+      this.from = after;
+    }
+    this.to = rows[rows.length - 1].position;
+    if (this.events.length > this.max) {
+      const drop = this.events.length - this.max;
+      this.from = this.events[drop - 1].position;
+      this.events = this.events.slice(drop);
+    }
+    return rows;
+  }
+}
+
 /** A tiny counting semaphore: the per-subscription concurrency limit. */
 class Limiter {
   private active = 0;
@@ -151,7 +192,7 @@ class Worker {
           blocked = r.blocked;
         }
         if (!this.circuitOpen) {
-          const events = await store.readStream(this.cursor, options.readBatch);
+          const events = await this.engine.stream.read(this.cursor, options.readBatch);
           if (!this.running) break;
           if (events.length > 0) {
             await this.deliverStream(events, blocked);
@@ -420,6 +461,7 @@ export class DeliveryEngine {
   private readonly leaseRenewedAt = new Map<string, number>();
   private readonly leaseCheckedAt = new Map<string, number>();
   private readonly mappedCache = new Map<number, OutgoingEvent[]>();
+  readonly stream: StreamWindow;
   private subscriptions: EventSubscriptionRecord[] = [];
   private pollTimer?: NodeJS.Timeout;
   private refreshTimer?: NodeJS.Timeout;
@@ -437,6 +479,7 @@ export class DeliveryEngine {
     private readonly onDelivery?: (result: DeliveryResult, events: number, ms: number) => void,
   ) {
     this.options = { ...DEFAULT_DELIVERY_OPTIONS, ...options };
+    this.stream = new StreamWindow(store);
   }
 
   start(): void {
