@@ -461,6 +461,8 @@ export class DeliveryEngine {
   private readonly leaseRenewedAt = new Map<string, number>();
   private readonly leaseCheckedAt = new Map<string, number>();
   private readonly mappedCache = new Map<number, OutgoingEvent[]>();
+  /** When a subscription was last forgotten (deleted): a refresh that began before must not restart it. */
+  private readonly forgottenAt = new Map<string, number>();
   readonly stream: StreamWindow;
   private subscriptions: EventSubscriptionRecord[] = [];
   private pollTimer?: NodeJS.Timeout;
@@ -501,6 +503,7 @@ export class DeliveryEngine {
     this.workers.get(name)?.stop();
     this.workers.delete(name);
     this.leaseCheckedAt.delete(name);
+    this.forgottenAt.set(name, this.now());
     this.subscriptions = this.subscriptions.filter((s) => s.name !== name);
   }
 
@@ -519,6 +522,7 @@ export class DeliveryEngine {
 
   private async doRefresh(): Promise<void> {
     if (this.stopped) return;
+    const startedAt = this.now();
     try {
       this.subscriptions = await this.store.listEventSubscriptions();
     } catch (error) {
@@ -551,7 +555,7 @@ export class DeliveryEngine {
       }
       if (ok) {
         this.leaseRenewedAt.set(sub.name, now);
-        if (!held && !this.stopped) this.workers.set(sub.name, new Worker(this, sub));
+        if (!held && !this.stopped && (this.forgottenAt.get(sub.name) ?? -Infinity) < startedAt) this.workers.set(sub.name, new Worker(this, sub));
       } else if (held) this.forget(sub.name);
     }
   }

@@ -98,8 +98,10 @@ export class EventSubscriptions {
   /** Delete: this node stops at once, the others at their next refresh (under a second). */
   async delete(name: string): Promise<boolean> {
     checkSubscriptionName(name);
+    // The row first: a lease taken from now on fails, so no refresh running meanwhile can start a worker again.
+    const existed = await this.store.deleteEventSubscription(name);
     this.engine.forget(name);
-    return this.store.deleteEventSubscription(name);
+    return existed;
   }
 
   async deadLetters(name: string | undefined, limit: number, after?: number): Promise<EventDeliveryRecord[]> {
