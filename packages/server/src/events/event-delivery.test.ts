@@ -343,6 +343,19 @@ describe("event delivery", () => {
     await api(natter, "DELETE", "/eventSubscriptions/poison-1");
   });
 
+  it("typing notifications are delivered once, best effort (not from the durable stream)", async () => {
+    receiver.deliveries.length = 0;
+    await api(natter, "PUT", "/eventSubscriptions/typing-1", subscriptionBody(receiver.url, { types: ["Microsoft.Communication.ChatTypingIndicatorReceivedInThread"] }));
+    const t = await world.newThread("typing");
+    await world.call("POST", `/chat/threads/${encodeURIComponent(t)}/typing?${V}`, { senderDisplayName: "Alice" });
+    await waitUntil(() => receiver.deliveries.length === 1, 10_000, () => "typing");
+    const [event] = await deserializer.deserializeEventGridEvents(receiver.deliveries[0].body);
+    assert.ok(isSystemEvent("Microsoft.Communication.ChatTypingIndicatorReceivedInThread", event));
+    assert.equal(event.data.threadId, t);
+    assert.equal(event.data.senderDisplayName, "Alice");
+    await api(natter, "DELETE", "/eventSubscriptions/typing-1");
+  });
+
   it("a receiver down for a long outage (many backoff periods) loses nothing; the backlog arrives in order", async () => {
     receiver.deliveries.length = 0;
     await api(natter, "PUT", "/eventSubscriptions/outage-1", subscriptionBody(receiver.url, { types: [RECEIVED_IN_THREAD] }));
@@ -404,6 +417,35 @@ describe("event delivery across a restart", () => {
       await natter.close();
       await receiver.close();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("event time to live", () => {
+  it("an event older than eventTimeToLiveInMinutes is dead-lettered (TimeToLiveExceeded) instead of retried", async () => {
+    let offset = 0;
+    const natter = await startTestNatter({}, { now: () => Date.now() + offset, events: FAST });
+    const receiver = await startWebhookReceiver();
+    try {
+      const world = await chat(natter);
+      const body = subscriptionBody(receiver.url, { types: [RECEIVED_IN_THREAD] });
+      (body.properties as Record<string, unknown>).retryPolicy = { eventTimeToLiveInMinutes: 1 };
+      assert.equal((await api(natter, "PUT", "/eventSubscriptions/ttl-1", body)).status, 201);
+      receiver.answer = () => ({ status: 503 });
+      const t = await world.newThread("ttl");
+      await world.send(t, "too-late");
+      await waitUntil(() => receiver.deliveries.length >= 1, 10_000, () => "first attempt");
+      offset = 2 * 60_000; // two minutes later (the clock of the server only)
+      let dead: any[] = [];
+      await waitUntil(async () => (dead = (await api(natter, "GET", "/eventSubscriptions/ttl-1/deadLetters")).body!.value).length === 1, 10_000, () => "dead letter");
+      assert.equal(dead[0].deadLetterReason, "TimeToLiveExceeded");
+      assert.equal(dead[0].lastDeliveryOutcome, "HTTP 503");
+      const attempts = receiver.deliveries.length;
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(receiver.deliveries.length, attempts, "no attempt after the time to live");
+    } finally {
+      await natter.stop();
+      await receiver.close();
     }
   });
 });
