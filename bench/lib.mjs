@@ -119,6 +119,16 @@ export async function createUser(server) {
   return { id: json.identity.id, token: json.accessToken.token };
 }
 
+/** An access-key (HMAC) signed call, as the Identity API and the event subscription API take them. */
+export async function signedApi(server, method, path, body) {
+  const url = new URL(path, server.httpUrl);
+  const text = body === undefined ? "" : JSON.stringify(body);
+  const res = await fetch(url, { method, headers: signed(url, method, text, server.accessKey), body: body === undefined ? undefined : text });
+  const answer = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${answer}`);
+  return answer ? JSON.parse(answer) : undefined;
+}
+
 export async function api(server, token, method, path, body) {
   const res = await fetch(new URL(path, server.httpUrl), {
     method, headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },

@@ -34,6 +34,11 @@ import { WriteHealth } from "./store/write-health.js";
 import { ConnectionLimits } from "./realtime/connection-limits.js";
 import type { RealtimeOptions } from "./realtime/protocol.js";
 import type { TrouterOptions } from "./realtime/trouter/protocol.js";
+import { DeliveryEngine } from "./events/delivery-engine.js";
+import type { DeliveryOptions, EventPayloads } from "./events/delivery-engine.js";
+import { EventSubscriptions } from "./events/event-subscriptions.js";
+import type { HandshakeOptions } from "./events/event-subscriptions.js";
+import { CHAT_EVENT_TYPES, eventGridTopic, outgoingEventsFor, outgoingTypingEvents, toCloudEventSchema, toEventGridSchema } from "./events/chat-event-grid.js";
 
 /**
  * Shutdown bounds. Requests in flight get DRAIN_MS to finish while realtime sockets get their close handshake
@@ -66,6 +71,9 @@ export interface RunningNatter {
   chat: ChatService;
   identity: IdentityService;
   tokens: TokenService;
+  /** Server-side events: subscriptions and the delivery engine. */
+  eventSubscriptions: EventSubscriptions;
+  events: DeliveryEngine;
   /** Drains in-flight requests, stops background work and closes the database. */
   close(): Promise<void>;
 }
@@ -80,6 +88,8 @@ export interface StartOptions {
   /** Realtime tuning beyond the config (tests: short timers, small buffers); defaults in the protocol files. */
   realtime?: Partial<RealtimeOptions>;
   trouter?: Partial<TrouterOptions>;
+  /** Event delivery tuning beyond the config (tests: short leases, timeouts, handshake waits). */
+  events?: Partial<DeliveryOptions> & Partial<HandshakeOptions>;
 }
 
 function isDirectory(store: Store): store is Store & DirectoryOps {
@@ -174,7 +184,24 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   let onRedisError = (_error: Error, _context: string): void => {};
   const bus = await createBus(config, (error, context) => onRedisError(error, context));
   const rateCounter = await createRateCounter(config, (error) => onRedisError(error, "rate counter"));
-  const chat = new ChatService({ store, bus, resourceId, now, eventRetentionMs: config.eventRetentionHours * 3_600_000 });
+  // Server-side events: the engine logs through the app's logger, which exists only later.
+  let appLog: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void } = { warn() {}, error() {} };
+  const payloads: EventPayloads = { eventTypes: CHAT_EVENT_TYPES, outgoingEventsFor, toEventGridSchema, toCloudEventSchema, topic: eventGridTopic(resourceId) };
+  const events = new DeliveryEngine(store, payloads, { warn: (o, m) => appLog.warn(o, m), error: (o, m) => appLog.error(o, m) }, now, {
+    retryMinMs: config.eventsRetryMinSeconds * 1000, retryMaxMs: config.eventsRetryMaxSeconds * 1000, ...options.events,
+  }, (result, _events, ms) => {
+    metrics.eventDeliveries.inc({ outcome: result.ok ? "delivered" : result.retryable ? "retried" : "failed" });
+    if (ms > 0) metrics.eventDeliveryDuration.observe(ms / 1000);
+  });
+  const eventSubscriptions = new EventSubscriptions(store, events, keyBytes, now, {
+    handshakeTimeoutMs: options.events?.handshakeTimeoutMs ?? 30_000, manualValidationMs: options.events?.manualValidationMs ?? 30_000,
+  });
+  await eventSubscriptions.applyConfigured(config.eventsSubscriptions);
+  const chat = new ChatService({
+    store, bus, resourceId, now, eventRetentionMs: config.eventRetentionHours * 3_600_000,
+    // Typing is not in the durable stream: this node delivers it once, best effort (docs/events.md).
+    onTyping: (event) => events.deliverEphemeral(outgoingTypingEvents(event)),
+  });
   const identity = new IdentityService(store, bus, resourceId, now);
   const tokens = new TokenService(keyBytes, identity, now);
   // Revocations (from this node or another) drop what the token cache knows about the user at once.
@@ -199,6 +226,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,
     rateCounter,
+    eventSubscriptions,
     realtimeRequested: (userId) => noteRealtimeRequested(store, userId, now()),
     corsOrigins: config.corsOrigins,
     demoHosts: config.demoHosts,
@@ -242,6 +270,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     },
   });
   await app.ready();
+  appLog = app.log;
   onRedisError = (error, context) => {
     metrics.busErrors.inc();
     // A dropped publish is only counted: during an outage there is one per message.
@@ -265,6 +294,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const httpsPort = await listen(httpsServer, config.httpsPort, config.host);
   const httpPort = await listen(httpServer, config.port, config.host);
   accepting = true;
+  events.start();
 
   const housekeeping = setInterval(() => {
     chat.runHousekeeping().catch((error) => app.log.error({ err: error }, "housekeeping failed"));
@@ -286,10 +316,12 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     resourceId,
     certPath: tls.certPath,
     certGenerated: tls.generated,
-    app, metrics, store, bus, chat, identity, tokens,
+    app, metrics, store, bus, chat, identity, tokens, eventSubscriptions, events,
     close() {
       closing ??= (async () => {
         accepting = false;
+        // Deliveries in flight are aborted (re-delivered from the cursor by whichever node delivers next).
+        await events.close();
         clearInterval(housekeeping);
         // Stop accepting first (a client's reconnect is refused, not served mid-shutdown). We listen ourselves
         // (two servers share the app), so we close both; close() alone would wait for every connection to end.

@@ -2,6 +2,7 @@
 // Nothing else in the server reads the environment.
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_SOCKETS, DEFAULT_MAX_SOCKETS_PER_USER } from "./realtime/connection-limits.js";
+import { CHAT_EVENT_TYPES } from "./events/chat-event-grid.js";
 
 export interface NatterConfig {
   host: string;
@@ -53,6 +54,20 @@ export interface NatterConfig {
   realtimeMaxSockets: number;
   /** Open realtime sockets per user per node, both protocols (429 at the upgrade, or close 4429 after hello). */
   realtimeMaxSocketsPerUser: number;
+  /** Event subscriptions created (or updated) at start: --events-subscription, repeatable (docs/events.md). */
+  eventsSubscriptions: EventsSubscriptionFlag[];
+  /** First retry delay of an event delivery (seconds; doubles per attempt up to eventsRetryMaxSeconds). */
+  eventsRetryMinSeconds: number;
+  eventsRetryMaxSeconds: number;
+}
+
+/** One --events-subscription: name=url[,types=A,B][,schema=eventgrid|cloudevents][,secret=whsec_…]. */
+export interface EventsSubscriptionFlag {
+  name: string;
+  url: string;
+  types?: string[];
+  schema?: string;
+  secret?: string;
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +107,9 @@ export const OPTIONS: Option[] = [
   { flag: "metrics", env: "NATTER_METRICS", description: "on | off: Prometheus metrics at GET /metrics", default: "on" },
   { flag: "metrics-token", env: "NATTER_METRICS_TOKEN", description: "when set, GET /metrics requires Authorization: Bearer <token>" },
   { flag: "realtime-max-sockets", env: "NATTER_REALTIME_MAX_SOCKETS", description: "open realtime sockets per node, both protocols (beyond: 503)", default: String(DEFAULT_MAX_SOCKETS) },
+  { flag: "events-subscription", env: "NATTER_EVENTS_SUBSCRIPTION", description: "name=url[,types=A,B][,schema=eventgrid|cloudevents][,secret=whsec_…]: an event subscription made at start (repeatable; in the variable, separate several with ;)" },
+  { flag: "events-retry-min-seconds", env: "NATTER_EVENTS_RETRY_MIN_SECONDS", description: "first retry delay of a failed event delivery (doubles per attempt, with jitter)", default: "10" },
+  { flag: "events-retry-max-seconds", env: "NATTER_EVENTS_RETRY_MAX_SECONDS", description: "longest retry delay of an event delivery", default: "3600" },
   { flag: "realtime-max-sockets-per-user", env: "NATTER_REALTIME_MAX_SOCKETS_PER_USER", description: "open realtime sockets per user per node (beyond: 429 / close 4429)", default: String(DEFAULT_MAX_SOCKETS_PER_USER) },
 ];
 
@@ -143,20 +161,65 @@ function hostNames(value: string | undefined, name: string): string[] {
   });
 }
 
+/**
+ * --events-subscription values: name=url, then options after commas (types=A,B keeps its commas: a new option
+ * starts only at ",types=", ",schema=" or ",secret="). Event types may omit "Microsoft.Communication.".
+ */
+function eventsSubscriptions(values: string[]): EventsSubscriptionFlag[] {
+  const out: EventsSubscriptionFlag[] = [];
+  for (const raw of values.map((v) => v.trim()).filter(Boolean)) {
+    const fail = (why: string) => new ConfigError(`--events-subscription '${raw.slice(0, 200)}': ${why} (form: name=url[,types=A,B][,schema=eventgrid|cloudevents][,secret=whsec_…])`);
+    const [head, ...options] = raw.split(/,(?=(?:types|schema|secret)=)/);
+    const eq = head.indexOf("=");
+    if (eq < 0) throw fail("expected name=url");
+    const name = head.slice(0, eq).trim();
+    const url = head.slice(eq + 1).trim();
+    if (!/^[A-Za-z0-9-]{3,64}$/.test(name)) throw fail("the name must be 3 to 64 letters, digits or hyphens");
+    if (out.some((s) => s.name === name)) throw fail(`the name ${name} is given twice`);
+    let parsedUrl: URL | undefined;
+    try {
+      parsedUrl = new URL(url);
+    } catch {
+      // reported below
+    }
+    if (!parsedUrl || !/^https?:$/.test(parsedUrl.protocol)) throw fail("the url must be an http(s) URL");
+    const sub: EventsSubscriptionFlag = { name, url: parsedUrl.href };
+    for (const option of options) {
+      const [key, ...rest] = option.split("=");
+      const value = rest.join("=");
+      if (key === "types") {
+        sub.types = value.split(",").map((t) => t.trim()).filter(Boolean).map((t) => {
+          const match = CHAT_EVENT_TYPES.find((k) => k.toLowerCase() === t.toLowerCase() || k.toLowerCase() === `microsoft.communication.${t.toLowerCase()}`);
+          if (!match) throw fail(`'${t}' is not a chat event type`);
+          return match;
+        });
+      } else if (key === "schema") {
+        if (!["eventgrid", "cloudevents", "eventgridschema", "cloudeventschemav1_0"].includes(value.toLowerCase())) throw fail("schema must be eventgrid or cloudevents");
+        sub.schema = value;
+      } else {
+        if (!/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/.test(value)) throw fail("secret must be whsec_ followed by base64 of at least 16 bytes");
+        sub.secret = value;
+      }
+    }
+    out.push(sub);
+  }
+  return out;
+}
+
 /** Reads flags (highest priority), then environment, then defaults. Throws ConfigError on bad values. */
 export function loadConfig(args: string[], env: Record<string, string | undefined>): NatterConfig {
   let parsed;
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
+      options: Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const, multiple: o.flag === "events-subscription" }])),
       allowPositionals: false,
       strict: true,
     });
   } catch (error) {
     throw new ConfigError(`${(error as Error).message.replace(/\. To specify a positional.*$/s, "")} (natter serve --help lists the options)`);
   }
-  const values = parsed.values as Record<string, string | undefined>;
+  const { "events-subscription": subscriptionFlags, ...values } = parsed.values as Record<string, string | undefined> & { "events-subscription"?: string[] };
   const get = (flag: string): string | undefined => {
     const o = OPTIONS.find((x) => x.flag === flag)!;
     const v = values[flag] ?? env[o.env];
@@ -191,7 +254,11 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     metricsToken: get("metrics-token"),
     realtimeMaxSockets: positiveInteger(get("realtime-max-sockets")!, "realtime-max-sockets"),
     realtimeMaxSocketsPerUser: positiveInteger(get("realtime-max-sockets-per-user")!, "realtime-max-sockets-per-user"),
+    eventsSubscriptions: eventsSubscriptions(subscriptionFlags?.length ? subscriptionFlags : (env.NATTER_EVENTS_SUBSCRIPTION ?? "").split(";")),
+    eventsRetryMinSeconds: positive(get("events-retry-min-seconds")!, "events-retry-min-seconds"),
+    eventsRetryMaxSeconds: positive(get("events-retry-max-seconds")!, "events-retry-max-seconds"),
   };
+  if (config.eventsRetryMinSeconds > config.eventsRetryMaxSeconds) throw new ConfigError("--events-retry-min-seconds must not exceed --events-retry-max-seconds");
   if (config.metricsToken !== undefined && config.metricsToken.length < 16) throw new ConfigError("--metrics-token must be at least 16 characters");
   if (config.metricsToken !== undefined && config.metrics === "off") throw new ConfigError("--metrics-token needs --metrics on");
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) throw new ConfigError("--headers-timeout-seconds must not exceed --request-timeout-seconds");
@@ -232,6 +299,7 @@ export const COMMANDS = [
   "natter key                             print a new random access key (base64, 32 bytes) to share between nodes",
   "natter backup <file> [--data <folder>] consistent copy of the live SQLite database (a new file, mode 0600)",
   "natter restore <file> [--data <folder>] put a backup in place as the database (the server must be stopped)",
+  "natter events <command> [options]     manage event subscriptions of a running server (natter events --help)",
   "natter --version                       print the version",
 ];
 

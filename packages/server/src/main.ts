@@ -7,6 +7,7 @@ import { startNatter } from "./compose.js";
 import type { RunningNatter } from "./compose.js";
 import { backupSqliteDatabase, prepareSqliteRestore } from "./store/sqlite/sqlite-store.js";
 import { prettyLogStream } from "./log-pretty.js";
+import { EventsCliError, runEventsCommand } from "./events-cli.js";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
@@ -300,6 +301,14 @@ export async function main(argv: string[]): Promise<void> {
         return;
       case "key":
         key(rest);
+        return;
+      case "events":
+        try {
+          await runEventsCommand(rest, process.env, (line) => process.stdout.write(line + "\n"));
+        } catch (error) {
+          if (error instanceof EventsCliError) throw error.usage ? new ConfigError(error.message) : new CliFailure(error.message);
+          throw error;
+        }
         return;
       case "--version":
       case "-v":

@@ -99,12 +99,15 @@ export interface ChatServiceOptions {
   idempotencyWindowMs?: number;
   /** How long durable events are kept for realtime resume (ms). */
   eventRetentionMs?: number;
+  /** Told of each typing notification (not durable): the webhook deliveries' best-effort typing events. */
+  onTyping?: (event: Extract<ChatEvent, { type: "typingIndicatorReceived" }>) => void;
 }
 
 const DAY_MS = 86_400_000;
 
 export class ChatService {
   private readonly store: Store;
+  private readonly onTyping?: ChatServiceOptions["onTyping"];
   private readonly bus: Bus;
   private readonly resourceId: string;
   private readonly now: () => number;
@@ -118,6 +121,7 @@ export class ChatService {
     this.now = options.now ?? Date.now;
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? DAY_MS;
     this.eventRetentionMs = options.eventRetentionMs ?? DAY_MS;
+    this.onTyping = options.onTyping;
   }
 
   // ---- threads ----
@@ -232,7 +236,7 @@ export class ChatService {
       await tx.updateThread(threadId, { deletedAt: now });
       await tx.deleteThreadContent(threadId);
       const recipients = await tx.listParticipantIds(threadId);
-      await this.record(tx, events, { type: "chatThreadDeleted", threadId, at: now, actor: caller.userId }, recipients);
+      await this.record(tx, events, { type: "chatThreadDeleted", threadId, at: now, actor: caller.userId, threadCreatedAt: thread.createdAt }, recipients);
     });
     this.publish(events);
   }
@@ -450,7 +454,7 @@ export class ChatService {
       await this.appendSystemMessage(tx, thread, "participantAdded", { participants: snapshots, initiator: caller.userId }, now);
       await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock });
       const recipients = await tx.listParticipantIds(threadId);
-      await this.record(tx, events, { type: "participantsAdded", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
+      await this.record(tx, events, { type: "participantsAdded", threadId, at: now, actor: caller.userId, threadCreatedAt: thread.createdAt, participants: snapshots }, recipients);
       return invalidParticipants;
     });
   }
@@ -469,7 +473,7 @@ export class ChatService {
       const snapshots = [snapshot(removed)];
       await this.appendSystemMessage(tx, thread, "participantRemoved", { participants: snapshots, initiator: caller.userId }, now);
       await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock });
-      await this.record(tx, events, { type: "participantsRemoved", threadId, at: now, actor: caller.userId, participants: snapshots }, recipients);
+      await this.record(tx, events, { type: "participantsRemoved", threadId, at: now, actor: caller.userId, threadCreatedAt: thread.createdAt, participants: snapshots }, recipients);
     });
     this.publish(events);
   }
@@ -482,7 +486,9 @@ export class ChatService {
     if (senderDisplayName !== undefined) checkLength(senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
     await this.access(this.store, caller, threadId);
     const recipients = await this.store.listParticipantIds(threadId);
-    this.publish([{ event: { type: "typingIndicatorReceived", threadId, at: this.now(), actor: caller.userId, senderDisplayName: senderDisplayName ?? null }, recipients }]);
+    const typing = { type: "typingIndicatorReceived" as const, threadId, at: this.now(), actor: caller.userId, senderDisplayName: senderDisplayName ?? null };
+    this.publish([{ event: typing, recipients }]);
+    this.onTyping?.(typing);
   }
 
   /** SendChatReadReceipt: keeps the latest (highest sequence) receipt per user. */
@@ -538,7 +544,7 @@ export class ChatService {
         // Durable, like a user's deletion, so a client that was away gets it on resume. Appended after the purge
         // (which deletes the thread's events), with the participants at purge time as recipients.
         if (thread.deletedAt === null) {
-          await this.record(tx, purged, { type: "chatThreadDeleted", threadId: id, at: now, actor: thread.createdBy, reason: "deletedByPolicy" }, recipients);
+          await this.record(tx, purged, { type: "chatThreadDeleted", threadId: id, at: now, actor: thread.createdBy, threadCreatedAt: thread.createdAt, reason: "deletedByPolicy" }, recipients);
         }
       });
       events.push(...purged);

@@ -9,6 +9,11 @@ interface Base {
   actor: string;
   /** Stream position in the Store; absent for ephemeral events (typing). */
   position?: number;
+  /**
+   * When the thread was created (epoch ms), on the events that carry no thread record (deleted, participants
+   * added/removed), for the server-side events' `createTime`. Absent on events appended before it existed.
+   */
+  threadCreatedAt?: number;
 }
 
 export type ChatEvent =

@@ -16,6 +16,8 @@ import { imageRoutes } from "./routes/images.js";
 import { messageRoutes } from "./routes/messages.js";
 import { participantRoutes } from "./routes/participants.js";
 import { identityRoutes } from "./routes/identity.js";
+import { eventSubscriptionRoutes } from "./routes/event-subscriptions.js";
+import type { EventSubscriptions } from "../events/event-subscriptions.js";
 import { JSON_CONTENT_TYPE } from "@natter/wire";
 import type { Metrics } from "./plugins/metrics.js";
 import { registerWebApp } from "./web-app.js";
@@ -56,6 +58,8 @@ export interface AppDeps {
   directory?: DirectoryService;
   /** Host names the demo sign-in accepts besides localhost and IP addresses. */
   demoHosts?: string[];
+  /** Event subscriptions (server-side events): their REST routes are served when present. */
+  eventSubscriptions?: EventSubscriptions;
   /** Folder of the built web app (index.html and assets); absent: a plain note at /. */
   webRoot?: string;
 }
@@ -144,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   participantRoutes(app, deps.chat);
   if (deps.unread) natterThreadRoutes(app, deps.unread);
   identityRoutes(app, deps.identity, deps.tokens);
+  if (deps.eventSubscriptions) eventSubscriptionRoutes(app, deps.eventSubscriptions);
   registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now, realtimeRequested: deps.realtimeRequested });
   if (deps.directory) demoRoutes(app, deps.directory, deps.tokens, deps.demoHosts);
   await registerWebApp(app, deps.webRoot);

@@ -235,8 +235,96 @@ export interface DirectoryOps {
   listProfiles(limit: number, afterName?: string): Promise<ProfileRecord[]>;
 }
 
+/**
+ * A webhook subscription to the chat events (server-side events, docs/events.md). `definition` is the
+ * subscription's settings as events/subscription.ts validated them (opaque JSON to the Store).
+ */
+export interface EventSubscriptionRecord {
+  name: string;
+  definition: unknown;
+  /** The Standard Webhooks signing secret (`whsec_…`). */
+  secret: string;
+  /** "Succeeded", or "AwaitingManualAction" while the endpoint has not yet opened its validationUrl. */
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+  /**
+   * Stream position up to which every event was delivered, parked for retry or dead-lettered; delivery goes on
+   * with the events after it. Only moves forward.
+   */
+  cursor: number;
+}
+
+/** One outgoing event waiting for another attempt (a subscription's retry queue), or dead-lettered. */
+export interface EventDeliveryRecord {
+  subscription: string;
+  /** Order of the queue, assigned by the Store (increasing in insertion order). */
+  seq: number;
+  /** The outgoing event's id (stable: a redelivery carries the same id). */
+  eventId: string;
+  threadId: string;
+  /** Stream position of the durable event it came from. */
+  position: number;
+  /** The outgoing event (events/chat-event-grid.ts OutgoingEvent), opaque to the Store. */
+  event: unknown;
+  /** Attempts made so far. */
+  attempts: number;
+  /** Parked: when the next attempt is due (epoch ms). Dead letter: when it was dead-lettered. */
+  at: number;
+  /** Dead letters only: why ("MaxDeliveryAttemptsExceeded", "TimeToLiveExceeded", "DeliveryFailed"). */
+  reason: string | null;
+  /** The last attempt's outcome ("HTTP 503", "timeout", …). */
+  lastError: string | null;
+}
+
+export type NewEventDelivery = Omit<EventDeliveryRecord, "seq" | "subscription">;
+
+/** What a delivery round did with parked deliveries (by seq), applied atomically. */
+export interface ParkedOutcome {
+  delivered: number[];
+  retry: { seq: number; attempts: number; at: number; lastError: string | null }[];
+  deadLetter: { seq: number; attempts: number; reason: string; lastError: string | null }[];
+}
+
+/**
+ * Event subscriptions, their cursors over the stream, retry queues, dead letters and delivery leases. Writes that
+ * only the delivering node may make take the lease `holder` and do nothing (returning false) when another node
+ * holds the lease: a node that lost its lease (paused, partitioned) cannot move a cursor back or forth.
+ */
+export interface EventSubscriptionOps {
+  /** Inserts a subscription; false (writing nothing) when the name is taken. */
+  insertEventSubscription(record: EventSubscriptionRecord): Promise<boolean>;
+  /** Replaces definition/state/updatedAt (cursor, secret and createdAt stay); false when there is none. */
+  updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "state" | "updatedAt">>): Promise<boolean>;
+  getEventSubscription(name: string): Promise<EventSubscriptionRecord | undefined>;
+  /** All subscriptions, by name. */
+  listEventSubscriptions(): Promise<EventSubscriptionRecord[]>;
+  /** Deletes the subscription with its retry queue, dead letters and lease; false when there was none. */
+  deleteEventSubscription(name: string): Promise<boolean>;
+  /**
+   * Takes or renews the subscription's delivery lease for `ttlMs`: succeeds when nobody holds it, `holder`
+   * holds it, or the holder's lease expired before `now`. One conditional UPDATE (atomic across nodes).
+   */
+  acquireEventSubscriptionLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up (only when `holder` holds it), so another node takes over at once. */
+  releaseEventSubscriptionLease(name: string, holder: string): Promise<void>;
+  /**
+   * One delivery round over the stream, atomically: moves the cursor forward to `cursor` (never back), parks
+   * `parked` deliveries for retry and records `deadLetters`. False, writing nothing, unless `holder` holds the lease.
+   */
+  advanceEventSubscription(name: string, holder: string, cursor: number, parked: NewEventDelivery[], deadLetters: NewEventDelivery[]): Promise<boolean>;
+  /** The retry queue, in seq order (up to `limit`). */
+  listParkedDeliveries(name: string, limit: number): Promise<EventDeliveryRecord[]>;
+  /** Applies a retry round's outcome atomically; false, writing nothing, unless `holder` holds the lease. */
+  settleParkedDeliveries(name: string, holder: string, outcome: ParkedOutcome, now: number): Promise<boolean>;
+  /** Dead letters of one subscription (or all), in seq order, after `afterSeq`. */
+  listDeadLetters(name: string | undefined, limit: number, afterSeq?: number): Promise<EventDeliveryRecord[]>;
+  /** Moves a subscription's dead letters back to its retry queue (attempts reset, due at `now`); returns how many. */
+  redeliverDeadLetters(name: string, now: number): Promise<number>;
+}
+
 /** Every operation a transaction or a plain read can perform. */
-export interface StoreOps {
+export interface StoreOps extends EventSubscriptionOps {
   getUser(id: string): Promise<UserRecord | undefined>;
   /** The user that holds `customId`, deleted or not (a deleted user no longer holds one, see UserRecord). */
   getUserByCustomId(customId: string): Promise<UserRecord | undefined>;

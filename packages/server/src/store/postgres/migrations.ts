@@ -190,4 +190,34 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   DROP INDEX events_thread;
   CREATE INDEX events_stream_order ON events(position);
   `,
+  // Server-side events (docs/events.md): webhook subscriptions with their stream cursor and delivery lease, the
+  // per-subscription retry queue (events whose first attempt failed, and those of their threads behind them), and
+  // dead letters.
+  `
+  CREATE TABLE event_subscriptions (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    cursor BIGINT NOT NULL,
+    lease_holder TEXT,
+    lease_expires_at BIGINT NOT NULL DEFAULT 0
+  );
+  CREATE TABLE event_deliveries (
+    seq BIGSERIAL PRIMARY KEY,
+    subscription TEXT NOT NULL,
+    dead BOOLEAN NOT NULL,
+    event_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    event TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    at BIGINT NOT NULL,
+    reason TEXT,
+    last_error TEXT
+  );
+  CREATE INDEX event_deliveries_queue ON event_deliveries(subscription, dead, seq);
+  `,
 ];

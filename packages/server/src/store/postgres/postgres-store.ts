@@ -18,7 +18,7 @@
 import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
-  DirectoryOps, EventRecord, IdempotencyRecord, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
+  DirectoryOps, EventDeliveryRecord, EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -114,6 +114,20 @@ function toStreamEvent(r: Row): StreamEvent {
 }
 function toProfile(r: Row): ProfileRecord {
   return { userId: r.user_id as string, displayName: r.display_name as string, createdAt: r.created_at as number };
+}
+
+function toSubscription(r: Row): EventSubscriptionRecord {
+  return {
+    name: r.name as string, definition: JSON.parse(r.definition as string), secret: r.secret as string, state: r.state as string,
+    createdAt: r.created_at as number, updatedAt: r.updated_at as number, cursor: r.cursor as number,
+  };
+}
+function toDelivery(r: Row): EventDeliveryRecord {
+  return {
+    subscription: r.subscription as string, seq: r.seq as number, eventId: r.event_id as string, threadId: r.thread_id as string,
+    position: r.position as number, event: JSON.parse(r.event as string), attempts: r.attempts as number, at: r.at as number,
+    reason: (r.reason as string | null) ?? null, lastError: (r.last_error as string | null) ?? null,
+  };
 }
 
 const same = (v: unknown) => v;
@@ -455,6 +469,88 @@ class PostgresOps implements StoreOps, DirectoryOps {
     }
   }
 
+  // ---- event subscriptions (server-side events) ----
+  async insertEventSubscription(r: EventSubscriptionRecord) {
+    const { rowCount } = await this.q(`INSERT INTO event_subscriptions (name, definition, secret, state, created_at, updated_at, cursor)
+      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING`,
+    [r.name, JSON.stringify(r.definition), r.secret, r.state, r.createdAt, r.updatedAt, r.cursor]);
+    return rowCount === 1;
+  }
+  async updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "state" | "updatedAt">>) {
+    const { rowCount } = await this.q(`UPDATE event_subscriptions SET definition = COALESCE($2, definition), state = COALESCE($3, state),
+      updated_at = COALESCE($4, updated_at) WHERE name = $1`,
+    [name, patch.definition === undefined ? null : JSON.stringify(patch.definition), patch.state ?? null, patch.updatedAt ?? null]);
+    return rowCount === 1;
+  }
+  async getEventSubscription(name: string) {
+    const { rows } = await this.q("SELECT * FROM event_subscriptions WHERE name = $1", [name]);
+    return rows[0] && toSubscription(rows[0]);
+  }
+  async listEventSubscriptions() {
+    const { rows } = await this.q(`SELECT * FROM event_subscriptions ORDER BY name COLLATE "C"`);
+    return rows.map(toSubscription);
+  }
+  async deleteEventSubscription(name: string) {
+    await this.q("DELETE FROM event_deliveries WHERE subscription = $1", [name]);
+    return (await this.q("DELETE FROM event_subscriptions WHERE name = $1", [name])).rowCount === 1;
+  }
+  async acquireEventSubscriptionLease(name: string, holder: string, now: number, ttlMs: number) {
+    const { rowCount } = await this.q(`UPDATE event_subscriptions SET lease_holder = $2, lease_expires_at = $4
+      WHERE name = $1 AND (lease_holder IS NULL OR lease_holder = $2 OR lease_expires_at < $3)`, [name, holder, now, now + ttlMs]);
+    return rowCount === 1;
+  }
+  async releaseEventSubscriptionLease(name: string, holder: string) {
+    await this.q("UPDATE event_subscriptions SET lease_holder = NULL, lease_expires_at = 0 WHERE name = $1 AND lease_holder = $2", [name, holder]);
+  }
+  /** Locks the subscription's row if `holder` holds its lease (a lease takeover waits for this transaction). */
+  private async holdsLease(name: string, holder: string): Promise<boolean> {
+    const { rows } = await this.q("SELECT 1 FROM event_subscriptions WHERE name = $1 AND lease_holder = $2 FOR UPDATE", [name, holder]);
+    return rows.length === 1;
+  }
+  private async insertDeliveries(name: string, dead: boolean, list: NewEventDelivery[]) {
+    if (list.length === 0) return;
+    // One statement per round: unnest keeps the input order, so seqs follow it.
+    await this.q(`INSERT INTO event_deliveries (subscription, dead, event_id, thread_id, position, event, attempts, at, reason, last_error)
+      SELECT $1, $2, a, b, c, d, e, f, g, h FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[]) WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, n) ORDER BY n`,
+    [name, dead, list.map((d) => d.eventId), list.map((d) => d.threadId), list.map((d) => d.position), list.map((d) => JSON.stringify(d.event)),
+      list.map((d) => d.attempts), list.map((d) => d.at), list.map((d) => d.reason), list.map((d) => d.lastError)]);
+  }
+  async advanceEventSubscription(name: string, holder: string, cursor: number, parked: NewEventDelivery[], deadLetters: NewEventDelivery[]) {
+    if (!(await this.holdsLease(name, holder))) return false;
+    await this.q("UPDATE event_subscriptions SET cursor = GREATEST(cursor, $2) WHERE name = $1", [name, cursor]);
+    await this.insertDeliveries(name, false, parked);
+    await this.insertDeliveries(name, true, deadLetters);
+    return true;
+  }
+  async listParkedDeliveries(name: string, limit: number) {
+    const { rows } = await this.q("SELECT * FROM event_deliveries WHERE subscription = $1 AND NOT dead ORDER BY seq LIMIT $2", [name, limit]);
+    return rows.map(toDelivery);
+  }
+  async settleParkedDeliveries(name: string, holder: string, outcome: ParkedOutcome, now: number) {
+    if (!(await this.holdsLease(name, holder))) return false;
+    if (outcome.delivered.length) await this.q("DELETE FROM event_deliveries WHERE subscription = $1 AND NOT dead AND seq = ANY($2::bigint[])", [name, outcome.delivered]);
+    for (const r of outcome.retry) {
+      await this.q("UPDATE event_deliveries SET attempts = $3, at = $4, last_error = $5 WHERE seq = $2 AND subscription = $1 AND NOT dead", [name, r.seq, r.attempts, r.at, r.lastError]);
+    }
+    for (const d of outcome.deadLetter) {
+      await this.q("UPDATE event_deliveries SET dead = true, attempts = $3, at = $4, reason = $5, last_error = $6 WHERE seq = $2 AND subscription = $1 AND NOT dead",
+        [name, d.seq, d.attempts, now, d.reason, d.lastError]);
+    }
+    return true;
+  }
+  async listDeadLetters(name: string | undefined, limit: number, afterSeq = 0) {
+    const { rows } = await this.q("SELECT * FROM event_deliveries WHERE dead AND ($1::text IS NULL OR subscription = $1) AND seq > $2 ORDER BY seq LIMIT $3",
+      [name ?? null, afterSeq, limit]);
+    return rows.map(toDelivery);
+  }
+  async redeliverDeadLetters(name: string, now: number) {
+    // New seqs (re-inserted in the old order), so they queue behind what is already waiting.
+    const { rows } = await this.q("DELETE FROM event_deliveries WHERE subscription = $1 AND dead RETURNING *", [name]);
+    const list = rows.map(toDelivery).sort((a, b) => a.seq - b.seq).map((d) => ({ ...d, attempts: 0, at: now, reason: null }));
+    await this.insertDeliveries(name, false, list);
+    return list.length;
+  }
+
   async findProfileByName(displayName: string) {
     const { rows } = await this.q("SELECT * FROM profiles WHERE lower(display_name) = lower($1)", [displayName]);
     return rows[0] && toProfile(rows[0]);
@@ -470,7 +566,10 @@ class PostgresOps implements StoreOps, DirectoryOps {
 }
 
 /** Writes that take several statements (or the event lock) and so run as a transaction of their own. */
-const TRANSACTIONAL = new Set<string>(["appendEvent", "deleteThreadContent", "purgeThread"]);
+const TRANSACTIONAL = new Set<string>([
+  "appendEvent", "deleteThreadContent", "purgeThread",
+  "deleteEventSubscription", "advanceEventSubscription", "settleParkedDeliveries", "redeliverDeadLetters",
+]);
 
 
 /**
@@ -517,7 +616,7 @@ export class PostgresStore implements Store {
     this.pool.on("error", (error) => onError?.(error));
     const poolOps = new PostgresOps((sql, params) => this.pool.query(prepared(sql, params)), false);
     for (const name of Object.getOwnPropertyNames(PostgresOps.prototype) as (keyof PostgresOps)[]) {
-      if ((name as string) === "constructor" || (name as string) === "update") continue;
+      if (["constructor", "update", "holdsLease", "insertDeliveries"].includes(name as string)) continue;
       const method = TRANSACTIONAL.has(name)
         ? (...args: unknown[]) => this.transaction((tx) => (tx[name as keyof StoreOps] as (...a: unknown[]) => Promise<unknown>)(...args))
         : (...args: unknown[]) => (poolOps[name] as (...a: unknown[]) => Promise<unknown>).call(poolOps, ...args);

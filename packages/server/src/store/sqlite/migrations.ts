@@ -194,4 +194,34 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   INSERT INTO thread_sets (thread_id, set_id) SELECT DISTINCT thread_id, set_id FROM events;
   DROP INDEX events_thread;
   `,
+  // Server-side events (docs/events.md): webhook subscriptions with their stream cursor and delivery lease, the
+  // per-subscription retry queue (events whose first attempt failed, and those of their threads behind them), and
+  // dead letters.
+  `
+  CREATE TABLE event_subscriptions (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    cursor INTEGER NOT NULL,
+    lease_holder TEXT,
+    lease_expires_at INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE TABLE event_deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription TEXT NOT NULL,
+    dead INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    reason TEXT,
+    last_error TEXT
+  ) STRICT;
+  CREATE INDEX event_deliveries_queue ON event_deliveries(subscription, dead, seq);
+  `,
 ];

@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
-  EventRecord, IdempotencyRecord, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
+  EventDeliveryRecord, EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
@@ -73,6 +73,20 @@ function toMessage(r: Row): MessageRecord {
 }
 function toReceipt(r: Row): ReadReceiptRecord {
   return { threadId: r.thread_id as string, userId: r.user_id as string, messageId: r.message_id as string, sequence: r.sequence as number, readAt: r.read_at as number };
+}
+
+function toSubscription(r: Row): EventSubscriptionRecord {
+  return {
+    name: r.name as string, definition: JSON.parse(r.definition as string), secret: r.secret as string, state: r.state as string,
+    createdAt: r.created_at as number, updatedAt: r.updated_at as number, cursor: r.cursor as number,
+  };
+}
+function toDelivery(r: Row): EventDeliveryRecord {
+  return {
+    subscription: r.subscription as string, seq: r.seq as number, eventId: r.event_id as string, threadId: r.thread_id as string,
+    position: r.position as number, event: JSON.parse(r.event as string), attempts: r.attempts as number, at: r.at as number,
+    reason: (r.reason as string | null) ?? null, lastError: (r.last_error as string | null) ?? null,
+  };
 }
 
 const THREAD_COLUMNS: Record<string, (v: unknown) => unknown> = {
@@ -411,6 +425,78 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return this.stmt("DELETE FROM endpoint_cursors WHERE updated_at < ?").run(time).changes;
   }
 
+  // ---- event subscriptions (server-side events) ----
+  async insertEventSubscription(r: EventSubscriptionRecord) {
+    return this.stmt(`INSERT INTO event_subscriptions (name, definition, secret, state, created_at, updated_at, cursor)
+      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`)
+      .run(r.name, JSON.stringify(r.definition), r.secret, r.state, r.createdAt, r.updatedAt, r.cursor).changes === 1;
+  }
+  async updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "state" | "updatedAt">>) {
+    return this.stmt(`UPDATE event_subscriptions SET definition = COALESCE(@definition, definition), state = COALESCE(@state, state),
+      updated_at = COALESCE(@updatedAt, updated_at) WHERE name = @name`)
+      .run({ name, definition: patch.definition === undefined ? null : JSON.stringify(patch.definition), state: patch.state ?? null, updatedAt: patch.updatedAt ?? null }).changes === 1;
+  }
+  async getEventSubscription(name: string) {
+    const r = this.stmt("SELECT * FROM event_subscriptions WHERE name = ?").get(name) as Row | undefined;
+    return r && toSubscription(r);
+  }
+  async listEventSubscriptions() {
+    return (this.stmt("SELECT * FROM event_subscriptions ORDER BY name").all() as Row[]).map(toSubscription);
+  }
+  async deleteEventSubscription(name: string) {
+    this.stmt("DELETE FROM event_deliveries WHERE subscription = ?").run(name);
+    return this.stmt("DELETE FROM event_subscriptions WHERE name = ?").run(name).changes === 1;
+  }
+  async acquireEventSubscriptionLease(name: string, holder: string, now: number, ttlMs: number) {
+    return this.stmt(`UPDATE event_subscriptions SET lease_holder = @holder, lease_expires_at = @expires
+      WHERE name = @name AND (lease_holder IS NULL OR lease_holder = @holder OR lease_expires_at < @now)`)
+      .run({ name, holder, now, expires: now + ttlMs }).changes === 1;
+  }
+  async releaseEventSubscriptionLease(name: string, holder: string) {
+    this.stmt("UPDATE event_subscriptions SET lease_holder = NULL, lease_expires_at = 0 WHERE name = ? AND lease_holder = ?").run(name, holder);
+  }
+  async advanceEventSubscription(name: string, holder: string, cursor: number, parked: NewEventDelivery[], deadLetters: NewEventDelivery[]) {
+    const moved = this.stmt("UPDATE event_subscriptions SET cursor = MAX(cursor, ?) WHERE name = ? AND lease_holder = ?").run(cursor, name, holder).changes === 1;
+    if (!moved) return false;
+    for (const d of parked) this.stmtInsertDelivery(name, false, d);
+    for (const d of deadLetters) this.stmtInsertDelivery(name, true, d);
+    return true;
+  }
+  /** One row of the retry queue or the dead letters (named stmt*: not a Store method). */
+  private stmtInsertDelivery(name: string, dead: boolean, d: NewEventDelivery) {
+    this.stmt(`INSERT INTO event_deliveries (subscription, dead, event_id, thread_id, position, event, attempts, at, reason, last_error)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(name, dead ? 1 : 0, d.eventId, d.threadId, d.position, JSON.stringify(d.event), d.attempts, d.at, d.reason, d.lastError);
+  }
+  async listParkedDeliveries(name: string, limit: number) {
+    return (this.stmt("SELECT * FROM event_deliveries WHERE subscription = ? AND dead = 0 ORDER BY seq LIMIT ?").all(name, limit) as Row[]).map(toDelivery);
+  }
+  async settleParkedDeliveries(name: string, holder: string, outcome: ParkedOutcome, now: number) {
+    if (!this.stmt("SELECT 1 FROM event_subscriptions WHERE name = ? AND lease_holder = ?").get(name, holder)) return false;
+    for (const seq of outcome.delivered) this.stmt("DELETE FROM event_deliveries WHERE seq = ? AND subscription = ? AND dead = 0").run(seq, name);
+    for (const r of outcome.retry) {
+      this.stmt("UPDATE event_deliveries SET attempts = ?, at = ?, last_error = ? WHERE seq = ? AND subscription = ? AND dead = 0").run(r.attempts, r.at, r.lastError, r.seq, name);
+    }
+    for (const d of outcome.deadLetter) {
+      this.stmt("UPDATE event_deliveries SET dead = 1, attempts = ?, at = ?, reason = ?, last_error = ? WHERE seq = ? AND subscription = ? AND dead = 0")
+        .run(d.attempts, now, d.reason, d.lastError, d.seq, name);
+    }
+    return true;
+  }
+  async listDeadLetters(name: string | undefined, limit: number, afterSeq = 0) {
+    return (this.stmt("SELECT * FROM event_deliveries WHERE dead = 1 AND (@name IS NULL OR subscription = @name) AND seq > @after ORDER BY seq LIMIT @limit")
+      .all({ name: name ?? null, after: afterSeq, limit }) as Row[]).map(toDelivery);
+  }
+  async redeliverDeadLetters(name: string, now: number) {
+    // New seqs (a re-insert in the old order), so they queue behind what is already waiting.
+    const rows = this.stmt("SELECT * FROM event_deliveries WHERE subscription = ? AND dead = 1 ORDER BY seq").all(name) as Row[];
+    for (const r of rows) {
+      this.stmt("DELETE FROM event_deliveries WHERE seq = ?").run(r.seq);
+      this.stmtInsertDelivery(name, false, { ...toDelivery(r), attempts: 0, at: now, reason: null });
+    }
+    return rows.length;
+  }
+
   async findProfileByName(displayName: string) {
     const r = this.stmt("SELECT * FROM profiles WHERE display_name = ? COLLATE NOCASE").get(displayName) as Row | undefined;
     return r && ({ userId: r.user_id, displayName: r.display_name, createdAt: r.created_at } as ProfileRecord);
@@ -481,6 +567,8 @@ const WRITE_METHODS = [
   "insertUser", "updateUser", "insertThread", "updateThread", "deleteThreadContent", "purgeThread", "upsertParticipant",
   "deleteParticipant", "insertMessage", "updateMessage", "insertImage", "deleteImage", "upsertReadReceipt", "insertIdempotency", "deleteIdempotencyBefore",
   "appendEvent", "deleteEventsBefore", "insertProfile", "saveEndpointCursor", "trimEndpointCursors", "deleteEndpointCursorsBefore",
+  "insertEventSubscription", "updateEventSubscription", "deleteEventSubscription", "acquireEventSubscriptionLease", "releaseEventSubscriptionLease",
+  "advanceEventSubscription", "settleParkedDeliveries", "redeliverDeadLetters",
 ] as const;
 
 // The StoreOps methods are installed in the constructor (reads on the reader connection, writes as one-step
