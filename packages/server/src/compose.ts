@@ -188,6 +188,9 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const payloads: EventPayloads = { eventTypes: CHAT_EVENT_TYPES, outgoingEventsFor, toEventGridSchema, toCloudEventSchema, topic: eventGridTopic(resourceId) };
   const events = new DeliveryEngine(store, payloads, { warn: (o, m) => appLog.warn(o, m), error: (o, m) => appLog.error(o, m) }, now, {
     retryMinMs: config.eventsRetryMinSeconds * 1000, retryMaxMs: config.eventsRetryMaxSeconds * 1000, ...options.events,
+  }, (result, _events, ms) => {
+    metrics.eventDeliveries.inc({ outcome: result.ok ? "delivered" : result.retryable ? "retried" : "failed" });
+    if (ms > 0) metrics.eventDeliveryDuration.observe(ms / 1000);
   });
   const eventSubscriptions = new EventSubscriptions(store, events, keyBytes, now, {
     handshakeTimeoutMs: options.events?.handshakeTimeoutMs ?? 30_000, manualValidationMs: options.events?.manualValidationMs ?? 30_000,

@@ -9,12 +9,14 @@
 //   the head of each thread's queue is retried. Other threads go on.
 // - Retries with exponential backoff and jitter, at least Retry-After; 400/401/403/404/413 are not retried;
 //   after maxDeliveryAttempts or the time to live an event is dead-lettered.
-// - A receiver that fails everything opens the subscription's circuit: only its retry queue is retried (with
-//   backoff) and the stream is not read, so an outage parks one round of events; the rest waits in the stream
-//   and drains at full speed once the receiver answers again.
+// - A receiver that fails everything (no answer, or failures for several threads and no success) opens the
+//   subscription's circuit: only its retry queue is retried (with backoff) and the stream is not read, so an
+//   outage parks one round of events; the rest waits in the stream and drains at full speed once the receiver
+//   answers again. A single failing thread (a poison event) parks only that thread's events.
 // - One delivering node per subscription: a lease row in the Store, renewed every `leaseRenewMs`; every cursor
 //   or queue write is fenced by the lease, so a node that lost it writes nothing.
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { EventDeliveryRecord, EventRecord, EventSubscriptionRecord, NewEventDelivery, ParkedOutcome, Store } from "../store/store.js";
 import type { SubscriptionDefinition } from "./subscription.js";
 import { matchesFilter } from "./subscription.js";
@@ -64,7 +66,7 @@ export interface DeliveryOptions {
 }
 
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = {
-  pollMs: 50, refreshMs: 500, readBatch: 500, retryMinMs: 10_000, retryMaxMs: 3_600_000, timeoutMs: 30_000, concurrency: 8,
+  pollMs: 50, refreshMs: 500, readBatch: 500, retryMinMs: 10_000, retryMaxMs: 3_600_000, timeoutMs: 30_000, concurrency: 16,
   leaseTtlMs: 6_000, leaseRenewMs: 2_000, parkedScan: 1_000,
 };
 
@@ -78,6 +80,47 @@ interface Item {
   position: number;
   /** Order within the round (stream order, then the mapping's order). */
   ord: number;
+}
+
+/**
+ * The newest stream events read by any worker, shared: with many subscriptions at about the same cursor the
+ * stream is read once instead of once per subscription. It holds every event in (from, to] (it only grows by
+ * contiguous reads, and the Store's positions become visible in commit order), so an answer from it is what the
+ * Store would give for that range; a read beyond `to` goes to the Store and extends it.
+ */
+export class StreamWindow {
+  private from = 0;
+  private to = 0;
+  private events: EventRecord[] = [];
+  constructor(private readonly store: Store, private readonly max = 5_000) {}
+
+  async read(after: number, limit: number): Promise<EventRecord[]> {
+    if (after >= this.from && after < this.to) {
+      // Binary search for the first event after `after`.
+      let lo = 0;
+      let hi = this.events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.events[mid].position <= after) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < this.events.length) return this.events.slice(lo, lo + limit);
+    }
+    const rows = await this.store.readStream(after, limit);
+    if (rows.length === 0) return rows;
+    if (after === this.to && this.events.length > 0) this.events.push(...rows);
+    else {
+      this.events = [...rows];
+      this.from = after;
+    }
+    this.to = rows[rows.length - 1].position;
+    if (this.events.length > this.max) {
+      const drop = this.events.length - this.max;
+      this.from = this.events[drop - 1].position;
+      this.events = this.events.slice(drop);
+    }
+    return rows;
+  }
 }
 
 /** A tiny counting semaphore: the per-subscription concurrency limit. */
@@ -137,16 +180,19 @@ class Worker {
       try {
         const parked = await store.listParkedDeliveries(this.record.name, options.parkedScan);
         if (!this.running) break;
-        const blocked = new Set(parked.map((p) => p.threadId));
+        let blocked = new Set<string>();
         if (parked.length === 0) this.circuitOpen = false;
         else {
           const r = await this.retryParked(parked);
-          busy ||= r.sent;
+          if (!this.running) break;
           nextDue = r.nextDue;
+          // Drain what is due in the retry queue before reading on: the stream's events of those threads would
+          // only queue behind it.
+          if (r.sent) continue;
+          blocked = r.blocked;
         }
-        if (!this.running) break;
         if (!this.circuitOpen) {
-          const events = await store.readStream(this.cursor, options.readBatch);
+          const events = await this.engine.stream.read(this.cursor, options.readBatch);
           if (!this.running) break;
           if (events.length > 0) {
             await this.deliverStream(events, blocked);
@@ -230,7 +276,7 @@ class Worker {
     for (const record of events) {
       let mapped: OutgoingEvent[];
       try {
-        mapped = this.engine.payloads.outgoingEventsFor(record);
+        mapped = this.engine.mapped(record);
       } catch (error) {
         this.engine.log.error({ err: error, position: record.position, type: record.type }, "event mapping failed; event skipped");
         continue;
@@ -278,6 +324,9 @@ class Worker {
     }
     let delivered = 0;
     let failed = 0;
+    // Threads whose request failed with a retryable answer, and failures without any answer (refused, timeout).
+    const failedThreads = new Set<string>();
+    let unreachable = 0;
     // Each request waits for the previous request of every thread it carries: order per thread.
     const lastOfThread = new Map<string, Promise<void>>();
     const requests = this.chunks(toSend).map((chunk) => {
@@ -296,6 +345,8 @@ class Worker {
           return;
         }
         failed++;
+        if (result.status === undefined) unreachable++;
+        if (result.retryable) for (const i of sending) failedThreads.add(i.event.threadId);
         if (!result.retryable || this.def.maxDeliveryAttempts <= 1) {
           const reason = result.retryable ? "MaxDeliveryAttemptsExceeded" : "DeliveryFailed";
           for (const i of sending) dead.push(row(i, 1, t, reason, result.error));
@@ -317,56 +368,82 @@ class Worker {
     const ok = await this.engine.store.advanceEventSubscription(this.record.name, this.engine.nodeId, last, parked.map(({ ord: _ord, ...d }) => d), dead);
     if (!ok) throw new LeaseLost();
     this.cursor = last;
-    if (delivered === 0 && parked.some((p) => p.attempts > 0)) this.circuitOpen = true;
+    // The receiver looks down (nothing got through, and it did not answer or failed for several threads): stop
+    // reading the stream until a retry gets through. One thread failing alone (a poison event) only parks that thread.
+    if (delivered === 0 && (unreachable > 0 || failedThreads.size > 1) && parked.some((p) => p.attempts > 0)) this.circuitOpen = true;
     if (failed > 0) this.engine.noteFailures(this.record.name);
   }
 
-  /** A retry round over the parked queue: the due head (and what follows it, up to a batch) of each thread. */
-  private async retryParked(parked: EventDeliveryRecord[]): Promise<{ sent: boolean; nextDue: number }> {
+  /**
+   * A retry round over the parked queue: for each thread (concurrently), its due events in order, in requests of
+   * up to maxEventsPerBatch, until one fails. Returns the threads still blocked (with events left in the queue).
+   */
+  private async retryParked(parked: EventDeliveryRecord[]): Promise<{ sent: boolean; nextDue: number; blocked: Set<string> }> {
     const now = this.engine.now();
     const outcome: ParkedOutcome = { delivered: [], retry: [], deadLetter: [] };
-    const groups = new Map<string, EventDeliveryRecord[]>();
-    const seen = new Set<string>();
-    let nextDue = Infinity;
+    const byThread = new Map<string, EventDeliveryRecord[]>();
     for (const p of parked) {
-      if (seen.has(p.threadId) && !groups.has(p.threadId)) continue; // the head is not due: the thread waits
-      const group = groups.get(p.threadId);
-      if (!group) {
-        seen.add(p.threadId);
-        if (this.expired(p.event as OutgoingEvent, now)) {
-          outcome.deadLetter.push({ seq: p.seq, attempts: p.attempts, reason: "TimeToLiveExceeded", lastError: p.lastError });
-          seen.delete(p.threadId); // the next one becomes the head
-          continue;
-        }
-        if (p.at > now) {
-          nextDue = Math.min(nextDue, p.at);
-          continue;
-        }
-        groups.set(p.threadId, [p]);
-      } else if (group.length < this.def.maxEventsPerBatch) group.push(p);
+      const list = byThread.get(p.threadId);
+      if (list) list.push(p);
+      else byThread.set(p.threadId, [p]);
     }
+    let nextDue = Infinity;
     let anyDelivered = false;
-    await Promise.all([...groups.values()].map(async (group) => {
-      const result = await this.send(group.map((g) => g.event as OutgoingEvent), group[0].attempts);
-      if (result.ok) {
-        anyDelivered = true;
-        outcome.delivered.push(...group.map((g) => g.seq));
-        return;
+    const blocked = new Set<string>();
+    await Promise.all([...byThread].map(async ([threadId, rows]) => {
+      let i = 0;
+      let waiting = false;
+      while (i < rows.length && this.running) {
+        const head = rows[i];
+        if (this.expired(head.event as OutgoingEvent, now)) {
+          outcome.deadLetter.push({ seq: head.seq, attempts: head.attempts, reason: "TimeToLiveExceeded", lastError: head.lastError });
+          i++;
+          continue;
+        }
+        if (head.at > now) {
+          nextDue = Math.min(nextDue, head.at);
+          waiting = true;
+          break;
+        }
+        const group = [head];
+        while (group.length < this.def.maxEventsPerBatch && i + group.length < rows.length) {
+          const next = rows[i + group.length];
+          if (next.at > now || this.expired(next.event as OutgoingEvent, now)) break;
+          group.push(next);
+        }
+        const result = await this.send(group.map((g) => g.event as OutgoingEvent), head.attempts);
+        if (result.ok) {
+          anyDelivered = true;
+          outcome.delivered.push(...group.map((g) => g.seq));
+          i += group.length;
+          continue;
+        }
+        let stop = false;
+        for (const g of group) {
+          const attempts = g.attempts + 1;
+          if (!result.retryable) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "DeliveryFailed", lastError: result.error });
+          else if (attempts >= this.def.maxDeliveryAttempts) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "MaxDeliveryAttemptsExceeded", lastError: result.error });
+          else {
+            const at = this.engine.now() + this.backoff(attempts, result.retryAfterMs);
+            outcome.retry.push({ seq: g.seq, attempts, at, lastError: result.error });
+            nextDue = Math.min(nextDue, at);
+            stop = true;
+          }
+        }
+        i += group.length;
+        if (stop) {
+          waiting = true;
+          break;
+        }
       }
-      for (const g of group) {
-        const attempts = g.attempts + 1;
-        if (!result.retryable) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "DeliveryFailed", lastError: result.error });
-        else if (attempts >= this.def.maxDeliveryAttempts) outcome.deadLetter.push({ seq: g.seq, attempts, reason: "MaxDeliveryAttemptsExceeded", lastError: result.error });
-        else outcome.retry.push({ seq: g.seq, attempts, at: this.engine.now() + this.backoff(attempts, result.retryAfterMs), lastError: result.error });
-      }
+      if (waiting || i < rows.length) blocked.add(threadId);
     }));
-    if (!this.running) return { sent: false, nextDue };
+    if (!this.running) return { sent: false, nextDue, blocked };
     const changed = outcome.delivered.length + outcome.retry.length + outcome.deadLetter.length > 0;
     if (changed && !(await this.engine.store.settleParkedDeliveries(this.record.name, this.engine.nodeId, outcome, this.engine.now()))) throw new LeaseLost();
     if (anyDelivered) this.circuitOpen = false;
-    for (const r of outcome.retry) nextDue = Math.min(nextDue, r.at);
-    // Dead letters free their thread's next event at once; deliveries may have unblocked threads.
-    return { sent: anyDelivered || outcome.deadLetter.length > 0, nextDue };
+    // Deliveries and dead letters change the queue: another round looks at it again at once.
+    return { sent: anyDelivered || outcome.deadLetter.length > 0, nextDue, blocked };
   }
 }
 
@@ -377,11 +454,14 @@ export interface DeliveryStats {
 
 /** Runs the workers of the subscriptions this node holds a lease for; started and stopped with the server. */
 export class DeliveryEngine {
-  readonly nodeId = randomUUID();
+  /** The lease holder's name: host/pid/random (the pid tells an operator which process delivers). */
+  readonly nodeId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   readonly options: DeliveryOptions;
   private readonly workers = new Map<string, Worker>();
   private readonly leaseRenewedAt = new Map<string, number>();
   private readonly leaseCheckedAt = new Map<string, number>();
+  private readonly mappedCache = new Map<number, OutgoingEvent[]>();
+  readonly stream: StreamWindow;
   private subscriptions: EventSubscriptionRecord[] = [];
   private pollTimer?: NodeJS.Timeout;
   private refreshTimer?: NodeJS.Timeout;
@@ -399,6 +479,7 @@ export class DeliveryEngine {
     private readonly onDelivery?: (result: DeliveryResult, events: number, ms: number) => void,
   ) {
     this.options = { ...DEFAULT_DELIVERY_OPTIONS, ...options };
+    this.stream = new StreamWindow(store);
   }
 
   start(): void {
@@ -487,6 +568,18 @@ export class DeliveryEngine {
     } finally {
       this.polling = false;
     }
+  }
+
+  /** The outgoing events of a stream event, mapped once for all subscriptions (they read the same positions). */
+  mapped(record: EventRecord): OutgoingEvent[] {
+    let events = this.mappedCache.get(record.position);
+    if (!events) {
+      events = this.payloads.outgoingEventsFor(record);
+      this.mappedCache.set(record.position, events);
+      // Bounded: the oldest position goes first (a Map iterates in insertion order).
+      if (this.mappedCache.size > 20_000) this.mappedCache.delete(this.mappedCache.keys().next().value!);
+    }
+    return events;
   }
 
   workerEnded(worker: Worker): void {

@@ -324,6 +324,25 @@ describe("event delivery", () => {
     await api(natter, "DELETE", "/eventSubscriptions/max-1");
   });
 
+  it("one thread failing (a poison event) does not hold up the others", async () => {
+    receiver.deliveries.length = 0;
+    await api(natter, "PUT", "/eventSubscriptions/poison-1", subscriptionBody(receiver.url, { types: [RECEIVED_IN_THREAD] }));
+    receiver.answer = (r) => (r.body.includes("poison") ? { status: 500 } : { status: 200 });
+    const [bad, good] = [await world.newThread("bad"), await world.newThread("good")];
+    await world.send(bad, "poison");
+    await waitUntil(() => receiver.deliveries.length >= 2, 10_000, () => "poison attempts");
+    await world.send(bad, "behind-poison");
+    for (let i = 0; i < 3; i++) await world.send(good, `g${i}`);
+    await waitUntil(() => (texts(receiver.deliveries).get(good)?.length ?? 0) === 3, 10_000, () => `got ${JSON.stringify([...texts(receiver.deliveries)])}`);
+    assert.deepEqual(texts(receiver.deliveries).get(good), ["g0", "g1", "g2"]);
+    assert.ok(!(texts(receiver.deliveries).get(bad) ?? []).includes("behind-poison"), "its own thread waits behind it");
+    assert.deepEqual((await api(natter, "GET", "/eventSubscriptions/poison-1/deadLetters")).body!.value, [], "still being retried (30 attempts)");
+    receiver.answer = () => ({ status: 200 });
+    await waitUntil(() => (texts(receiver.deliveries).get(bad) ?? []).includes("behind-poison"), 10_000, () => "behind-poison");
+    assert.deepEqual(unique(texts(receiver.deliveries).get(bad)!), ["poison", "behind-poison"]);
+    await api(natter, "DELETE", "/eventSubscriptions/poison-1");
+  });
+
   it("a receiver down for a long outage (many backoff periods) loses nothing; the backlog arrives in order", async () => {
     receiver.deliveries.length = 0;
     await api(natter, "PUT", "/eventSubscriptions/outage-1", subscriptionBody(receiver.url, { types: [RECEIVED_IN_THREAD] }));

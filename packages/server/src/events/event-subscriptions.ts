@@ -57,9 +57,11 @@ export class EventSubscriptions {
     const now = this.now();
     if (existing) {
       const old = existing.definition as SubscriptionDefinition;
-      // Event Grid validates again only when the endpoint (or how it is spoken to) changes.
-      if (old.endpointUrl !== def.endpointUrl || old.schema !== def.schema) await this.handshake(name, def, validationBase, false);
-      await this.store.updateEventSubscription(name, { definition: def, updatedAt: now });
+      // Event Grid validates again only when the endpoint (or how it is spoken to) changes; a subscription left
+      // unvalidated (its node stopped during the handshake) is validated now.
+      const validate = old.endpointUrl !== def.endpointUrl || old.schema !== def.schema || existing.state !== "Succeeded";
+      if (validate) await this.handshake(name, def, validationBase, false);
+      await this.store.updateEventSubscription(name, { definition: def, updatedAt: now, state: "Succeeded" });
       await this.engine.refresh();
       const updated = (await this.store.getEventSubscription(name))!;
       return { status: 200, body: toWireSubscription(updated, this.topic) };

@@ -22,6 +22,14 @@ export class Metrics {
   });
   readonly storeErrors = new Counter({ name: "natter_store_errors_total", help: "Store operations that failed (not rule violations)", registers: [this.registry] });
   readonly busErrors = new Counter({ name: "natter_bus_errors_total", help: "Bus publish/subscribe failures", registers: [this.registry] });
+  readonly eventDeliveries = new Counter({
+    name: "natter_event_deliveries_total", help: "Webhook requests of event subscriptions by outcome (delivered, retried, failed: not retried)",
+    labelNames: ["outcome"], registers: [this.registry],
+  });
+  readonly eventDeliveryDuration = new Histogram({
+    name: "natter_event_delivery_duration_seconds", help: "Webhook request time of event subscriptions",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry],
+  });
 
   constructor(sources: MetricsSources = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: "natter_" });
