@@ -102,6 +102,12 @@ export async function run({ quick }) {
   const b = await startNatterProcess(NATTER_ARGS, NATTER_ENV);
   const rows = [];
   const results = {};
+  // Progress on stderr: the table comes at the end, and a full run takes minutes.
+  const push = rows.push.bind(rows);
+  rows.push = (...r) => {
+    for (const row of r) console.error(`events: ${row.case}: ${row.value} (${row.detail})`);
+    return push(...r);
+  };
   try {
     const onA = await setUp(a);
     const onB = await setUp(b);
