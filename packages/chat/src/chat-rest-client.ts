@@ -9,6 +9,7 @@ import type {
   PipelineResponse,
 } from "@natter/communication-common";
 import { HttpPipeline } from "@natter/communication-common";
+import { NATTER_EXTENSIONS_API_VERSION, NATTER_EXTENSIONS_PREFIX } from "@natter/wire";
 import type { ChatClientOptions } from "./models/options.js";
 
 /** The chat api-version sent by default (that of @azure/communication-chat 1.6.0). */
@@ -67,6 +68,29 @@ export class ChatRestClient {
     add("api-version", this.apiVersion);
     add("startTime", query.startTime);
     return `${this.base}${path}?${parts.join("&")}`;
+  }
+
+  /**
+   * Builds the URL of a Natter extension route (docs/extensions.md): `{endpoint}/natter{path}` at the extension
+   * api-version, whatever the client's chat api-version is.
+   * @param path - Path after the prefix, with already-encoded parameters.
+   * @param query - Query values; undefined values are omitted.
+   */
+  extensionUrl(path: string, query: Record<string, QueryValue> = {}): string {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined) search.set(name, value instanceof Date ? value.toISOString() : String(value));
+    }
+    search.set("api-version", NATTER_EXTENSIONS_API_VERSION);
+    return `${this.base}${NATTER_EXTENSIONS_PREFIX}${path}?${search.toString()}`;
+  }
+
+  /**
+   * Resolves an extension route's nextLink: relative ones are appended to the endpoint, the api-version kept.
+   * @param nextLink - The service's link.
+   */
+  extensionNextUrl(nextLink: string): string {
+    return /^[a-z][a-z0-9+.-]*:/i.test(nextLink) ? nextLink : `${this.base}${nextLink.startsWith("/") ? "" : "/"}${nextLink}`;
   }
 
   /**

@@ -16,6 +16,7 @@ import type { Bus } from "./bus/bus.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import { MemoryBus } from "./bus/memory/memory-bus.js";
 import { ChatService } from "./domain/chat-service.js";
+import { SearchService } from "./domain/search-service.js";
 import { IdentityService, TOKENS_REVOKED } from "./domain/identity-service.js";
 import { CONTROL_TOPIC } from "./bus/bus.js";
 import { TokenService } from "./auth/tokens.js";
@@ -174,6 +175,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   const bus = await createBus(config, (error, context) => onRedisError(error, context));
   const rateCounter = await createRateCounter(config, (error) => onRedisError(error, "rate counter"));
   const chat = new ChatService({ store, bus, resourceId, now, eventRetentionMs: config.eventRetentionHours * 3_600_000 });
+  const search = new SearchService(store);
   const identity = new IdentityService(store, bus, resourceId, now);
   const tokens = new TokenService(keyBytes, identity, now);
   // Revocations (from this node or another) drop what the token cache knows about the user at once.
@@ -192,7 +194,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   let httpsServer!: https.Server;
   let accepting = false;
   const app = await buildApp({
-    chat, identity, tokens, accessKey: keyBytes, now, metrics,
+    chat, identity, tokens, accessKey: keyBytes, now, metrics, search,
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,
     rateCounter,

@@ -6,3 +6,4 @@ export * from "./chat.js";
 export * from "./identity.js";
 export * from "./errors.js";
 export * from "./schemas.js";
+export * from "./search.js";

@@ -14,6 +14,8 @@ import { registerRateLimits } from "./plugins/rate-limits.js";
 import { threadRoutes } from "./routes/threads.js";
 import { imageRoutes } from "./routes/images.js";
 import { messageRoutes } from "./routes/messages.js";
+import { searchRoutes } from "./routes/search.js";
+import type { SearchService } from "../domain/search-service.js";
 import { participantRoutes } from "./routes/participants.js";
 import { identityRoutes } from "./routes/identity.js";
 import { JSON_CONTENT_TYPE } from "@natter/wire";
@@ -26,6 +28,8 @@ import { registerTrouterRoutes } from "../realtime/trouter/routes.js";
 
 export interface AppDeps {
   chat: ChatService;
+  /** The search and jump-to-message extensions (routes under /natter/); absent: not served. */
+  search?: SearchService;
   identity: IdentityService;
   tokens: TokenService;
   accessKey: Uint8Array;
@@ -138,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps.chat);
   imageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
+  if (deps.search) searchRoutes(app, deps.search);
   identityRoutes(app, deps.identity, deps.tokens);
   registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now, realtimeRequested: deps.realtimeRequested });
   if (deps.directory) demoRoutes(app, deps.directory, deps.tokens, deps.demoHosts);

@@ -2,13 +2,13 @@
 // authentication, driven by each route's `config` ({ api, auth }).
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import secureJson from "secure-json-parse";
-import { CHAT_API_VERSIONS, IDENTITY_API_VERSIONS } from "@natter/wire";
+import { CHAT_API_VERSIONS, IDENTITY_API_VERSIONS, NATTER_EXTENSIONS_API_VERSION } from "@natter/wire";
 import type { Caller } from "../../domain/caller.js";
 import { ChatError } from "../../domain/errors.js";
 import type { TokenService } from "../../auth/tokens.js";
 import { verifyHmacRequest } from "../../auth/hmac.js";
 
-export type ApiKind = "chat" | "identity" | "realtime";
+export type ApiKind = "chat" | "identity" | "realtime" | "natter";
 export type AuthKind = "bearer" | "hmac" | "none";
 
 export interface RouteContext {
@@ -36,6 +36,8 @@ const VERSIONS: Record<ApiKind, readonly string[]> = {
   chat: CHAT_API_VERSIONS,
   identity: IDENTITY_API_VERSIONS,
   realtime: ["2024-09-01", ...CHAT_API_VERSIONS],
+  // The extensions (docs/extensions.md): their own api-version only, so no ACS version ever reaches them.
+  natter: [NATTER_EXTENSIONS_API_VERSION],
 };
 
 function parseJson(raw: Buffer): unknown {

@@ -146,4 +146,25 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
   `,
+  // 7: full-text search of messages (docs/extensions.md "Search"): one row per searchable message with the tsvector
+  // of the tokens domain/search-text.ts makes (positions kept, for phrases), under a GIN index. id orders hits
+  // newest first. Existing messages are indexed by PostgresStore.migrate() (search_backfill: how far it got).
+  `
+  CREATE TABLE message_search (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    document tsvector NOT NULL
+  );
+  CREATE UNIQUE INDEX message_search_message ON message_search(thread_id, message_id);
+  CREATE INDEX message_search_document ON message_search USING GIN (document);
+  CREATE TABLE search_backfill (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    done BOOLEAN NOT NULL,
+    after_thread TEXT NOT NULL,
+    after_message TEXT NOT NULL
+  );
+  INSERT INTO search_backfill (id, done, after_thread, after_message) VALUES (1, false, '', '');
+  `,
 ];

@@ -180,4 +180,24 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
   `,
+  // 9: full-text search of messages (docs/extensions.md "Search"). message_search maps a search document id (an
+  // INTEGER PRIMARY KEY, so VACUUM keeps it) to its message; the FTS5 table is contentless (the text lives in
+  // messages) and holds the tokens domain/search-text.ts makes, so unicode61 only splits them at spaces. Existing
+  // messages are indexed by SqliteStore.migrate() (search_backfill marks how far it got; -1 when done).
+  `
+  CREATE TABLE message_search (
+    id INTEGER PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX message_search_message ON message_search(thread_id, message_id);
+  CREATE VIRTUAL TABLE message_search_fts USING fts5(document, content='', contentless_delete=1,
+    tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co M*'");
+  CREATE TABLE search_backfill (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    after_rowid INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO search_backfill (id, after_rowid) VALUES (1, 0);
+  `,
 ];

@@ -11,8 +11,9 @@ import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
   EventRecord, IdempotencyRecord, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
-  Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord,
+  Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, UserRecord, MessageSearchQuery, MessageSearchHit, SequencePageQuery,
 } from "../store.js";
+import { searchDocument } from "../../domain/search-text.js";
 import { IdempotencyConflictError } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
@@ -30,6 +31,24 @@ const MAX_BATCH = 256;
  */
 export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = @threadId AND version < @before
   AND version >= MAX(@minVersion, @minCreatedAt) AND created_at >= @minCreatedAt ORDER BY version DESC LIMIT @limit`;
+
+/**
+ * searchMessages: the FTS5 match, newest document first (FTS5 walks its rowids backwards), each joined to the
+ * caller's participation (its shareHistoryTime) and the message; stops at the limit. Exported for the plan test.
+ */
+export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM message_search_fts f
+  JOIN message_search s ON s.id = f.rowid
+  JOIN participants p ON p.thread_id = s.thread_id AND p.user_id = @userId
+  JOIN messages m ON m.thread_id = s.thread_id AND m.id = s.message_id
+  WHERE message_search_fts MATCH @match AND f.rowid < @after AND s.created_at >= p.share_history_time AND s.created_at >= @minCreatedAt
+  ORDER BY f.rowid DESC LIMIT @limit`;
+/** The same within one thread. */
+const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND s.created_at >= @minCreatedAt", "AND s.created_at >= @minCreatedAt AND s.thread_id = @threadId");
+
+/** An FTS5 query from parsed terms: each a quoted phrase ("" escapes a quote), ANDed; never user syntax. */
+export function fts5Match(terms: MessageSearchQuery["terms"]): string {
+  return terms.map((t) => `"${t.tokens.join(" ").replace(/"/g, '""')}"${t.prefix ? "*" : ""}`).join(" AND ");
+}
 
 function toUser(r: Row): UserRecord {
   return {
@@ -182,6 +201,8 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return (this.stmt("SELECT id FROM threads WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?").all(now, limit) as Row[]).map((r) => r.id as string);
   }
   async deleteThreadContent(id: string) {
+    this.stmt("DELETE FROM message_search_fts WHERE rowid IN (SELECT id FROM message_search WHERE thread_id = ?)").run(id);
+    this.stmt("DELETE FROM message_search WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM messages WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM images WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM read_receipts WHERE thread_id = ?").run(id);
@@ -244,9 +265,59 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata));
+    const document = searchDocument(m);
+    if (document !== undefined) this.stmtIndex(m.threadId, m.id, m.createdAt, document);
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
+    if (patch.body === undefined && patch.deletedAt === undefined) return;
+    // The search index follows the content: re-indexed under the same document id (its place in the order), or dropped.
+    const r = this.stmt("SELECT type, body, deleted_at, created_at FROM messages WHERE thread_id = ? AND id = ?").get(threadId, id) as Row | undefined;
+    const document = r && searchDocument({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: (r.deleted_at as number | null) ?? null });
+    const existing = (this.stmt("SELECT id FROM message_search WHERE thread_id = ? AND message_id = ?").get(threadId, id) as Row | undefined)?.id as number | undefined;
+    if (existing !== undefined) {
+      this.stmt("DELETE FROM message_search_fts WHERE rowid = ?").run(existing);
+      if (document !== undefined) this.stmt("INSERT INTO message_search_fts (rowid, document) VALUES (?, ?)").run(existing, document);
+      else this.stmt("DELETE FROM message_search WHERE id = ?").run(existing);
+    } else if (r && document !== undefined) {
+      this.stmtIndex(threadId, id, r.created_at as number, document);
+    }
+  }
+  /** Adds a message's search document (named stmt*: not a Store method). */
+  private stmtIndex(threadId: string, messageId: string, createdAt: number, document: string) {
+    const docId = this.stmt("INSERT INTO message_search (thread_id, message_id, created_at) VALUES (?, ?, ?)").run(threadId, messageId, createdAt).lastInsertRowid;
+    this.stmt("INSERT INTO message_search_fts (rowid, document) VALUES (?, ?)").run(docId, document);
+  }
+  /**
+   * Indexes the messages that predate the search index, a batch per call, oldest first; false when none are left
+   * (named stmt*: not a Store method; called by migrate()).
+   */
+  stmtBackfillSearch(batch: number): boolean {
+    const after = (this.stmt("SELECT after_rowid FROM search_backfill WHERE id = 1").get() as Row | undefined)?.after_rowid as number | undefined;
+    if (after === undefined || after < 0) return false;
+    const rows = this.stmt("SELECT rowid, thread_id, id, type, body, deleted_at, created_at FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?").all(after, batch) as Row[];
+    for (const r of rows) {
+      const document = searchDocument({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: (r.deleted_at as number | null) ?? null });
+      if (document !== undefined && !this.stmt("SELECT 1 FROM message_search WHERE thread_id = ? AND message_id = ?").get(r.thread_id, r.id)) {
+        this.stmtIndex(r.thread_id as string, r.id as string, r.created_at as number, document);
+      }
+    }
+    const done = rows.length < batch;
+    this.stmt("UPDATE search_backfill SET after_rowid = ? WHERE id = 1").run(done ? -1 : (rows[rows.length - 1].rowid as number));
+    return !done;
+  }
+  async searchMessages(q: MessageSearchQuery): Promise<MessageSearchHit[]> {
+    const rows = this.stmt(q.threadId === undefined ? SEARCH_MESSAGES_SQL : SEARCH_THREAD_MESSAGES_SQL).all({
+      match: fts5Match(q.terms), userId: q.userId, after: q.after ?? Number.MAX_SAFE_INTEGER, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER,
+      limit: q.limit, ...(q.threadId === undefined ? {} : { threadId: q.threadId }),
+    }) as Row[];
+    return rows.map((r) => ({ message: toMessage(r), cursor: r.search_cursor as number }));
+  }
+  async listMessagesBySequence(threadId: string, q: SequencePageQuery) {
+    const sql = q.direction === "older"
+      ? "SELECT * FROM messages WHERE thread_id = @threadId AND sequence < @from AND created_at >= @minCreatedAt ORDER BY sequence DESC LIMIT @limit"
+      : "SELECT * FROM messages WHERE thread_id = @threadId AND sequence > @from AND created_at >= @minCreatedAt ORDER BY sequence ASC LIMIT @limit";
+    return (this.stmt(sql).all({ threadId, from: q.from, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit }) as Row[]).map(toMessage);
   }
   async listMessages(threadId: string, q: MessagePageQuery) {
     return (this.stmt(LIST_MESSAGES_SQL).all({
@@ -497,6 +568,9 @@ export class SqliteStore implements Store {
       return true;
     });
     while (step.immediate()) { /* next migration */ }
+    // Messages stored before the search index existed: indexed in batches, each its own write transaction.
+    const backfill = this.writer.transaction(() => this.writeOps.stmtBackfillSearch(2_000));
+    while (backfill.immediate()) { /* next batch */ }
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
