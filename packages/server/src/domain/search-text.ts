@@ -33,6 +33,8 @@ const WORD = /[\p{L}\p{N}\p{M}]+/gu;
 const UNSPACED = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}\p{scx=Bopomofo}]/u;
 const FOLDABLE = /^[\p{scx=Latin}\p{scx=Greek}\p{scx=Cyrillic}\p{N}\p{M}]+$/u;
 const MARKS = /\p{Mn}/gu;
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** A run of one word: unspaced (bigrams) or not (one token). */
 interface Run {
@@ -72,6 +74,11 @@ function bigrams(run: string, withLast: boolean): string[] {
 
 /** The index tokens of a text, in order (what a store indexes; a phrase is adjacent tokens). */
 export function searchTokens(text: string): string[] {
+  // Fast path (most messages, every send): ASCII words are lower-cased letter and digit runs, nothing else.
+  if (ASCII.test(text)) {
+    const words = text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+    return words.map((w) => (w.length > MAX_TOKEN ? w.slice(0, MAX_TOKEN) : w));
+  }
   const tokens: string[] = [];
   for (const [word] of text.normalize("NFKC").matchAll(WORD)) {
     for (const run of runsOf(word)) {

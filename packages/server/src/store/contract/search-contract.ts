@@ -187,6 +187,16 @@ export function defineSearchContract(test: Test): void {
       await store.insertMessage(message(T1, "real mango"));
       assert.deepEqual(await ids(store, "mango"), ["real mango"]);
     });
+
+    test("transactions committed together: the one that fails leaves no document, the others' are all searchable", async (store) => {
+      await setUp(store);
+      const results = await Promise.allSettled([0, 1, 2, 3].map((i) => store.transaction(async (tx) => {
+        await tx.insertMessage(message(T1, `batch lemur ${i}`));
+        if (i === 1) throw new Error("boom");
+      })));
+      assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+      assert.deepEqual(await ids(store, "lemur"), ["batch lemur 3", "batch lemur 2", "batch lemur 0"]);
+    });
   });
 
   describe("listMessagesBySequence", () => {

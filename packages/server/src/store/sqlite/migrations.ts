@@ -181,7 +181,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
   `,
   // 9: full-text search of messages (docs/extensions.md "Search"). message_search maps a search document id (an
-  // INTEGER PRIMARY KEY, so VACUUM keeps it) to its message; the FTS5 table is contentless (the text lives in
+  // INTEGER PRIMARY KEY, so VACUUM keeps it; append-only) to its message, and messages.search_id points back (no
+  // index on (thread, message) to update at random per send). The FTS5 table is contentless (the text lives in
   // messages) and holds the tokens domain/search-text.ts makes, so unicode61 only splits them at spaces. Existing
   // messages are indexed by SqliteStore.migrate() (search_backfill marks how far it got; -1 when done).
   `
@@ -191,7 +192,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     message_id TEXT NOT NULL,
     created_at INTEGER NOT NULL
   ) STRICT;
-  CREATE UNIQUE INDEX message_search_message ON message_search(thread_id, message_id);
+  ALTER TABLE messages ADD COLUMN search_id INTEGER;
   CREATE VIRTUAL TABLE message_search_fts USING fts5(document, content='', contentless_delete=1,
     tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co M*'");
   CREATE TABLE search_backfill (
