@@ -167,7 +167,7 @@ export async function run({ quick }) {
 
   node = await startNatterProcess([...storeArgs], {}, [], data);
   try {
-    const q = (text, extra = "") => `${node.httpUrl}/natter/chat/search/messages?q=${encodeURIComponent(text)}&maxPageSize=20${extra}&api-version=${VERSION}`;
+    const q = (text, extra = "") => `${node.httpUrl.replace(/\/$/, "")}/natter/chat/search/messages?q=${encodeURIComponent(text)}&maxPageSize=20${extra}&api-version=${VERSION}`;
     const phraseOf = (s) => s.split(" ").slice(1, 3).join(" ");
     const kinds = {
       "common word": (i) => vocab.list[i % 3],
@@ -201,7 +201,7 @@ export async function run({ quick }) {
       const u = users[i % users.length];
       const t = userThreads.get(u.id)[i % 40];
       inThread.push((await timed(q(vocab.list[i % 20], `&threadId=${encodeURIComponent(t)}`), u.token)).ms);
-      listing.push((await timed(`${node.httpUrl}/chat/threads/${encodeURIComponent(t)}/messages?maxPageSize=20&api-version=2025-03-15`, u.token)).ms);
+      listing.push((await timed(`${node.httpUrl.replace(/\/$/, "")}/chat/threads/${encodeURIComponent(t)}/messages?maxPageSize=20&api-version=2025-03-15`, u.token)).ms);
     }
     results["common word, one thread"] = { p50: percentile(inThread, 50), p99: percentile(inThread, 99), meanHits: NaN };
     results["baseline: listMessages 20"] = { p50: percentile(listing, 50), p99: percentile(listing, 99), meanHits: NaN };
