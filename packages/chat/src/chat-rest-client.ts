@@ -9,7 +9,12 @@ import type {
   PipelineResponse,
 } from "@natter/communication-common";
 import { HttpPipeline } from "@natter/communication-common";
-import { NATTER_EXTENSIONS_API_VERSION, NATTER_EXTENSIONS_PREFIX } from "@natter/wire";
+import type * as Wire from "@natter/wire";
+
+// The extensions' api-version and path prefix (NATTER_EXTENSIONS_API_VERSION / _PREFIX in @natter/wire), spelled
+// here because the SDK takes only types from @natter/wire at runtime (an import map lists common alone).
+const NATTER_EXTENSIONS_API_VERSION: typeof Wire.NATTER_EXTENSIONS_API_VERSION = "2026-12-01-natter";
+const NATTER_EXTENSIONS_PREFIX: typeof Wire.NATTER_EXTENSIONS_PREFIX = "/natter";
 import type { ChatClientOptions } from "./models/options.js";
 
 /** The chat api-version sent by default (that of @azure/communication-chat 1.6.0). */
