@@ -46,9 +46,23 @@ export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM messa
 const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND s.created_at >= @minCreatedAt", "AND s.created_at >= @minCreatedAt AND s.thread_id = @threadId");
 
 /** An FTS5 query from parsed terms: each a quoted phrase ("" escapes a quote), ANDed; never user syntax. */
-export function fts5Match(terms: MessageSearchQuery["terms"]): string {
-  return terms.map((t) => `"${t.tokens.join(" ").replace(/"/g, '""')}"${t.prefix ? "*" : ""}`).join(" AND ");
+export function fts5Match(terms: MessageSearchQuery["terms"], threads?: readonly string[]): string {
+  const words = terms.map((t) => `"${t.tokens.join(" ").replace(/"/g, '""')}"${t.prefix ? "*" : ""}`).join(" AND ");
+  if (!threads) return `document : (${words})`;
+  return `document : (${words}) AND thread : (${threads.map((t) => `"${threadToken(t)}"`).join(" OR ")})`;
 }
+
+/**
+ * The token of a thread in the FTS5 `thread` column: its id's letters and digits. Only narrows the match (the
+ * query still joins on the thread id), so two ids with one token would cost time, never a wrong hit.
+ */
+export const threadToken = (threadId: string): string => `t${threadId.replace(/[^A-Za-z0-9]/g, "")}`;
+
+/**
+ * Up to this many threads, a search names the caller's threads in the FTS5 query (an OR of thread tokens), so
+ * FTS5 intersects doclists instead of walking every match and dropping those of other threads.
+ */
+const THREAD_FILTER_MAX = 256;
 
 function toUser(r: Row): UserRecord {
   return {
@@ -128,7 +142,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
    * one, so indexing in place cost ~11 µs more per message than one flush per batch. A job that rolls back drops
    * its writes (stmtSearchMark / stmtSearchRollback); they still commit in the same transaction as the message.
    */
-  private readonly pendingSearch: { rowid: number | bigint; document?: string }[] = [];
+  private readonly pendingSearch: { rowid: number | bigint; document?: string; thread?: string }[] = [];
   /** The canonical member list (set key) of a cached participant list, computed once per list. */
   private readonly setKeys = new WeakMap<readonly string[], string>();
   constructor(private readonly db: Db, role: "reader" | "writer" | "both") {
@@ -287,7 +301,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
     const existing = (r?.search_id as number | null | undefined) ?? undefined;
     if (existing !== undefined) {
       this.pendingSearch.push({ rowid: existing });
-      if (document !== undefined) this.pendingSearch.push({ rowid: existing, document });
+      if (document !== undefined) this.pendingSearch.push({ rowid: existing, document, thread: threadToken(threadId) });
       else {
         this.stmt("DELETE FROM message_search WHERE id = ?").run(existing);
         this.stmt("UPDATE messages SET search_id = NULL WHERE rowid = ?").run(r!.rowid);
@@ -301,13 +315,13 @@ class SqliteOps implements StoreOps, DirectoryOps {
     const docId = this.stmt("INSERT INTO message_search (thread_id, message_id, created_at) VALUES (?, ?, ?)").run(threadId, messageId, createdAt).lastInsertRowid;
     // The message points at its document (edits and deletes find it there): no index on (thread, message) to keep.
     this.stmt("UPDATE messages SET search_id = ? WHERE rowid = ?").run(docId, messageRowid);
-    this.pendingSearch.push({ rowid: docId, document });
+    this.pendingSearch.push({ rowid: docId, document, thread: threadToken(threadId) });
   }
   /** Applies the batch's FTS5 writes (see pendingSearch); the store calls it before COMMIT, outside any SAVEPOINT. */
   stmtFlushSearch() {
     for (const w of this.pendingSearch) {
       if (w.document === undefined) this.stmt("DELETE FROM message_search_fts WHERE rowid = ?").run(w.rowid);
-      else this.stmt("INSERT INTO message_search_fts (rowid, document) VALUES (?, ?)").run(w.rowid, w.document);
+      else this.stmt("INSERT INTO message_search_fts (rowid, document, thread) VALUES (?, ?, ?)").run(w.rowid, w.document, w.thread);
     }
     this.pendingSearch.length = 0;
   }
@@ -339,8 +353,14 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return !done;
   }
   async searchMessages(q: MessageSearchQuery): Promise<MessageSearchHit[]> {
+    let threads: readonly string[] | undefined = q.threadId === undefined ? undefined : [q.threadId];
+    if (!threads) {
+      const mine = (this.stmt("SELECT thread_id FROM participants WHERE user_id = ? LIMIT ?").all(q.userId, THREAD_FILTER_MAX + 1) as Row[]).map((r) => r.thread_id as string);
+      if (mine.length === 0) return [];
+      if (mine.length <= THREAD_FILTER_MAX) threads = mine;
+    }
     const rows = this.stmt(q.threadId === undefined ? SEARCH_MESSAGES_SQL : SEARCH_THREAD_MESSAGES_SQL).all({
-      match: fts5Match(q.terms), userId: q.userId, after: q.after ?? Number.MAX_SAFE_INTEGER, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER,
+      match: fts5Match(q.terms, threads), userId: q.userId, after: q.after ?? Number.MAX_SAFE_INTEGER, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER,
       limit: q.limit, ...(q.threadId === undefined ? {} : { threadId: q.threadId }),
     }) as Row[];
     return rows.map((r) => ({ message: toMessage(r), cursor: r.search_cursor as number }));
