@@ -12,7 +12,9 @@ import { caller } from "../plugins/request-context.js";
 const natter = (limit: string) => ({ api: "natter" as const, auth: "bearer" as const, limit });
 type Query = Record<string, unknown>;
 type Cursor = { c: number };
-const isCursor = (v: unknown): v is Cursor => typeof v === "object" && v !== null && Number.isSafeInteger((v as Cursor).c);
+/** Exactly the state this service writes ({c}), so another list's continuation token is refused, not misread. */
+const isCursor = (v: unknown): v is Cursor =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && Number.isSafeInteger((v as Cursor).c);
 
 function stringParam(query: Query, name: string): string | undefined {
   const v = query[name];
