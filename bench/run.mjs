@@ -10,7 +10,7 @@ const quick = process.argv.includes("--quick");
 const writeResults = process.argv.includes("--write-results");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
-const scenarios = ["durable-sends", "reads", "startup", "scale-out", "fanout", "connections", "peers", "pg-latency", "unread", "events"].filter((s) => !only || s === only);
+const scenarios = ["durable-sends", "reads", "startup", "scale-out", "fanout", "connections", "peers", "pg-latency", "unread", "events", "search"].filter((s) => !only || s === only);
 
 const committedFile = join(ROOT, "bench/results.json");
 const outDir = writeResults ? join(ROOT, "bench") : join(ROOT, "bench/output");

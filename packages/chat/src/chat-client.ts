@@ -19,7 +19,8 @@ import type {
   TypingIndicatorReceivedEvent,
   UnreadCountChangedEvent,
 } from "./models/events.js";
-import { fromWireCreateChatThreadResult, fromWireNatterThreadItem, toWireParticipant } from "./models/mappers.js";
+import { fromWireCreateChatThreadResult, fromWireMessage, fromWireNatterThreadItem, toWireParticipant } from "./models/mappers.js";
+import type { ChatMessageSearchHit, SearchMessagesOptions } from "./models/search.js";
 import type { ChatThreadItem, CreateChatThreadResult } from "./models/models.js";
 import type {
   ChatClientOptions,
@@ -116,6 +117,31 @@ export class ChatClient {
         operationOptions,
       );
       return { items: page?.value?.map(fromWireNatterThreadItem), continuationToken: page?.nextLink || undefined };
+    }, options.maxPageSize);
+  }
+
+  /**
+   * Searches the messages of every thread the user is in (Natter extension, docs/extensions.md "Search"): text
+   * and html messages inside the user's shared history, never deleted ones, newest first. Words must all match;
+   * `pine*` is a prefix, `"exact words"` a phrase; anything else is plain text.
+   * `GET /natter/chat/search/messages` → 200, then nextLinks.
+   * @param text - What the user typed.
+   * @param options - Thread, page size, start time, and operation options.
+   */
+  searchMessages(
+    text: string,
+    options: SearchMessagesOptions = {},
+  ): PagedAsyncIterableIterator<ChatMessageSearchHit, ChatMessageSearchHit[], PageSettings> {
+    const operationOptions = pickOperationOptions(options);
+    return createPagedAsyncIterator<ChatMessageSearchHit>(async (continuationToken, maxPageSize) => {
+      const url = continuationToken
+        ? this.rest.extensionNextUrl(continuationToken)
+        : this.rest.extensionUrl("/chat/search/messages", { q: text, threadId: options.threadId, maxPageSize, startTime: options.startTime });
+      const page = await this.rest.send<Wire.ChatMessageSearchHitsCollection>({ method: "GET", url, expectedStatus: [200] }, operationOptions);
+      return {
+        items: page?.value?.map((hit) => ({ threadId: hit.chatThreadId, message: fromWireMessage(hit.message), snippet: hit.snippet, highlights: hit.highlights ?? [] })),
+        continuationToken: page?.nextLink || undefined,
+      };
     }, options.maxPageSize);
   }
 

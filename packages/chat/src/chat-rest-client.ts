@@ -9,6 +9,7 @@ import type {
   PipelineResponse,
 } from "@natter/communication-common";
 import { HttpPipeline } from "@natter/communication-common";
+
 import type { ChatClientOptions } from "./models/options.js";
 
 /** The chat api-version sent by default (that of @azure/communication-chat 1.6.0). */
@@ -77,20 +78,23 @@ export class ChatRestClient {
   }
 
   /**
-   * Builds the URL of a Natter extension route (`/natter{path}`), always at the extensions' api-version
-   * (a caller-set apiVersion is for the ACS routes only).
-   * @param path - Path under the extension prefix, with already-encoded parameters.
-   * @param query - Optional query values; undefined values are omitted.
+   * Builds the URL of a Natter extension route (docs/extensions.md): `{endpoint}/natter{path}` at the extension
+   * api-version, whatever the client's chat api-version is.
+   * @param path - Path after the prefix, with already-encoded parameters.
+   * @param query - Query values; undefined values are omitted.
    */
-  extensionUrl(path: string, query: { maxPageSize?: number; startTime?: Date } = {}): string {
-    const url = new URL(this.url(`${NATTER_EXTENSIONS_PREFIX}${path}`, query));
-    url.searchParams.set("api-version", NATTER_EXTENSIONS_API_VERSION);
-    return url.toString();
+  extensionUrl(path: string, query: Record<string, QueryValue> = {}): string {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined) search.set(name, value instanceof Date ? value.toISOString() : String(value));
+    }
+    search.set("api-version", NATTER_EXTENSIONS_API_VERSION);
+    return `${this.base}${NATTER_EXTENSIONS_PREFIX}${path}?${search.toString()}`;
   }
 
   /**
-   * Resolves an extension route's nextLink (its api-version is kept as the service wrote it).
-   * @param nextLink - The service's nextLink.
+   * Resolves an extension route's nextLink: relative ones are appended to the endpoint, the api-version kept.
+   * @param nextLink - The service's link.
    */
   extensionNextUrl(nextLink: string): string {
     return /^[a-z][a-z0-9+.-]*:/i.test(nextLink) ? nextLink : `${this.base}${nextLink.startsWith("/") ? "" : "/"}${nextLink}`;

@@ -9,6 +9,7 @@ import type {
 import { createPagedAsyncIterator } from "@natter/communication-common";
 import type * as Wire from "@natter/wire";
 import { ChatRestClient, encodePathParam, pickOperationOptions } from "./chat-rest-client.js";
+import type { ChatMessagesAround, ListMessagesAroundOptions } from "./models/search.js";
 import {
   fromWireAddParticipantsResult,
   fromWireMessage,
@@ -299,6 +300,39 @@ export class ChatThreadClient {
       { skip: options.skip },
       fromWireReadReceipt,
     );
+  }
+
+  /**
+   * Lists the messages around one message (Natter extension, docs/extensions.md "Messages around a message"): the
+   * page holding it, with the ways on to older and newer messages, so a search hit or a mention opens in context.
+   * Shared history and deletions apply as in listMessages. `GET /natter/chat/threads/{t}/messages/around/{m}` → 200.
+   * @param messageId - The message to open at.
+   * @param options - Page size and operation options.
+   */
+  async listMessagesAround(messageId: string, options: ListMessagesAroundOptions = {}): Promise<ChatMessagesAround> {
+    const operationOptions = pickOperationOptions(options);
+    const path = `/chat/threads/${encodePathParam(this.threadId)}/messages/around/${encodePathParam(messageId)}`;
+    const page = await this.rest.send<Wire.ChatMessagesAroundCollection>(
+      { method: "GET", url: this.rest.extensionUrl(path, { maxPageSize: options.maxPageSize }), expectedStatus: [200] },
+      operationOptions,
+    );
+    const walk = (link: string | undefined) =>
+      createPagedAsyncIterator<ChatMessage>(async (continuationToken) => {
+        const url = continuationToken ?? link;
+        if (!url) return { items: undefined };
+        const next = await this.rest.send<Wire.ChatMessagesAroundCollection>(
+          { method: "GET", url: this.rest.extensionNextUrl(url), expectedStatus: [200] },
+          operationOptions,
+        );
+        return { items: next?.value?.map(fromWireMessage), continuationToken: next?.nextLink || undefined };
+      });
+    return {
+      messages: (page?.value ?? []).map(fromWireMessage),
+      hasOlder: page?.olderLink !== undefined,
+      hasNewer: page?.newerLink !== undefined,
+      older: walk(page?.olderLink),
+      newer: walk(page?.newerLink),
+    };
   }
 
   private list<W, S>(

@@ -4,6 +4,7 @@ export * from "./models/models.js";
 export * from "./models/requests.js";
 export * from "./models/options.js";
 export * from "./models/events.js";
+export * from "./models/search.js";
 export { ChatClient } from "./chat-client.js";
 export { ChatThreadClient } from "./chat-thread-client.js";
 export { CHAT_DEFAULT_API_VERSION } from "./chat-rest-client.js";

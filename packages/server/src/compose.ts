@@ -17,6 +17,7 @@ import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import { MemoryBus } from "./bus/memory/memory-bus.js";
 import { ChatService } from "./domain/chat-service.js";
 import { UnreadService } from "./domain/unread.js";
+import { SearchService } from "./domain/search-service.js";
 import { IdentityService, TOKENS_REVOKED } from "./domain/identity-service.js";
 import { CONTROL_TOPIC } from "./bus/bus.js";
 import { TokenService } from "./auth/tokens.js";
@@ -202,6 +203,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
     // Typing is not in the durable stream: this node delivers it once, best effort (docs/events.md).
     onTyping: (event) => events.deliverEphemeral(outgoingTypingEvents(event)),
   });
+  const search = new SearchService(store);
   const identity = new IdentityService(store, bus, resourceId, now);
   const tokens = new TokenService(keyBytes, identity, now);
   // Revocations (from this node or another) drop what the token cache knows about the user at once.
@@ -221,7 +223,7 @@ export async function startNatter(overrides: Partial<NatterConfig> = {}, options
   let httpsServer!: https.Server;
   let accepting = false;
   const app = await buildApp({
-    chat, identity, tokens, accessKey: keyBytes, now, metrics,
+    chat, identity, tokens, accessKey: keyBytes, now, metrics, search,
     unread: new UnreadService(chat, store),
     webRoot: fileURLToPath(new URL("../../web/dist", import.meta.url)),
     directory: demoAuthEnabled(config) && isDirectory(store) ? new DirectoryService(store, identity, now) : undefined,

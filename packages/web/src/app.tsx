@@ -8,6 +8,8 @@ import { useHashThread, useStore } from "./hooks";
 import { errorMessage, initials, shortTime } from "./model";
 import { Conversation } from "./conversation";
 import { NewThreadDialog } from "./new-thread";
+import { SearchPanel } from "./search-panel";
+import type { JumpTarget } from "./jump-to-message";
 
 export function App() {
   const [session, setSession] = useState<Session | undefined>(loadSession);
@@ -130,6 +132,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   const store = useMemo(() => new ChatStore(session), [session]);
   useStore(store);
   const [activeId, setActiveId] = useHashThread();
+  const [jump, setJump] = useState<JumpTarget & { threadId: string }>();
   const [creating, setCreating] = useState(false);
   const newButton = useRef<HTMLButtonElement>(null);
 
@@ -186,11 +189,24 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
               + New
             </button>
           </div>
+          <SearchPanel
+            store={store}
+            onOpen={(threadId, messageId) => {
+              setJump((j) => ({ threadId, messageId, nonce: (j?.nonce ?? 0) + 1 }));
+              setActiveId(threadId);
+            }}
+          />
           <ThreadList store={store} activeId={activeId} onOpen={setActiveId} />
         </nav>
         <main class="main">
           {activeId ? (
-            <Conversation key={activeId} store={store} threadId={activeId} onClose={() => setActiveId(undefined)} />
+            <Conversation
+              key={activeId}
+              store={store}
+              threadId={activeId}
+              onClose={() => setActiveId(undefined)}
+              jumpTo={jump?.threadId === activeId ? jump : undefined}
+            />
           ) : (
             <div class="empty-state">
               <p>Select a conversation, or start a new one.</p>

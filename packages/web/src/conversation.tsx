@@ -14,6 +14,8 @@ import { MessageItem, SystemMessage } from "./message-item";
 import { PeoplePanel } from "./people-panel";
 import type { Receipt } from "./seen-by";
 import { computeSeenBy } from "./seen-by";
+import type { JumpTarget } from "./jump-to-message";
+import { useJumpToMessage } from "./jump-to-message";
 
 const PAGE_SIZE = 30;
 const TYPING_SHOWN_MS = 8000;
@@ -22,9 +24,11 @@ interface Props {
   store: ChatStore;
   threadId: string;
   onClose: () => void;
+  /** Open at this message (a search hit): see jump-to-message.ts. */
+  jumpTo?: JumpTarget;
 }
 
-export function Conversation({ store, threadId, onClose }: Props) {
+export function Conversation({ store, threadId, onClose, jumpTo }: Props) {
   useStore(store);
   const client = store.thread(threadId);
   const me = store.me;
@@ -224,6 +228,8 @@ export function Conversation({ store, threadId, onClose }: Props) {
       el.scrollTop = el.scrollHeight;
     }
   }, [messages, typing.size]);
+
+  useJumpToMessage({ client, target: jumpTo, messages, setMessages, scroller, atBottom, onError: fail });
 
   const loadOlder = useCallback(async () => {
     if (!olderToken || loadingOlder) return;

@@ -7,3 +7,4 @@ export * from "./identity.js";
 export * from "./errors.js";
 export * from "./schemas.js";
 export * from "./unread.js";
+export * from "./search.js";

@@ -14,6 +14,8 @@ import { registerRateLimits } from "./plugins/rate-limits.js";
 import { threadRoutes } from "./routes/threads.js";
 import { imageRoutes } from "./routes/images.js";
 import { messageRoutes } from "./routes/messages.js";
+import { searchRoutes } from "./routes/search.js";
+import type { SearchService } from "../domain/search-service.js";
 import { participantRoutes } from "./routes/participants.js";
 import { identityRoutes } from "./routes/identity.js";
 import { eventSubscriptionRoutes } from "./routes/event-subscriptions.js";
@@ -32,6 +34,8 @@ export interface AppDeps {
   chat: ChatService;
   /** Natter extension: unread counts and last message (GET /natter/chat/threads); absent: not served. */
   unread?: UnreadService;
+  /** The search and jump-to-message extensions (routes under /natter/); absent: not served. */
+  search?: SearchService;
   identity: IdentityService;
   tokens: TokenService;
   accessKey: Uint8Array;
@@ -147,6 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   imageRoutes(app, deps.chat);
   participantRoutes(app, deps.chat);
   if (deps.unread) natterThreadRoutes(app, deps.unread);
+  if (deps.search) searchRoutes(app, deps.search);
   identityRoutes(app, deps.identity, deps.tokens);
   if (deps.eventSubscriptions) eventSubscriptionRoutes(app, deps.eventSubscriptions);
   registerTrouterRoutes(app, { tokens: deps.tokens, accessKey: deps.accessKey, now, realtimeRequested: deps.realtimeRequested });

@@ -218,6 +218,40 @@ export interface ThreadSummaryRecord {
   lastMessage: MessageRecord | null;
 }
 
+/**
+ * searchMessages (the search extension): the messages matching every term of a parsed query (domain/search-text.ts:
+ * each term a phrase of index tokens, the last one a prefix when `prefix`), newest first.
+ */
+export interface MessageSearchQuery {
+  terms: { tokens: string[]; prefix: boolean }[];
+  /** Only messages of threads `userId` participates in, created at or after that participant's shareHistoryTime. */
+  userId: string;
+  /** Only this thread's messages. */
+  threadId?: string;
+  /** Only messages created at or after this time. */
+  minCreatedAt?: number;
+  /** Keyset cursor: only hits strictly after this one (a `cursor` of an earlier hit) in the result order. */
+  after?: number;
+  limit: number;
+}
+
+export interface MessageSearchHit {
+  message: MessageRecord;
+  /** The hit's place in the result order (descending), for `MessageSearchQuery.after`. */
+  cursor: number;
+}
+
+/** listMessagesBySequence (messages around one, the jump-to-message extension). */
+export interface SequencePageQuery {
+  /** "older": sequence descending from below `from`; "newer": ascending from above it. */
+  direction: "older" | "newer";
+  /** Exclusive start. */
+  from: number;
+  /** Only messages created at or after this time (history sharing). */
+  minCreatedAt?: number;
+  limit: number;
+}
+
 /** A display name a user picked at demo sign-in (the web app's user directory). */
 export interface ProfileRecord {
   userId: string;
@@ -367,6 +401,18 @@ export interface StoreOps extends EventSubscriptionOps {
   updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>): Promise<void>;
   /** Newest version first. */
   listMessages(threadId: string, query: MessagePageQuery): Promise<MessageRecord[]>;
+  /**
+   * Messages by sequence, away from `query.from` (see SequencePageQuery): a range of (thread, sequence).
+   * Deleted messages included, as listMessages does.
+   */
+  listMessagesBySequence(threadId: string, query: SequencePageQuery): Promise<MessageRecord[]>;
+  /**
+   * Full-text search (see MessageSearchQuery). The index follows the messages in the same transaction: a text
+   * or html message is found from its insert on, by its current content after an edit, never once deleted
+   * (deletedAt set) or once its thread's content is deleted or purged. Html is searched as its visible text.
+   * Newest first: the order messages were indexed in, which is their creation order within a store.
+   */
+  searchMessages(query: MessageSearchQuery): Promise<MessageSearchHit[]>;
 
   insertImage(image: ImageRecord): Promise<void>;
   getImage(threadId: string, id: string): Promise<ImageRecord | undefined>;

@@ -10,7 +10,7 @@ import net from "node:net";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import secureJson from "secure-json-parse";
-import { CHAT_API_VERSIONS, IDENTITY_API_VERSIONS, TOKEN_SCOPES, chatVersionHasMessageMetadata } from "@natter/wire";
+import { CHAT_API_VERSIONS, IDENTITY_API_VERSIONS, NATTER_EXTENSIONS_API_VERSION, TOKEN_SCOPES, chatVersionHasMessageMetadata } from "@natter/wire";
 import type { RunningNatter } from "../compose.js";
 import { LIMITS } from "../domain/limits.js";
 import type { Caller } from "../domain/caller.js";
@@ -290,14 +290,16 @@ interface PathIds {
 export interface Endpoint {
   name: string;
   method: string;
-  api: "chat" | "identity";
+  api: "chat" | "identity" | "natter";
   path: (ids: PathIds) => string;
   /** Which ids the path holds. */
   uses: ("thread" | "message" | "user")[];
   /** Name in CHECKS; absent: the method has no body (GET). */
   check?: string;
   /** Query parameters the operation reads. */
-  params?: ("maxPageSize" | "skip" | "startTime" | "syncState")[];
+  params?: ("maxPageSize" | "skip" | "startTime" | "syncState" | "q")[];
+  /** A query parameter the valid request carries unless the case gives that parameter itself (name=value). */
+  defaultParam?: string;
   syncState?: "messages" | "threads";
   validBody?: (w: FuzzWorld, slot: Slot) => unknown;
   /** Fields of the valid body that can be given a wrong value. */
@@ -332,6 +334,9 @@ export const ENDPOINTS: Endpoint[] = [
     validBody: () => ({ senderDisplayName: "Fuzz" }), fields: ["senderDisplayName"] },
   { name: "sendReadReceipt", method: "POST", api: "chat", path: (i) => `/chat/threads/${i.thread}/readReceipts`, uses: ["thread"], check: "sendReadReceipt",
     validBody: (_w, s) => ({ chatMessageId: s.messageId }), fields: ["chatMessageId"] },
+  // Natter extensions (docs/extensions.md): their own api-version only.
+  { name: "searchMessages", method: "GET", api: "natter", path: () => "/natter/chat/search/messages", uses: [], params: ["q", "maxPageSize", "startTime", "syncState"], defaultParam: "q=hello" },
+  { name: "listMessagesAround", method: "GET", api: "natter", path: (i) => `/natter/chat/threads/${i.thread}/messages/around/${i.message}`, uses: ["thread", "message"], params: ["maxPageSize"] },
   { name: "listReadReceipts", method: "GET", api: "chat", path: (i) => `/chat/threads/${i.thread}/readReceipts`, uses: ["thread"], params: ["maxPageSize", "skip"] },
   { name: "createUser", method: "POST", api: "identity", path: () => "/identities", uses: [], check: "createUser",
     validBody: () => ({ createTokenWithScopes: ["chat"], expiresInMinutes: 60, customId: `fuzz-${Math.random()}` }),
@@ -395,7 +400,16 @@ const syncStateArb = fc.oneof(
   fc.integer().map((n) => ({ value: Buffer.from(JSON.stringify({ v: n })).toString("base64url"), valid: "either" as Validity })),
 );
 
+/** Search text: words, syntax a user types by accident, and what must be refused (blank, NUL, too long, no word). */
+const qArb = fc.oneof(
+  fc.constantFrom("hello", "pine*", "%22exact%20words%22", "%EC%97%AC%EB%9F%AC%EB%B6%84", "AND", "NEAR(x", "a%3Ab", "%22unclosed", "x".repeat(1000))
+    .map((value) => ({ value, valid: "valid" as Validity })),
+  fc.constantFrom("", "%20%20", "%00", "a%00b", "x".repeat(1001), "%21%21%21", "*", "a%20".repeat(65)).map((value) => ({ value, valid: "invalid" as Validity })),
+  fc.string({ maxLength: 40 }).map((s) => ({ value: encodeURIComponent(s), valid: "either" as Validity })),
+);
+
 const paramArb: fc.Arbitrary<ParamPart> = fc.oneof(
+  qArb.map((p) => ({ name: "q", ...p })),
   maxPageSizeArb.map((p) => ({ name: "maxPageSize", ...p })),
   skipArb.map((p) => ({ name: "skip", ...p })),
   startTimeArb.map((p) => ({ name: "startTime", ...p })),
@@ -696,7 +710,7 @@ export function resolveCase(w: FuzzWorld, c: FuzzCase): Resolved {
     label.push(`${e.name} ids=${e.uses.map((u) => `${u}:${c[u].kind}${c[u].kind === "garbage" ? `(${(c[u] as { text: string }).text.slice(0, 20)})` : ""}`).join(",")}`);
   }
   // query
-  const versions: readonly string[] = e.api === "chat" ? CHAT_API_VERSIONS : IDENTITY_API_VERSIONS;
+  const versions: readonly string[] = e.api === "chat" ? CHAT_API_VERSIONS : e.api === "natter" ? [NATTER_EXTENSIONS_API_VERSION] : IDENTITY_API_VERSIONS;
   const query: string[] = [];
   let apiVersion = "";
   if (c.version.kind === "supported") {
@@ -716,6 +730,7 @@ export function resolveCase(w: FuzzWorld, c: FuzzCase): Resolved {
     if (e.params?.includes(p.name as "skip")) parts.push(seen.has(p.name) || p.value.includes("&") ? "invalid" : p.valid);
     seen.add(p.name);
   }
+  if (e.defaultParam && !c.params.some((p) => `${p.name}=` === e.defaultParam!.slice(0, p.name.length + 1))) query.push(e.defaultParam);
   const target = `${path}${query.length > 0 ? `?${query.join("&")}` : ""}`;
   label.push(`v=${c.version.kind === "supported" ? "ok" : c.version.kind === "other" ? c.version.raw.slice(0, 20) : "none"} params=${c.params.map((p) => `${p.name}=${p.value.slice(0, 20)}`).join("&")}`);
   // body

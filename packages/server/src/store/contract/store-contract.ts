@@ -8,6 +8,7 @@ import type {
   DirectoryOps, EventRecord, ImageRecord, MessageRecord, ParticipantRecord, ReadReceiptRecord, Store, StoreOps, ThreadRecord, UserRecord,
 } from "../store.js";
 import { IdempotencyConflictError } from "../store.js";
+import { defineSearchContract } from "./search-contract.js";
 
 export interface OpenedStore {
   /** A Store on a fresh, empty database (not migrated yet). */
@@ -88,6 +89,7 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
   const test = (title: string, fn: (store: Store, opened: OpenedStore) => Promise<void>) => it(title, () => withStore(fn));
 
   describe(`Store contract: ${name}`, () => {
+    defineSearchContract(test);
     describe("images", () => {
       test("an image round-trips byte for byte (also a large one), is per thread, and deleteImage says whether it found one", async (store) => {
         await store.insertThread(thread());

@@ -146,7 +146,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoint_cursors_updated ON endpoint_cursors(updated_at);
   `,
-  // Stream positions from transaction ids, without a cluster-wide lock (see postgres-store.ts): an event's
+  // 7: stream positions from transaction ids, without a cluster-wide lock (see postgres-store.ts): an event's
   // position is ((xid8 of its transaction + base) << 8) | its index in the transaction, and readers stop below
   // natter_stream_horizon(), the position of the oldest transaction still running. `base` is chosen here so that
   // every new position is above every position handed out before (the sequence's, and the retention marker).
@@ -180,7 +180,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER events_legacy_position BEFORE INSERT ON events FOR EACH ROW
     WHEN (NEW.position >= 4503599627370496) EXECUTE FUNCTION natter_events_legacy_position();
   `,
-  // Keys that lead with the thread id, so that the events table can later be partitioned or distributed by
+  // 8: keys that lead with the thread id, so that the events table can later be partitioned or distributed by
   // thread (several databases, Citus: docs/scaling.md) like messages, participants and receipts already can:
   // the primary key becomes (thread_id, position), which also serves the per-thread index it replaces, and the
   // stream order is a plain index on position (positions are unique by construction, migration 7).
@@ -190,7 +190,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   DROP INDEX events_thread;
   CREATE INDEX events_stream_order ON events(position);
   `,
-  // Server-side events (docs/events.md): webhook subscriptions with their stream cursor and delivery lease, the
+  // 9: server-side events (docs/events.md): webhook subscriptions with their stream cursor and delivery lease, the
   // per-subscription retry queue (events whose first attempt failed, and those of their threads behind them), and
   // dead letters.
   `
@@ -219,5 +219,26 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     last_error TEXT
   );
   CREATE INDEX event_deliveries_queue ON event_deliveries(subscription, dead, seq);
+  `,
+  // 10: full-text search of messages (docs/extensions.md "Search"): one row per searchable message with the tsvector
+  // of the tokens domain/search-text.ts makes (positions kept, for phrases), under a GIN index. id orders hits
+  // newest first. Existing messages are indexed by PostgresStore.migrate() (search_backfill: how far it got).
+  `
+  CREATE TABLE message_search (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    document tsvector NOT NULL
+  );
+  CREATE UNIQUE INDEX message_search_message ON message_search(thread_id, message_id);
+  CREATE INDEX message_search_document ON message_search USING GIN (document);
+  CREATE TABLE search_backfill (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    done BOOLEAN NOT NULL,
+    after_thread TEXT NOT NULL,
+    after_message TEXT NOT NULL
+  );
+  INSERT INTO search_backfill (id, done, after_thread, after_message) VALUES (1, false, '', '');
   `,
 ];

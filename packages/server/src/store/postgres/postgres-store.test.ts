@@ -136,5 +136,40 @@ if (!url) {
         await admin.end();
       }
     });
+
+    it("the search migration indexes the messages an existing database already has (not deleted or system ones)", async () => {
+      const schema = `natter_test_${randomBytes(6).toString("hex")}`;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const store = new PostgresStore({ connectionString: url, options: `-c search_path=${schema}`, max: 2 });
+      try {
+        await admin.query(`CREATE SCHEMA ${schema}`);
+        await admin.query(`SET search_path = ${schema}`);
+        await admin.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        const before = POSTGRES_MIGRATIONS.findIndex((sql) => sql.includes("message_search"));
+        for (const [i, sql] of POSTGRES_MIGRATIONS.slice(0, before).entries()) {
+          await admin.query(sql);
+          await admin.query("INSERT INTO schema_migrations (version) VALUES ($1)", [i + 1]);
+        }
+        await admin.query("INSERT INTO threads (id, topic, created_at, created_by, next_sequence, clock) VALUES ('19:t@thread.v2', 't', 1, 'u', 5000, 1)");
+        await admin.query("INSERT INTO participants (thread_id, user_id, share_history_time, joined_at) VALUES ('19:t@thread.v2', '8:acs:r_u', 0, 1)");
+        await admin.query(`INSERT INTO messages (thread_id, id, sequence, type, body, created_at, deleted_at, version)
+          SELECT '19:t@thread.v2', i::text, i, CASE WHEN i % 1000 = 0 THEN 'html' ELSE 'text' END,
+            CASE WHEN i % 1000 = 0 THEN json_build_object('message', '<b>hedgehog</b> ' || i)::text ELSE json_build_object('message', 'note ' || i)::text END, i, NULL, i
+          FROM generate_series(1, 4100) i`);
+        await admin.query(`INSERT INTO messages (thread_id, id, sequence, type, body, created_at, deleted_at, version) VALUES
+          ('19:t@thread.v2', '5001', 5001, 'text', '{"message":""}', 5001, 9, 5001), ('19:t@thread.v2', '5002', 5002, 'topicUpdated', '{"topic":"hedgehog"}', 5002, NULL, 5002)`);
+        await store.migrate();
+        const hits = await store.searchMessages({ terms: [{ tokens: ["hedgehog"], prefix: false }], userId: "8:acs:r_u", limit: 10 });
+        assert.deepEqual(hits.map((h) => h.message.id).sort(), ["1000", "2000", "3000", "4000"]);
+        assert.equal((await store.searchMessages({ terms: [{ tokens: ["note"], prefix: false }], userId: "8:acs:r_u", limit: 5_000 })).length, 4_096);
+        await store.migrate();
+        assert.equal((await store.searchMessages({ terms: [{ tokens: ["hedgehog"], prefix: false }], userId: "8:acs:r_u", limit: 10 })).length, 4);
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
+    });
   });
 }

@@ -19,8 +19,9 @@ import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
   DirectoryOps, EventDeliveryRecord, EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
-  ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord,
+  ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord, MessageSearchQuery, MessageSearchHit, SequencePageQuery,
 } from "../store.js";
+import { searchTokens, searchableText } from "../../domain/search-text.js";
 import { IdempotencyConflictError } from "../store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { isUnavailableError } from "../unavailable.js";
@@ -63,6 +64,32 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = $1 AND version < $2
   AND version >= GREATEST($3::bigint, $4::bigint) AND created_at >= $4 ORDER BY version DESC LIMIT $5`;
+
+/**
+ * searchMessages: GIN match, joined to the caller's participation (its shareHistoryTime) and the message, newest
+ * document first. Exported for the plan test.
+ */
+export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM message_search s
+  JOIN participants p ON p.thread_id = s.thread_id AND p.user_id = $2
+  JOIN messages m ON m.thread_id = s.thread_id AND m.id = s.message_id
+  WHERE s.document @@ $1::tsquery AND s.id < $3 AND s.created_at >= p.share_history_time AND s.created_at >= $4
+  ORDER BY s.id DESC LIMIT $5`;
+const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND s.created_at >= $4", "AND s.created_at >= $4 AND s.thread_id = $6");
+
+const quoteLexeme = (token: string) => `'${token.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+
+/** A tsquery literal from parsed terms: each a phrase (<->) of quoted lexemes, the last one :* for a prefix, ANDed. */
+export function tsQuery(terms: MessageSearchQuery["terms"]): string {
+  return terms.map((t) => `(${t.tokens.map(quoteLexeme).join(" <-> ")}${t.prefix ? ":*" : ""})`).join(" & ");
+}
+
+/** A message's search document as a tsvector literal with positions (for phrases), or undefined when not searchable. */
+function tsVector(message: Pick<MessageRecord, "type" | "body" | "deletedAt">): string | undefined {
+  const text = searchableText(message);
+  const tokens = text === undefined ? [] : searchTokens(text);
+  // Positions above 16383 are stored as 16383 by PostgreSQL: phrases are exact in the first 16383 tokens.
+  return tokens.length === 0 ? undefined : tokens.map((t, i) => `${quoteLexeme(t)}:${Math.min(i + 1, 16383)}`).join(" ");
+}
 
 const json = (value: unknown): string | null => (value == null ? null : JSON.stringify(value));
 const parse = <T>(value: unknown): T | null => (value == null ? null : (JSON.parse(value as string) as T));
@@ -253,6 +280,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows.map((r) => r.id as string);
   }
   async deleteThreadContent(id: string) {
+    await this.q("DELETE FROM message_search WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM messages WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM images WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM read_receipts WHERE thread_id = $1", [id]);
@@ -302,12 +330,63 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0] && toMessage(rows[0]);
   }
   async insertMessage(m: MessageRecord) {
-    await this.write(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
-      m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)]);
+    const insert = `INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+    const values = [m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)];
+    const document = tsVector(m);
+    if (document === undefined) {
+      await this.write(insert, values);
+      return;
+    }
+    // One statement, so the message and its search document are written together even outside a transaction.
+    await this.write(`WITH m AS (${insert} RETURNING thread_id, id, created_at)
+      INSERT INTO message_search (thread_id, message_id, created_at, document) SELECT thread_id, id, created_at, $13::tsvector FROM m`, [...values, document]);
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     await this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
+    if (patch.body === undefined && patch.deletedAt === undefined) return;
+    // The search document follows the content (upserted under the same id, its place in the order), or goes.
+    const { rows } = await this.q("SELECT type, body, deleted_at, created_at FROM messages WHERE thread_id = $1 AND id = $2", [threadId, id]);
+    const r = rows[0];
+    const document = r && tsVector({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: num(r.deleted_at) });
+    if (document === undefined) {
+      await this.q("DELETE FROM message_search WHERE thread_id = $1 AND message_id = $2", [threadId, id]);
+    } else {
+      await this.q(`INSERT INTO message_search (thread_id, message_id, created_at, document) VALUES ($1, $2, $3, $4::tsvector)
+        ON CONFLICT (thread_id, message_id) DO UPDATE SET document = excluded.document`, [threadId, id, r.created_at, document]);
+    }
+  }
+  /** Indexes a batch of the messages that predate the search index (called by migrate()); false when none are left. */
+  async backfillSearch(batch: number): Promise<boolean> {
+    const { rows: state } = await this.q("SELECT done, after_thread, after_message FROM search_backfill WHERE id = 1 FOR UPDATE");
+    if (!state[0] || state[0].done) return false;
+    const { rows } = await this.q(`SELECT thread_id, id, type, body, deleted_at, created_at FROM messages WHERE (thread_id, id) > ($1, $2)
+      ORDER BY thread_id, id LIMIT $3`, [state[0].after_thread, state[0].after_message, batch]);
+    for (const r of rows) {
+      const document = tsVector({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: num(r.deleted_at) });
+      if (document === undefined) continue;
+      await this.q(`INSERT INTO message_search (thread_id, message_id, created_at, document) VALUES ($1, $2, $3, $4::tsvector)
+        ON CONFLICT (thread_id, message_id) DO NOTHING`, [r.thread_id, r.id, r.created_at, document]);
+    }
+    const last = rows[rows.length - 1];
+    const done = rows.length < batch;
+    await this.q("UPDATE search_backfill SET done = $1, after_thread = $2, after_message = $3 WHERE id = 1",
+      [done, last ? last.thread_id : state[0].after_thread, last ? last.id : state[0].after_message]);
+    return !done;
+  }
+  async searchMessages(q: MessageSearchQuery): Promise<MessageSearchHit[]> {
+    const values = [tsQuery(q.terms), q.userId, q.after ?? Number.MAX_SAFE_INTEGER, q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, q.limit];
+    const { rows } = q.threadId === undefined
+      ? await this.q(SEARCH_MESSAGES_SQL, values)
+      : await this.q(SEARCH_THREAD_MESSAGES_SQL, [...values, q.threadId]);
+    return rows.map((r) => ({ message: toMessage(r), cursor: r.search_cursor as number }));
+  }
+  async listMessagesBySequence(threadId: string, q: SequencePageQuery) {
+    const sql = q.direction === "older"
+      ? "SELECT * FROM messages WHERE thread_id = $1 AND sequence < $2 AND created_at >= $3 ORDER BY sequence DESC LIMIT $4"
+      : "SELECT * FROM messages WHERE thread_id = $1 AND sequence > $2 AND created_at >= $3 ORDER BY sequence ASC LIMIT $4";
+    const { rows } = await this.q(sql, [threadId, q.from, q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, q.limit]);
+    return rows.map(toMessage);
   }
   async listMessages(threadId: string, q: MessagePageQuery) {
     const { rows } = await this.q(LIST_MESSAGES_SQL, [
@@ -567,7 +646,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
 
 /** Writes that take several statements (or the event lock) and so run as a transaction of their own. */
 const TRANSACTIONAL = new Set<string>([
-  "appendEvent", "deleteThreadContent", "purgeThread",
+  "appendEvent", "deleteThreadContent", "purgeThread", "updateMessage", "backfillSearch",
   "deleteEventSubscription", "advanceEventSubscription", "settleParkedDeliveries", "redeliverDeadLetters",
 ]);
 
@@ -638,6 +717,8 @@ export class PostgresStore implements Store {
       }
       return { result: undefined };
     });
+    // Messages stored before the search index existed: indexed in batches, each its own transaction.
+    while (await this.transaction((tx) => (tx as unknown as PostgresOps).backfillSearch(2_000))) { /* next batch */ }
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {

@@ -194,7 +194,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   INSERT INTO thread_sets (thread_id, set_id) SELECT DISTINCT thread_id, set_id FROM events;
   DROP INDEX events_thread;
   `,
-  // Server-side events (docs/events.md): webhook subscriptions with their stream cursor and delivery lease, the
+  // 10: server-side events (docs/events.md): webhook subscriptions with their stream cursor and delivery lease, the
   // per-subscription retry queue (events whose first attempt failed, and those of their threads behind them), and
   // dead letters.
   `
@@ -223,5 +223,27 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     last_error TEXT
   ) STRICT;
   CREATE INDEX event_deliveries_queue ON event_deliveries(subscription, dead, seq);
+  `,
+  // 11: full-text search of messages (docs/extensions.md "Search"). message_search maps a search document id (an
+  // INTEGER PRIMARY KEY, so VACUUM keeps it; append-only) to its message, and messages.search_id points back (no
+  // index on (thread, message) to update at random per send). The FTS5 table is contentless (the text lives in
+  // messages) and holds the tokens domain/search-text.ts makes, so unicode61 only splits them at spaces; its
+  // `thread` column holds one token per thread, so a query can be narrowed to the caller's threads. Existing
+  // messages are indexed by SqliteStore.migrate() (search_backfill marks how far it got; -1 when done).
+  `
+  CREATE TABLE message_search (
+    id INTEGER PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  ALTER TABLE messages ADD COLUMN search_id INTEGER;
+  CREATE VIRTUAL TABLE message_search_fts USING fts5(document, thread, content='', contentless_delete=1,
+    tokenize="unicode61 remove_diacritics 0 categories 'L* N* Co M*'");
+  CREATE TABLE search_backfill (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    after_rowid INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO search_backfill (id, after_rowid) VALUES (1, 0);
   `,
 ];

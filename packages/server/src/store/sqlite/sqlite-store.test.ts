@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { Store } from "../store.js";
 import { defineStoreContract } from "../contract/store-contract.js";
-import { SqliteStore } from "./sqlite-store.js";
+import { SEARCH_MESSAGES_SQL, SqliteStore } from "./sqlite-store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 defineStoreContract("SqliteStore", async () => {
@@ -251,6 +251,56 @@ describe("SqliteStore specifics", () => {
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the search migration indexes the messages an existing database already has (not deleted or system ones)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-migrate-search-"));
+    const path = join(dir, "natter.db");
+    try {
+      const db = new Database(path);
+      const before = SQLITE_MIGRATIONS.findIndex((sql) => sql.includes("message_search_fts"));
+      for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, before).entries()) {
+        db.exec(sql);
+        db.pragma(`user_version = ${i + 1}`);
+      }
+      db.prepare("INSERT INTO threads (id, topic, created_at, created_by, next_sequence, clock) VALUES ('19:t@thread.v2', 't', 1, 'u', 5000, 1)").run();
+      db.prepare("INSERT INTO participants (thread_id, user_id, share_history_time, joined_at) VALUES ('19:t@thread.v2', '8:acs:r_u', 0, 1)").run();
+      const add = db.prepare(`INSERT INTO messages (thread_id, id, sequence, type, body, created_at, deleted_at, version)
+        VALUES ('19:t@thread.v2', ?, ?, ?, ?, ?, ?, ?)`);
+      // More than one backfill batch, so the marker is exercised.
+      for (let i = 1; i <= 4_100; i++) add.run(String(i), i, i % 1000 === 0 ? "html" : "text", JSON.stringify({ message: i % 1000 === 0 ? `<b>hedgehog</b> ${i}` : `note ${i}` }), i, null, i);
+      add.run("5001", 5001, "text", JSON.stringify({ message: "" }), 5001, 9, 5001);
+      add.run("5002", 5002, "topicUpdated", JSON.stringify({ topic: "hedgehog" }), 5002, null, 5002);
+      db.close();
+      const store = new SqliteStore(path);
+      try {
+        await store.migrate();
+        const hits = await store.searchMessages({ terms: [{ tokens: ["hedgehog"], prefix: false }], userId: "8:acs:r_u", limit: 10 });
+        assert.deepEqual(hits.map((h) => h.message.id), ["4000", "3000", "2000", "1000"]);
+        assert.equal((await store.searchMessages({ terms: [{ tokens: ["note"], prefix: false }], userId: "8:acs:r_u", limit: 5_000 })).length, 4_096);
+        await store.migrate(); // done once: nothing indexed twice
+        assert.equal((await store.searchMessages({ terms: [{ tokens: ["hedgehog"], prefix: false }], userId: "8:acs:r_u", limit: 10 })).length, 4);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("search: the FTS5 match drives the query (newest rowid first), joined by primary keys, with no sort", async () => {
+    const store = new SqliteStore(":memory:");
+    try {
+      await store.migrate();
+      const db = (store as unknown as { reader: Database.Database }).reader;
+      const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ match: "x", userId: "u", after: 1, minCreatedAt: 0, limit: 1, threadId: "t" }) as { detail: string }[]).map((r) => r.detail);
+      const detail = plan(SEARCH_MESSAGES_SQL);
+      assert.match(detail[0], /SCAN f VIRTUAL TABLE INDEX/, detail.join(" | "));
+      assert.ok(detail.slice(1).every((d) => /SEARCH (s|p|m) USING/.test(d)), detail.join(" | "));
+      assert.ok(!detail.some((d) => /TEMP B-TREE/.test(d)), detail.join(" | "));
+    } finally {
+      await store.close();
     }
   });
 });

@@ -12,8 +12,9 @@ import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
   EventDeliveryRecord, EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
-  Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord,
+  Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord, MessageSearchQuery, MessageSearchHit, SequencePageQuery,
 } from "../store.js";
+import { searchDocument } from "../../domain/search-text.js";
 import { IdempotencyConflictError } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
@@ -36,6 +37,38 @@ const MAX_FLUSHES = 1;
  */
 export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = @threadId AND version < @before
   AND version >= MAX(@minVersion, @minCreatedAt) AND created_at >= @minCreatedAt ORDER BY version DESC LIMIT @limit`;
+
+/**
+ * searchMessages: the FTS5 match, newest document first (FTS5 walks its rowids backwards), each joined to the
+ * caller's participation (its shareHistoryTime) and the message; stops at the limit. Exported for the plan test.
+ */
+export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM message_search_fts f
+  JOIN message_search s ON s.id = f.rowid
+  JOIN participants p ON p.thread_id = s.thread_id AND p.user_id = @userId
+  JOIN messages m ON m.thread_id = s.thread_id AND m.id = s.message_id
+  WHERE message_search_fts MATCH @match AND f.rowid < @after AND s.created_at >= p.share_history_time AND s.created_at >= @minCreatedAt
+  ORDER BY f.rowid DESC LIMIT @limit`;
+/** The same within one thread. */
+const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND s.created_at >= @minCreatedAt", "AND s.created_at >= @minCreatedAt AND s.thread_id = @threadId");
+
+/** An FTS5 query from parsed terms: each a quoted phrase ("" escapes a quote), ANDed; never user syntax. */
+export function fts5Match(terms: MessageSearchQuery["terms"], threads?: readonly string[]): string {
+  const words = terms.map((t) => `"${t.tokens.join(" ").replace(/"/g, '""')}"${t.prefix ? "*" : ""}`).join(" AND ");
+  if (!threads) return `document : (${words})`;
+  return `document : (${words}) AND thread : (${threads.map((t) => `"${threadToken(t)}"`).join(" OR ")})`;
+}
+
+/**
+ * The token of a thread in the FTS5 `thread` column: its id's letters and digits. Only narrows the match (the
+ * query still joins on the thread id), so two ids with one token would cost time, never a wrong hit.
+ */
+export const threadToken = (threadId: string): string => `t${threadId.replace(/[^A-Za-z0-9]/g, "")}`;
+
+/**
+ * Up to this many threads, a search names the caller's threads in the FTS5 query (an OR of thread tokens), so
+ * FTS5 intersects doclists instead of walking every match and dropping those of other threads.
+ */
+const THREAD_FILTER_MAX = 256;
 
 function toUser(r: Row): UserRecord {
   return {
@@ -126,6 +159,13 @@ class SqliteOps implements StoreOps, DirectoryOps {
   private readonly participantIds?: Map<string, ParticipantWindows>;
   /** (set id, thread id) pairs known to be in thread_sets, on the writer; forgotten with the set ids. */
   private readonly threadSets?: Set<string>;
+  /**
+   * FTS5 writes of the current batch, applied in order just before COMMIT (stmtFlushSearch), on the writer. Why:
+   * FTS5 flushes its pending terms to a new segment at every SAVEPOINT, and each transaction of a batch runs in
+   * one, so indexing in place cost ~11 µs more per message than one flush per batch. A job that rolls back drops
+   * its writes (stmtSearchMark / stmtSearchRollback); they still commit in the same transaction as the message.
+   */
+  private readonly pendingSearch: { rowid: number | bigint; document?: string; thread?: string }[] = [];
   /** The canonical member list (set key) of a cached participant list, computed once per list. */
   private readonly setKeys = new WeakMap<readonly string[], string>();
   constructor(private readonly db: Db, role: "reader" | "writer" | "both") {
@@ -212,6 +252,11 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return (this.stmt("SELECT id FROM threads WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?").all(now, limit) as Row[]).map((r) => r.id as string);
   }
   async deleteThreadContent(id: string) {
+    const documents = (this.stmt("SELECT search_id FROM messages WHERE thread_id = ? AND search_id IS NOT NULL").all(id) as Row[]).map((r) => r.search_id as number);
+    for (const rowid of documents) {
+      this.stmt("DELETE FROM message_search WHERE id = ?").run(rowid);
+      this.pendingSearch.push({ rowid });
+    }
     this.stmt("DELETE FROM messages WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM images WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM read_receipts WHERE thread_id = ?").run(id);
@@ -274,12 +319,90 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return r && toMessage(r);
   }
   async insertMessage(m: MessageRecord) {
-    this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+    const info = this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata));
+    const document = searchDocument(m);
+    if (document !== undefined) this.stmtIndex(m.threadId, m.id, m.createdAt, document, info.lastInsertRowid);
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
+    if (patch.body === undefined && patch.deletedAt === undefined) return;
+    // The search index follows the content: re-indexed under the same document id (its place in the order), or dropped.
+    const r = this.stmt("SELECT rowid, type, body, deleted_at, created_at, search_id FROM messages WHERE thread_id = ? AND id = ?").get(threadId, id) as Row | undefined;
+    const document = r && searchDocument({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: (r.deleted_at as number | null) ?? null });
+    const existing = (r?.search_id as number | null | undefined) ?? undefined;
+    if (existing !== undefined) {
+      this.pendingSearch.push({ rowid: existing });
+      if (document !== undefined) this.pendingSearch.push({ rowid: existing, document, thread: threadToken(threadId) });
+      else {
+        this.stmt("DELETE FROM message_search WHERE id = ?").run(existing);
+        this.stmt("UPDATE messages SET search_id = NULL WHERE rowid = ?").run(r!.rowid);
+      }
+    } else if (r && document !== undefined) {
+      this.stmtIndex(threadId, id, r.created_at as number, document, r.rowid as number);
+    }
+  }
+  /** Adds a message's search document (named stmt*: not a Store method). */
+  private stmtIndex(threadId: string, messageId: string, createdAt: number, document: string, messageRowid: number | bigint) {
+    const docId = this.stmt("INSERT INTO message_search (thread_id, message_id, created_at) VALUES (?, ?, ?)").run(threadId, messageId, createdAt).lastInsertRowid;
+    // The message points at its document (edits and deletes find it there): no index on (thread, message) to keep.
+    this.stmt("UPDATE messages SET search_id = ? WHERE rowid = ?").run(docId, messageRowid);
+    this.pendingSearch.push({ rowid: docId, document, thread: threadToken(threadId) });
+  }
+  /** Applies the batch's FTS5 writes (see pendingSearch); the store calls it before COMMIT, outside any SAVEPOINT. */
+  stmtFlushSearch() {
+    for (const w of this.pendingSearch) {
+      if (w.document === undefined) this.stmt("DELETE FROM message_search_fts WHERE rowid = ?").run(w.rowid);
+      else this.stmt("INSERT INTO message_search_fts (rowid, document, thread) VALUES (?, ?, ?)").run(w.rowid, w.document, w.thread);
+    }
+    this.pendingSearch.length = 0;
+  }
+  /** Where the current job's FTS5 writes start (see pendingSearch). */
+  stmtSearchMark(): number {
+    return this.pendingSearch.length;
+  }
+  /** Drops the FTS5 writes queued since `mark` (a job that rolled back; 0: the whole batch). */
+  stmtSearchRollback(mark: number) {
+    this.pendingSearch.length = mark;
+  }
+  /**
+   * Indexes the messages that predate the search index, a batch per call, oldest first; false when none are left
+   * (named stmt*: not a Store method; called by migrate()).
+   */
+  stmtBackfillSearch(batch: number): boolean {
+    const after = (this.stmt("SELECT after_rowid FROM search_backfill WHERE id = 1").get() as Row | undefined)?.after_rowid as number | undefined;
+    if (after === undefined || after < 0) return false;
+    const rows = this.stmt("SELECT rowid, thread_id, id, type, body, deleted_at, created_at, search_id FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?").all(after, batch) as Row[];
+    for (const r of rows) {
+      const document = searchDocument({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: (r.deleted_at as number | null) ?? null });
+      if (document !== undefined && r.search_id === null) {
+        this.stmtIndex(r.thread_id as string, r.id as string, r.created_at as number, document, r.rowid as number);
+      }
+    }
+    this.stmtFlushSearch();
+    const done = rows.length < batch;
+    this.stmt("UPDATE search_backfill SET after_rowid = ? WHERE id = 1").run(done ? -1 : (rows[rows.length - 1].rowid as number));
+    return !done;
+  }
+  async searchMessages(q: MessageSearchQuery): Promise<MessageSearchHit[]> {
+    let threads: readonly string[] | undefined = q.threadId === undefined ? undefined : [q.threadId];
+    if (!threads) {
+      const mine = (this.stmt("SELECT thread_id FROM participants WHERE user_id = ? LIMIT ?").all(q.userId, THREAD_FILTER_MAX + 1) as Row[]).map((r) => r.thread_id as string);
+      if (mine.length === 0) return [];
+      if (mine.length <= THREAD_FILTER_MAX) threads = mine;
+    }
+    const rows = this.stmt(q.threadId === undefined ? SEARCH_MESSAGES_SQL : SEARCH_THREAD_MESSAGES_SQL).all({
+      match: fts5Match(q.terms, threads), userId: q.userId, after: q.after ?? Number.MAX_SAFE_INTEGER, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER,
+      limit: q.limit, ...(q.threadId === undefined ? {} : { threadId: q.threadId }),
+    }) as Row[];
+    return rows.map((r) => ({ message: toMessage(r), cursor: r.search_cursor as number }));
+  }
+  async listMessagesBySequence(threadId: string, q: SequencePageQuery) {
+    const sql = q.direction === "older"
+      ? "SELECT * FROM messages WHERE thread_id = @threadId AND sequence < @from AND created_at >= @minCreatedAt ORDER BY sequence DESC LIMIT @limit"
+      : "SELECT * FROM messages WHERE thread_id = @threadId AND sequence > @from AND created_at >= @minCreatedAt ORDER BY sequence ASC LIMIT @limit";
+    return (this.stmt(sql).all({ threadId, from: q.from, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit }) as Row[]).map(toMessage);
   }
   async listMessages(threadId: string, q: MessagePageQuery) {
     return (this.stmt(LIST_MESSAGES_SQL).all({
@@ -655,6 +778,9 @@ export class SqliteStore implements Store {
       return true;
     });
     while (step.immediate()) { /* next migration */ }
+    // Messages stored before the search index existed: indexed in batches, each its own write transaction.
+    const backfill = this.writer.transaction(() => this.writeOps.stmtBackfillSearch(2_000));
+    while (backfill.immediate()) { /* next batch */ }
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
@@ -683,6 +809,7 @@ export class SqliteStore implements Store {
             const job = this.queue.shift()!;
             open.jobs.push(job);
             this.control.savepoint.run();
+            const searchMark = this.writeOps.stmtSearchMark();
             try {
               const value = await job.fn(this.writeOps);
               this.control.release.run();
@@ -694,6 +821,7 @@ export class SqliteStore implements Store {
               this.control.rollbackTo.run();
               this.control.release.run();
               this.writeOps.stmtForgetCaches();
+              this.writeOps.stmtSearchRollback(searchMark);
               open.outcomes.push({ ok: false, value: error });
             }
           }
@@ -719,6 +847,7 @@ export class SqliteStore implements Store {
     this.open = undefined;
     if (this.writer.inTransaction) this.writer.exec("ROLLBACK");
     this.writeOps.stmtForgetCaches();
+    this.writeOps.stmtSearchRollback(0);
     open?.jobs.forEach((job) => job.reject(error));
   }
 
@@ -727,6 +856,7 @@ export class SqliteStore implements Store {
     const open = this.open;
     if (!open) return;
     try {
+      this.writeOps.stmtFlushSearch();
       this.control.commit.run();
     } catch (error) {
       this.abort(error);
