@@ -85,10 +85,15 @@ export class ChatRestClient {
    */
   extensionUrl(path: string, query: Record<string, QueryValue> = {}): string {
     const search = new URLSearchParams();
-    for (const [name, value] of Object.entries(query)) {
+    const add = (name: string, value: QueryValue): void => {
       if (value !== undefined) search.set(name, value instanceof Date ? value.toISOString() : String(value));
-    }
+    };
+    // The ACS routes' parameter order (url()), so an extension request differs from its ACS twin only in the path
+    // and the api-version's value.
+    add("maxPageSize", query.maxPageSize);
+    add("skip", query.skip);
     search.set("api-version", NATTER_EXTENSIONS_API_VERSION);
+    for (const [name, value] of Object.entries(query)) if (name !== "maxPageSize" && name !== "skip") add(name, value);
     return `${this.base}${NATTER_EXTENSIONS_PREFIX}${path}?${search.toString()}`;
   }
 
