@@ -7,9 +7,15 @@
 // 3. Durable sends/s with 10 subscriptions delivering vs none: two servers, runs interleaved, medians.
 // 4. A backlog of 100,000 events piled up while the receiver was down, drained once it is back (one event per
 //    request, Event Grid's default, and 100).
+// NATTER_BENCH_EVENTS_CASES=rate,latency,sends,backlog runs only those cases (latency needs rate).
+// NATTER_BENCH_PROFILE=1 runs server B (the one with 10 subscriptions in case 3) under --cpu-prof and prints its
+// top functions.
 import { fork } from "node:child_process";
 import net from "node:net";
 import { join } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { summarizeProfileDir } from "./cpu-profile-summary.mjs";
 import { ROOT, api, createUser, load, median, paced, pool, signedApi, startNatterProcess } from "./lib.mjs";
 
 const SENDERS = 64;
@@ -98,8 +104,10 @@ export async function run({ quick }) {
   const backlog = quick ? 10_000 : 100_000;
   const port = await freePort();
   let receiver = await startReceiver(port);
+  const only = new Set((process.env.NATTER_BENCH_EVENTS_CASES ?? "rate,latency,sends,backlog").split(","));
+  const profileDir = process.env.NATTER_BENCH_PROFILE ? mkdtempSync(join(tmpdir(), "natter-prof-")) : undefined;
   const a = await startNatterProcess(NATTER_ARGS, NATTER_ENV);
-  const b = await startNatterProcess(NATTER_ARGS, NATTER_ENV);
+  const b = await startNatterProcess(NATTER_ARGS, NATTER_ENV, profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
   const rows = [];
   const results = {};
   // Progress on stderr: the table comes at the end, and a full run takes minutes.
@@ -113,7 +121,7 @@ export async function run({ quick }) {
     const onB = await setUp(b);
 
     // 1. Delivery rate with 1, 10, 100 subscriptions.
-    for (const n of [1, 10, 100]) {
+    for (const n of only.has("rate") ? [1, 10, 100] : []) {
       const names = Array.from({ length: n }, (_, i) => `rate-${n}-${i}`);
       await pool(n, (i) => subscribe(a, names[i], receiver.url), 10);
       receiver.reset();
@@ -130,6 +138,7 @@ export async function run({ quick }) {
     }
 
     // 2. Commit → receiver latency at half the 1-subscription rate.
+    if (only.has("latency") && results.rate1) {
     await subscribe(a, "latency", receiver.url);
     await new Promise((r) => setTimeout(r, 1_500)); // deleted subscriptions stop within a second
     await receiver.latencies();
@@ -143,8 +152,10 @@ export async function run({ quick }) {
     results.latency = { p50: q(0.5), p99: q(0.99), eventsPerSecond: msgRate * PER_THREAD };
     rows.push({ case: "commit → receiver p50 / p99 ms", value: `${q(0.5)} / ${q(0.99)}`, detail: `${msgRate} messages/s = ${msgRate * PER_THREAD} events/s (half of the 1-subscription rate), ${lat.length} samples` });
     await unsubscribe(a, "latency");
+    }
 
     // 3. Durable sends/s: B with 10 subscriptions delivering, A with none; interleaved runs.
+    if (only.has("sends")) {
     for (let i = 0; i < 10; i++) await subscribe(b, `sends-${i}`, receiver.url);
     const sendCase = (server, on) => ({ url: server.httpUrl, requestsFor: on.request, connections: SENDERS });
     await load({ ...sendCase(a, onA), seconds: 1 });
@@ -160,10 +171,17 @@ export async function run({ quick }) {
     rows.push({ case: "durable sends/s, no subscriptions", value: Math.round(median(none)), detail: `median of ${runs} × ${seconds} s, ${SENDERS} connections` });
     rows.push({ case: "durable sends/s, 10 subscriptions", value: Math.round(median(ten)), detail: `${Math.round(ratio * 100)}% of no subscriptions (target ≥ 90%)` });
     await b.stop();
+    if (profileDir) {
+      const { busyMs, top } = summarizeProfileDir(profileDir, 25);
+      console.error(`events: server B profile, ${busyMs} ms busy:`);
+      for (const t of top) console.error(`  ${t.pct}% ${t.selfMs} ms ${t.fn} ${t.where}`);
+      rmSync(profileDir, { recursive: true, force: true });
+    }
+    }
 
     // 4. Backlog after an outage: the receiver is down while `backlog` events pile up, then comes back. With
     //    Event Grid's default of one event per request, and with batches of 100.
-    for (const batch of [1, 100]) {
+    for (const batch of only.has("backlog") ? [1, 100] : []) {
       await subscribe(a, `backlog-${batch}`, receiver.url, batch);
       await receiver.stop();
       await onA.sendMany(Math.ceil(backlog / PER_THREAD));

@@ -16,7 +16,9 @@
 // - One delivering node per subscription: a lease row in the Store, renewed every `leaseRenewMs`; every cursor
 //   or queue write is fenced by the lease, so a node that lost it writes nothing.
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
+import { performance } from "node:perf_hooks";
 import type { EventDeliveryRecord, EventRecord, EventSubscriptionRecord, NewEventDelivery, ParkedOutcome, Store } from "../store/store.js";
 import type { SubscriptionDefinition } from "./subscription.js";
 import { matchesFilter } from "./subscription.js";
@@ -63,11 +65,13 @@ export interface DeliveryOptions {
   leaseRenewMs: number;
   /** Parked deliveries looked at per retry round. */
   parkedScan: number;
+  /** Requests in flight on this node, all subscriptions together, while the API is idle. */
+  nodeConcurrency: number;
 }
 
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = {
   pollMs: 50, refreshMs: 500, readBatch: 500, retryMinMs: 10_000, retryMaxMs: 3_600_000, timeoutMs: 30_000, concurrency: 16,
-  leaseTtlMs: 6_000, leaseRenewMs: 2_000, parkedScan: 1_000,
+  leaseTtlMs: 6_000, leaseRenewMs: 2_000, parkedScan: 1_000, nodeConcurrency: 64,
 };
 
 interface Logger {
@@ -140,6 +144,51 @@ class Limiter {
   }
 }
 
+/**
+ * The node-wide limit on requests in flight, which makes delivery a background task: while the stream head moves
+ * (the API is committing sends) and the event loop is busy, the limit halves every 100 ms down to 1, so delivery
+ * takes a small share of the CPU that sends and realtime delivery need (a backlog waits in the durable stream
+ * meanwhile); when the loop has room or no send arrives, it climbs back to `max` (a backlog drains at full speed).
+ */
+export class DeliveryGate {
+  private active = 0;
+  private cap: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {
+    this.cap = max;
+  }
+
+  get limit(): number {
+    return this.cap;
+  }
+
+  /** Adapts the limit to the last period: `utilization` of the event loop, `apiBusy` when sends were committed. */
+  adapt(utilization: number, apiBusy: boolean): void {
+    if (!apiBusy) this.cap = this.max;
+    else if (utilization > 0.7) this.cap = Math.max(1, Math.floor(this.cap / 2));
+    else if (utilization < 0.5) this.cap = Math.min(this.max, this.cap + 1);
+    this.release();
+  }
+
+  private release(): void {
+    while (this.active < this.cap && this.waiting.length > 0) {
+      this.active++;
+      this.waiting.shift()!();
+    }
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active < this.cap && this.waiting.length === 0) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // counted by release()
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.release();
+    }
+  }
+}
+
 class LeaseLost extends Error {}
 
 /** The delivery state of one subscription on the node that holds its lease. */
@@ -154,6 +203,8 @@ class Worker {
 
   constructor(private readonly engine: DeliveryEngine, public record: EventSubscriptionRecord) {
     this.cursor = record.cursor;
+    // Every request in flight listens to this signal.
+    setMaxListeners(0, this.abort.signal);
     this.limiter = new Limiter(engine.options.concurrency);
     this.done = this.loop();
   }
@@ -265,7 +316,7 @@ class Worker {
       "aeg-metadata-version": "1",
     };
     const started = performance.now();
-    const result = await this.limiter.run(() => postWebhook(this.def.endpointUrl, body, headers, this.engine.options.timeoutMs, this.abort.signal));
+    const result = await this.limiter.run(() => this.engine.gate.run(() => postWebhook(this.def.endpointUrl, body, headers, this.engine.options.timeoutMs, this.abort.signal)));
     this.engine.noteDelivery(result, events.length, performance.now() - started);
     return result;
   }
@@ -464,6 +515,11 @@ export class DeliveryEngine {
   /** When a subscription was last forgotten (deleted): a refresh that began before must not restart it. */
   private readonly forgottenAt = new Map<string, number>();
   readonly stream: StreamWindow;
+  readonly gate: DeliveryGate;
+  private lastHead = -1;
+  private headMovedAt = -Infinity;
+  private elu = performance.eventLoopUtilization();
+  private gateTimer?: NodeJS.Timeout;
   private subscriptions: EventSubscriptionRecord[] = [];
   private pollTimer?: NodeJS.Timeout;
   private refreshTimer?: NodeJS.Timeout;
@@ -482,11 +538,14 @@ export class DeliveryEngine {
   ) {
     this.options = { ...DEFAULT_DELIVERY_OPTIONS, ...options };
     this.stream = new StreamWindow(store);
+    this.gate = new DeliveryGate(this.options.nodeConcurrency);
   }
 
   start(): void {
     this.refreshTimer = setInterval(() => void this.refresh(), this.options.refreshMs);
     this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs);
+    this.gateTimer = setInterval(() => this.adaptGate(), 100);
+    this.gateTimer.unref();
     void this.refresh();
   }
 
@@ -566,12 +625,23 @@ export class DeliveryEngine {
     this.polling = true;
     try {
       const head = await this.store.headPosition();
+      if (head !== this.lastHead) {
+        if (this.lastHead >= 0) this.headMovedAt = performance.now();
+        this.lastHead = head;
+      }
       for (const worker of this.workers.values()) if (worker.cursor < head) worker.wake();
     } catch {
       // the next poll tries again
     } finally {
       this.polling = false;
     }
+  }
+
+  /** Every 100 ms: the API counts as busy when the stream head moved within the last two polls. */
+  private adaptGate(): void {
+    const elu = performance.eventLoopUtilization(this.elu);
+    this.elu = performance.eventLoopUtilization();
+    this.gate.adapt(elu.utilization, performance.now() - this.headMovedAt < 2 * this.options.pollMs + 100);
   }
 
   /** The outgoing events of a stream event, mapped once for all subscriptions (they read the same positions). */
@@ -607,6 +677,7 @@ export class DeliveryEngine {
     this.stopped = true;
     clearInterval(this.refreshTimer);
     clearInterval(this.pollTimer);
+    clearInterval(this.gateTimer);
     await this.refreshing?.catch(() => {});
     const workers = [...this.workers.values()];
     for (const w of workers) w.stop();
@@ -629,12 +700,12 @@ class EphemeralSender {
       const body = JSON.stringify(single ? shaped[0] : shaped);
       const id = webhookMessageId(batch.map((e) => e.id));
       const timestamp = Math.floor(this.engine.now() / 1000);
-      const result = await postWebhook(def.endpointUrl, body, {
+      const result = await this.engine.gate.run(() => postWebhook(def.endpointUrl, body, {
         "content-type": def.schema === "CloudEventSchemaV1_0" ? (single ? "application/cloudevents+json; charset=utf-8" : "application/cloudevents-batch+json; charset=utf-8") : "application/json; charset=utf-8",
         "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(this.sub.secret, id, timestamp, body),
         "aeg-event-type": "Notification", "aeg-subscription-name": this.sub.name.toUpperCase(), "aeg-delivery-count": "0",
         "aeg-data-version": batch[0].dataVersion, "aeg-metadata-version": "1",
-      }, Math.min(this.engine.options.timeoutMs, 5_000));
+      }, Math.min(this.engine.options.timeoutMs, 5_000)));
       this.engine.noteDelivery(result, batch.length, 0);
     }
   }
