@@ -8,8 +8,8 @@
 // 4. A backlog of 100,000 events piled up while the receiver was down, drained once it is back (one event per
 //    request, Event Grid's default, and 100).
 // NATTER_BENCH_EVENTS_CASES=rate,latency,sends,backlog runs only those cases (latency needs rate).
-// NATTER_BENCH_PROFILE=1 runs server B (the one with 10 subscriptions in case 3) under --cpu-prof and prints its
-// top functions.
+// NATTER_BENCH_PROFILE=1 runs the servers under --cpu-prof and prints their top functions: B (10 subscriptions
+// in case 3) after case 3, A (every other case) at the end.
 import { fork } from "node:child_process";
 import net from "node:net";
 import { join } from "node:path";
@@ -106,7 +106,8 @@ export async function run({ quick }) {
   let receiver = await startReceiver(port);
   const only = new Set((process.env.NATTER_BENCH_EVENTS_CASES ?? "rate,latency,sends,backlog").split(","));
   const profileDir = process.env.NATTER_BENCH_PROFILE ? mkdtempSync(join(tmpdir(), "natter-prof-")) : undefined;
-  const a = await startNatterProcess(NATTER_ARGS, NATTER_ENV);
+  const profileDirA = process.env.NATTER_BENCH_PROFILE ? mkdtempSync(join(tmpdir(), "natter-prof-")) : undefined;
+  const a = await startNatterProcess(NATTER_ARGS, NATTER_ENV, profileDirA ? ["--cpu-prof", `--cpu-prof-dir=${profileDirA}`] : []);
   const b = await startNatterProcess(NATTER_ARGS, NATTER_ENV, profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
   const rows = [];
   const results = {};
@@ -201,6 +202,12 @@ export async function run({ quick }) {
     await receiver.stop().catch(() => {});
     await a.stop();
     await b.stop();
+  }
+  if (profileDirA) {
+    const { busyMs, top } = summarizeProfileDir(profileDirA, 25);
+    console.error(`events: server A profile, ${busyMs} ms busy:`);
+    for (const t of top) console.error(`  ${t.pct}% ${t.selfMs} ms ${t.fn} ${t.where}`);
+    rmSync(profileDirA, { recursive: true, force: true });
   }
   return {
     name: "events",
