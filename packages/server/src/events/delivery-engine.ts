@@ -197,6 +197,10 @@ class Worker {
   running = true;
   cursor: number;
   private circuitOpen = false;
+  /** What the last read of the retry queue found (threads blocked, next due time), while it holds. */
+  private queue?: { blocked: Set<string>; nextDue: number; readAt: number };
+  /** Bumped by queueChanged(): a read that began before it is not kept. */
+  private queueEpoch = 0;
   private wakeUp?: () => void;
   private readonly limiter: Limiter;
   done: Promise<void>;
@@ -217,6 +221,13 @@ class Worker {
     this.wakeUp?.();
   }
 
+  /** The retry queue changed elsewhere (dead letters redelivered): read it again. */
+  queueChanged(): void {
+    this.queueEpoch++;
+    this.queue = undefined;
+    this.wake();
+  }
+
   stop(): void {
     this.running = false;
     this.abort.abort();
@@ -229,18 +240,33 @@ class Worker {
       let busy = false;
       let nextDue = Infinity;
       try {
-        const parked = await store.listParkedDeliveries(this.record.name, options.parkedScan);
-        if (!this.running) break;
         let blocked = new Set<string>();
-        if (parked.length === 0) this.circuitOpen = false;
-        else {
-          const r = await this.retryParked(parked);
+        const known = this.queue;
+        if (known && this.engine.now() < known.nextDue && performance.now() - known.readAt < options.refreshMs) {
+          // Nothing due, and the queue unchanged since it was read (this worker is its only writer, but for a
+          // redelivery of dead letters, seen within refreshMs): no re-read. During an outage the head poll wakes
+          // the worker every pollMs, and each wake used to parse up to parkedScan rows.
+          blocked = new Set(known.blocked);
+          nextDue = known.nextDue;
+        } else {
+          const readAt = performance.now();
+          const epoch = this.queueEpoch;
+          this.queue = undefined;
+          const parked = await store.listParkedDeliveries(this.record.name, options.parkedScan);
           if (!this.running) break;
-          nextDue = r.nextDue;
-          // Drain what is due in the retry queue before reading on: the stream's events of those threads would
-          // only queue behind it.
-          if (r.sent) continue;
-          blocked = r.blocked;
+          if (parked.length === 0) {
+            this.circuitOpen = false;
+            if (epoch === this.queueEpoch) this.queue = { blocked: new Set(), nextDue: Infinity, readAt };
+          } else {
+            const r = await this.retryParked(parked);
+            if (!this.running) break;
+            nextDue = r.nextDue;
+            // Drain what is due in the retry queue before reading on: the stream's events of those threads would
+            // only queue behind it.
+            if (r.sent) continue;
+            blocked = r.blocked;
+            if (epoch === this.queueEpoch) this.queue = { blocked: new Set(blocked), nextDue, readAt };
+          }
         }
         if (!this.circuitOpen) {
           const events = await this.engine.stream.read(this.cursor, options.readBatch);
@@ -251,6 +277,7 @@ class Worker {
           }
         }
       } catch (error) {
+        this.queue = undefined;
         if (error instanceof LeaseLost || !this.running) break;
         log.error({ err: error, subscription: this.record.name }, "event delivery round failed");
         nextDue = Math.min(nextDue, this.engine.now() + 1_000);
@@ -416,6 +443,7 @@ class Worker {
     if (!this.running) return; // deleted or lease lost meanwhile: nothing is recorded, the next holder re-delivers
     parked.sort((a, b) => a.ord - b.ord);
     const last = events[events.length - 1].position;
+    if (parked.length > 0) this.queue = undefined;
     const ok = await this.engine.store.advanceEventSubscription(this.record.name, this.engine.nodeId, last, parked.map(({ ord: _ord, ...d }) => d), dead);
     if (!ok) throw new LeaseLost();
     this.cursor = last;
@@ -564,6 +592,11 @@ export class DeliveryEngine {
     this.leaseCheckedAt.delete(name);
     this.forgottenAt.set(name, this.now());
     this.subscriptions = this.subscriptions.filter((s) => s.name !== name);
+  }
+
+  /** Dead letters of `name` went back to its retry queue through this node: its worker reads the queue at once. */
+  queueChanged(name: string): void {
+    this.workers.get(name)?.queueChanged();
   }
 
   /** Best-effort events that are not in the durable stream (typing): one attempt to each matching subscription. */
