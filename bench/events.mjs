@@ -155,22 +155,43 @@ export async function run({ quick }) {
     await unsubscribe(a, "latency");
     }
 
-    // 3. Durable sends/s: B with 10 subscriptions delivering, A with none; interleaved runs.
+    // 3. Durable sends/s: B with 10 subscriptions delivering, A with none; interleaved runs. B's subscriptions
+    //    exist only during B's runs (a new one starts at the stream head): B cannot keep up with 100 requests per
+    //    send, and its backlog draining at full speed during A's runs would take the shared cores from A.
     if (only.has("sends")) {
-    for (let i = 0; i < 10; i++) await subscribe(b, `sends-${i}`, receiver.url);
+    const names = Array.from({ length: 10 }, (_, i) => `sends-${i}`);
     const sendCase = (server, on) => ({ url: server.httpUrl, requestsFor: on.request, connections: SENDERS });
+    const withSubscriptions = async (fn) => {
+      await pool(10, (i) => subscribe(b, names[i], receiver.url), 10);
+      try {
+        return await fn();
+      } finally {
+        await pool(10, (i) => unsubscribe(b, names[i]), 10);
+        await new Promise((r) => setTimeout(r, 1_500)); // deleted subscriptions stop within a second
+      }
+    };
     await load({ ...sendCase(a, onA), seconds: 1 });
-    await load({ ...sendCase(b, onB), seconds: 1 });
+    await withSubscriptions(() => load({ ...sendCase(b, onB), seconds: 1 }));
     const none = [];
     const ten = [];
+    let meanwhile = 0;
     for (let r = 0; r < runs; r++) {
       none.push((await load({ ...sendCase(a, onA), seconds })).rps);
-      ten.push((await load({ ...sendCase(b, onB), seconds })).rps);
+      receiver.reset();
+      ten.push(await withSubscriptions(async () => {
+        const { rps } = await load({ ...sendCase(b, onB), seconds });
+        // Delivery goes on behind the sends, at a lower priority: what B delivered during its run.
+        meanwhile += (await receiver.stats()).count;
+        return rps;
+      }));
     }
     const ratio = median(ten) / median(none);
-    results.sends = { none: Math.round(median(none)), ten: Math.round(median(ten)), ratio };
+    results.sends = { none: Math.round(median(none)), ten: Math.round(median(ten)), ratio, deliveredPerSecond: Math.round(meanwhile / (runs * seconds)) };
     rows.push({ case: "durable sends/s, no subscriptions", value: Math.round(median(none)), detail: `median of ${runs} × ${seconds} s, ${SENDERS} connections` });
-    rows.push({ case: "durable sends/s, 10 subscriptions", value: Math.round(median(ten)), detail: `${Math.round(ratio * 100)}% of no subscriptions (target ≥ 90%)` });
+    rows.push({
+      case: "durable sends/s, 10 subscriptions", value: Math.round(median(ten)),
+      detail: `${Math.round(ratio * 100)}% of no subscriptions (target ≥ 90%); meanwhile ${Math.round(meanwhile / (runs * seconds))} events/s delivered`,
+    });
     await b.stop();
     if (profileDir) {
       const { busyMs, top } = summarizeProfileDir(profileDir, 25);

@@ -146,15 +146,19 @@ class Limiter {
 
 /**
  * The node-wide limit on requests in flight, which makes delivery a background task: while the stream head moves
- * (the API is committing sends) and the event loop is busy, the limit halves every 100 ms down to 1, so delivery
- * takes a small share of the CPU that sends and realtime delivery need (a backlog waits in the durable stream
- * meanwhile); when the loop has room or no send arrives, it climbs back to `max` (a backlog drains at full speed).
+ * (the API is committing sends) and the event loop is busy, the limit drops every 100 ms (÷4) down to 1, and then
+ * the requests started per 100 ms halve down to `minPerPeriod`, so delivery takes a small share of the CPU that
+ * sends and realtime delivery need (a backlog waits in the durable stream meanwhile); when the loop has room the
+ * limits climb back, and with no sends they return to `max` at once (a backlog drains at full speed).
  */
 export class DeliveryGate {
   private active = 0;
   private cap: number;
+  /** Requests that may start in the current 100 ms period (Infinity: no limit). */
+  private perPeriod = Infinity;
+  private started = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {
+  constructor(private readonly max: number, private readonly minPerPeriod = 5) {
     this.cap = max;
   }
 
@@ -162,24 +166,43 @@ export class DeliveryGate {
     return this.cap;
   }
 
-  /** Adapts the limit to the last period: `utilization` of the event loop, `apiBusy` when sends were committed. */
+  get rate(): number {
+    return this.perPeriod;
+  }
+
+  /** Adapts the limits to the last period: `utilization` of the event loop, `apiBusy` when sends were committed. */
   adapt(utilization: number, apiBusy: boolean): void {
-    if (!apiBusy) this.cap = this.max;
-    else if (utilization > 0.7) this.cap = Math.max(1, Math.floor(this.cap / 2));
-    else if (utilization < 0.5) this.cap = Math.min(this.max, this.cap + 1);
+    this.started = 0;
+    if (!apiBusy) {
+      this.cap = this.max;
+      this.perPeriod = Infinity;
+    } else if (utilization > 0.7) {
+      if (this.cap > 1) this.cap = Math.max(1, Math.floor(this.cap / 4));
+      else this.perPeriod = Math.max(this.minPerPeriod, this.perPeriod === Infinity ? 64 : Math.floor(this.perPeriod / 2));
+    } else if (utilization < 0.5) {
+      if (this.perPeriod !== Infinity) this.perPeriod = this.perPeriod >= 64 ? Infinity : this.perPeriod * 2;
+      else this.cap = Math.min(this.max, this.cap + 1);
+    }
     this.release();
   }
 
+  private open(): boolean {
+    return this.active < this.cap && this.started < this.perPeriod;
+  }
+
   private release(): void {
-    while (this.active < this.cap && this.waiting.length > 0) {
+    while (this.open() && this.waiting.length > 0) {
       this.active++;
+      this.started++;
       this.waiting.shift()!();
     }
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active < this.cap && this.waiting.length === 0) this.active++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // counted by release()
+    if (this.open() && this.waiting.length === 0) {
+      this.active++;
+      this.started++;
+    } else await new Promise<void>((resolve) => this.waiting.push(resolve)); // counted by release()
     try {
       return await fn();
     } finally {

@@ -67,7 +67,7 @@ describe("postWebhook", () => {
 
 describe("DeliveryGate", () => {
   it("caps requests in flight, halves the cap while the API is busy, and restores it when the API is idle", async () => {
-    const gate = new DeliveryGate(8);
+    const gate = new DeliveryGate(8, 3);
     let active = 0;
     let peak = 0;
     const releases: (() => void)[] = [];
@@ -81,19 +81,31 @@ describe("DeliveryGate", () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(active, 8);
     gate.adapt(0.95, true);
-    gate.adapt(0.95, true);
     assert.equal(gate.limit, 2);
     for (let i = 0; i < 8; i++) releases.shift()!();
     await new Promise((r) => setImmediate(r));
     assert.equal(active, 2, "busy API: at most 2 in flight");
-    for (let i = 0; i < 5; i++) gate.adapt(0.95, true);
+    gate.adapt(0.95, true);
     assert.equal(gate.limit, 1, "never below 1: delivery still progresses");
+    for (let i = 0; i < 10; i++) gate.adapt(0.95, true);
+    assert.equal(gate.rate, 3, "then fewer requests per period, down to the minimum");
+    // One in flight, 3 per period: finishing 5 requests within one period starts only 3 (after the adapt's reset).
+    let finished = 0;
+    for (let i = 0; i < 5; i++) {
+      releases.shift()?.();
+      finished++;
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(finished, 5);
+    assert.equal(active, 0, "the period's budget is spent: the next request waits for the next period");
     gate.adapt(0.3, true);
-    assert.equal(gate.limit, 2, "room on the loop: +1");
+    assert.equal(gate.rate, 6, "room on the loop: the rate doubles");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(active, 1);
     gate.adapt(0.99, false);
     assert.equal(gate.limit, 8, "no sends: the full limit at once");
     await new Promise((r) => setImmediate(r));
-    assert.equal(active, 8, "waiting requests start when the limit rises");
+    assert.equal(active, 7, "waiting requests start when the limit rises (the 7 of 20 left)");
     while (releases.length > 0 || active > 0) {
       releases.splice(0).forEach((r) => r());
       await new Promise((r) => setImmediate(r));
