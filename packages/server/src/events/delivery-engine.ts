@@ -170,6 +170,11 @@ export class DeliveryGate {
     return this.perPeriod;
   }
 
+  /** Below its full limit: the API is busy. */
+  get throttled(): boolean {
+    return this.cap < this.max || this.perPeriod !== Infinity;
+  }
+
   /** Adapts the limits to the last period: `utilization` of the event loop, `apiBusy` when sends were committed. */
   adapt(utilization: number, apiBusy: boolean): void {
     this.started = 0;
@@ -292,7 +297,9 @@ class Worker {
           }
         }
         if (!this.circuitOpen) {
-          const events = await this.engine.stream.read(this.cursor, options.readBatch);
+          // A throttled gate (sends are busy) delivers a few requests per period: a full round would set up
+          // thousands of pending requests at once (CPU and garbage taken from the sends) to deliver them slowly.
+          const events = await this.engine.stream.read(this.cursor, this.engine.gate.throttled ? Math.min(50, options.readBatch) : options.readBatch);
           if (!this.running) break;
           if (events.length > 0) {
             await this.deliverStream(events, blocked);
