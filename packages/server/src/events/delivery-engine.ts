@@ -16,7 +16,9 @@
 // - One delivering node per subscription: a lease row in the Store, renewed every `leaseRenewMs`; every cursor
 //   or queue write is fenced by the lease, so a node that lost it writes nothing.
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
+import { performance } from "node:perf_hooks";
 import type { EventDeliveryRecord, EventRecord, EventSubscriptionRecord, NewEventDelivery, ParkedOutcome, Store } from "../store/store.js";
 import type { SubscriptionDefinition } from "./subscription.js";
 import { matchesFilter } from "./subscription.js";
@@ -63,11 +65,13 @@ export interface DeliveryOptions {
   leaseRenewMs: number;
   /** Parked deliveries looked at per retry round. */
   parkedScan: number;
+  /** Requests in flight on this node, all subscriptions together, while the API is idle. */
+  nodeConcurrency: number;
 }
 
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = {
   pollMs: 50, refreshMs: 500, readBatch: 500, retryMinMs: 10_000, retryMaxMs: 3_600_000, timeoutMs: 30_000, concurrency: 16,
-  leaseTtlMs: 6_000, leaseRenewMs: 2_000, parkedScan: 1_000,
+  leaseTtlMs: 6_000, leaseRenewMs: 2_000, parkedScan: 1_000, nodeConcurrency: 64,
 };
 
 interface Logger {
@@ -140,6 +144,79 @@ class Limiter {
   }
 }
 
+/**
+ * The node-wide limit on requests in flight, which makes delivery a background task: while the stream head moves
+ * (the API is committing sends) and the event loop is busy, the limit drops every 100 ms (÷4) down to 1, and then
+ * the requests started per 100 ms halve down to `minPerPeriod`, so delivery takes a small share of the CPU that
+ * sends and realtime delivery need (a backlog waits in the durable stream meanwhile); when the loop has room the
+ * limits climb back, and with no sends they return to `max` at once (a backlog drains at full speed).
+ */
+export class DeliveryGate {
+  private active = 0;
+  private cap: number;
+  /** Requests that may start in the current 100 ms period (Infinity: no limit). */
+  private perPeriod = Infinity;
+  private started = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number, private readonly minPerPeriod = 5) {
+    this.cap = max;
+  }
+
+  get limit(): number {
+    return this.cap;
+  }
+
+  get rate(): number {
+    return this.perPeriod;
+  }
+
+  /** Below its full limit: the API is busy. */
+  get throttled(): boolean {
+    return this.cap < this.max || this.perPeriod !== Infinity;
+  }
+
+  /** Adapts the limits to the last period: `utilization` of the event loop, `apiBusy` when sends were committed. */
+  adapt(utilization: number, apiBusy: boolean): void {
+    this.started = 0;
+    if (!apiBusy) {
+      this.cap = this.max;
+      this.perPeriod = Infinity;
+    } else if (utilization > 0.7) {
+      if (this.cap > 1) this.cap = Math.max(1, Math.floor(this.cap / 4));
+      else this.perPeriod = Math.max(this.minPerPeriod, this.perPeriod === Infinity ? 64 : Math.floor(this.perPeriod / 2));
+    } else if (utilization < 0.5) {
+      if (this.perPeriod !== Infinity) this.perPeriod = this.perPeriod >= 64 ? Infinity : this.perPeriod * 2;
+      else this.cap = Math.min(this.max, this.cap + 1);
+    }
+    this.release();
+  }
+
+  private open(): boolean {
+    return this.active < this.cap && this.started < this.perPeriod;
+  }
+
+  private release(): void {
+    while (this.open() && this.waiting.length > 0) {
+      this.active++;
+      this.started++;
+      this.waiting.shift()!();
+    }
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.open() && this.waiting.length === 0) {
+      this.active++;
+      this.started++;
+    } else await new Promise<void>((resolve) => this.waiting.push(resolve)); // counted by release()
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.release();
+    }
+  }
+}
+
 class LeaseLost extends Error {}
 
 /** The delivery state of one subscription on the node that holds its lease. */
@@ -148,12 +225,18 @@ class Worker {
   running = true;
   cursor: number;
   private circuitOpen = false;
+  /** What the last read of the retry queue found (threads blocked, next due time), while it holds. */
+  private queue?: { blocked: Set<string>; nextDue: number; readAt: number };
+  /** Bumped by queueChanged(): a read that began before it is not kept. */
+  private queueEpoch = 0;
   private wakeUp?: () => void;
   private readonly limiter: Limiter;
   done: Promise<void>;
 
   constructor(private readonly engine: DeliveryEngine, public record: EventSubscriptionRecord) {
     this.cursor = record.cursor;
+    // Every request in flight listens to this signal.
+    setMaxListeners(0, this.abort.signal);
     this.limiter = new Limiter(engine.options.concurrency);
     this.done = this.loop();
   }
@@ -164,6 +247,13 @@ class Worker {
 
   wake(): void {
     this.wakeUp?.();
+  }
+
+  /** The retry queue changed elsewhere (dead letters redelivered): read it again. */
+  queueChanged(): void {
+    this.queueEpoch++;
+    this.queue = undefined;
+    this.wake();
   }
 
   stop(): void {
@@ -178,21 +268,38 @@ class Worker {
       let busy = false;
       let nextDue = Infinity;
       try {
-        const parked = await store.listParkedDeliveries(this.record.name, options.parkedScan);
-        if (!this.running) break;
         let blocked = new Set<string>();
-        if (parked.length === 0) this.circuitOpen = false;
-        else {
-          const r = await this.retryParked(parked);
+        const known = this.queue;
+        if (known && this.engine.now() < known.nextDue && performance.now() - known.readAt < options.refreshMs) {
+          // Nothing due, and the queue unchanged since it was read (this worker is its only writer, but for a
+          // redelivery of dead letters, seen within refreshMs): no re-read. During an outage the head poll wakes
+          // the worker every pollMs, and each wake used to parse up to parkedScan rows.
+          blocked = new Set(known.blocked);
+          nextDue = known.nextDue;
+        } else {
+          const readAt = performance.now();
+          const epoch = this.queueEpoch;
+          this.queue = undefined;
+          const parked = await store.listParkedDeliveries(this.record.name, options.parkedScan);
           if (!this.running) break;
-          nextDue = r.nextDue;
-          // Drain what is due in the retry queue before reading on: the stream's events of those threads would
-          // only queue behind it.
-          if (r.sent) continue;
-          blocked = r.blocked;
+          if (parked.length === 0) {
+            this.circuitOpen = false;
+            if (epoch === this.queueEpoch) this.queue = { blocked: new Set(), nextDue: Infinity, readAt };
+          } else {
+            const r = await this.retryParked(parked);
+            if (!this.running) break;
+            nextDue = r.nextDue;
+            // Drain what is due in the retry queue before reading on: the stream's events of those threads would
+            // only queue behind it.
+            if (r.sent) continue;
+            blocked = r.blocked;
+            if (epoch === this.queueEpoch) this.queue = { blocked: new Set(blocked), nextDue, readAt };
+          }
         }
         if (!this.circuitOpen) {
-          const events = await this.engine.stream.read(this.cursor, options.readBatch);
+          // A throttled gate (sends are busy) delivers a few requests per period: a full round would set up
+          // thousands of pending requests at once (CPU and garbage taken from the sends) to deliver them slowly.
+          const events = await this.engine.stream.read(this.cursor, this.engine.gate.throttled ? Math.min(50, options.readBatch) : options.readBatch);
           if (!this.running) break;
           if (events.length > 0) {
             await this.deliverStream(events, blocked);
@@ -200,6 +307,7 @@ class Worker {
           }
         }
       } catch (error) {
+        this.queue = undefined;
         if (error instanceof LeaseLost || !this.running) break;
         log.error({ err: error, subscription: this.record.name }, "event delivery round failed");
         nextDue = Math.min(nextDue, this.engine.now() + 1_000);
@@ -265,7 +373,7 @@ class Worker {
       "aeg-metadata-version": "1",
     };
     const started = performance.now();
-    const result = await this.limiter.run(() => postWebhook(this.def.endpointUrl, body, headers, this.engine.options.timeoutMs, this.abort.signal));
+    const result = await this.limiter.run(() => this.engine.gate.run(() => postWebhook(this.def.endpointUrl, body, headers, this.engine.options.timeoutMs, this.abort.signal)));
     this.engine.noteDelivery(result, events.length, performance.now() - started);
     return result;
   }
@@ -365,6 +473,7 @@ class Worker {
     if (!this.running) return; // deleted or lease lost meanwhile: nothing is recorded, the next holder re-delivers
     parked.sort((a, b) => a.ord - b.ord);
     const last = events[events.length - 1].position;
+    if (parked.length > 0) this.queue = undefined;
     const ok = await this.engine.store.advanceEventSubscription(this.record.name, this.engine.nodeId, last, parked.map(({ ord: _ord, ...d }) => d), dead);
     if (!ok) throw new LeaseLost();
     this.cursor = last;
@@ -464,6 +573,11 @@ export class DeliveryEngine {
   /** When a subscription was last forgotten (deleted): a refresh that began before must not restart it. */
   private readonly forgottenAt = new Map<string, number>();
   readonly stream: StreamWindow;
+  readonly gate: DeliveryGate;
+  private lastHead = -1;
+  private headMovedAt = -Infinity;
+  private elu = performance.eventLoopUtilization();
+  private gateTimer?: NodeJS.Timeout;
   private subscriptions: EventSubscriptionRecord[] = [];
   private pollTimer?: NodeJS.Timeout;
   private refreshTimer?: NodeJS.Timeout;
@@ -482,11 +596,14 @@ export class DeliveryEngine {
   ) {
     this.options = { ...DEFAULT_DELIVERY_OPTIONS, ...options };
     this.stream = new StreamWindow(store);
+    this.gate = new DeliveryGate(this.options.nodeConcurrency);
   }
 
   start(): void {
     this.refreshTimer = setInterval(() => void this.refresh(), this.options.refreshMs);
     this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs);
+    this.gateTimer = setInterval(() => this.adaptGate(), 100);
+    this.gateTimer.unref();
     void this.refresh();
   }
 
@@ -505,6 +622,11 @@ export class DeliveryEngine {
     this.leaseCheckedAt.delete(name);
     this.forgottenAt.set(name, this.now());
     this.subscriptions = this.subscriptions.filter((s) => s.name !== name);
+  }
+
+  /** Dead letters of `name` went back to its retry queue through this node: its worker reads the queue at once. */
+  queueChanged(name: string): void {
+    this.workers.get(name)?.queueChanged();
   }
 
   /** Best-effort events that are not in the durable stream (typing): one attempt to each matching subscription. */
@@ -566,12 +688,23 @@ export class DeliveryEngine {
     this.polling = true;
     try {
       const head = await this.store.headPosition();
+      if (head !== this.lastHead) {
+        if (this.lastHead >= 0) this.headMovedAt = performance.now();
+        this.lastHead = head;
+      }
       for (const worker of this.workers.values()) if (worker.cursor < head) worker.wake();
     } catch {
       // the next poll tries again
     } finally {
       this.polling = false;
     }
+  }
+
+  /** Every 100 ms: the API counts as busy when the stream head moved within the last two polls. */
+  private adaptGate(): void {
+    const elu = performance.eventLoopUtilization(this.elu);
+    this.elu = performance.eventLoopUtilization();
+    this.gate.adapt(elu.utilization, performance.now() - this.headMovedAt < 2 * this.options.pollMs + 100);
   }
 
   /** The outgoing events of a stream event, mapped once for all subscriptions (they read the same positions). */
@@ -607,6 +740,7 @@ export class DeliveryEngine {
     this.stopped = true;
     clearInterval(this.refreshTimer);
     clearInterval(this.pollTimer);
+    clearInterval(this.gateTimer);
     await this.refreshing?.catch(() => {});
     const workers = [...this.workers.values()];
     for (const w of workers) w.stop();
@@ -629,12 +763,12 @@ class EphemeralSender {
       const body = JSON.stringify(single ? shaped[0] : shaped);
       const id = webhookMessageId(batch.map((e) => e.id));
       const timestamp = Math.floor(this.engine.now() / 1000);
-      const result = await postWebhook(def.endpointUrl, body, {
+      const result = await this.engine.gate.run(() => postWebhook(def.endpointUrl, body, {
         "content-type": def.schema === "CloudEventSchemaV1_0" ? (single ? "application/cloudevents+json; charset=utf-8" : "application/cloudevents-batch+json; charset=utf-8") : "application/json; charset=utf-8",
         "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(this.sub.secret, id, timestamp, body),
         "aeg-event-type": "Notification", "aeg-subscription-name": this.sub.name.toUpperCase(), "aeg-delivery-count": "0",
         "aeg-data-version": batch[0].dataVersion, "aeg-metadata-version": "1",
-      }, Math.min(this.engine.options.timeoutMs, 5_000));
+      }, Math.min(this.engine.options.timeoutMs, 5_000)));
       this.engine.noteDelivery(result, batch.length, 0);
     }
   }

@@ -111,7 +111,9 @@ export class EventSubscriptions {
 
   async redeliver(name: string): Promise<number> {
     if (!(await this.store.getEventSubscription(checkSubscriptionName(name)))) throw notFound(`The event subscription '${name}' does not exist.`);
-    return this.store.redeliverDeadLetters(name, this.now());
+    const count = await this.store.redeliverDeadLetters(name, this.now());
+    this.engine.queueChanged(name);
+    return count;
   }
 
   /** GET validationUrl: the endpoint confirms it wants the events. Any node may answer it (the state is in the Store). */
