@@ -122,10 +122,6 @@ export function fromWireAddParticipantsResult(wire: Wire.AddChatParticipantsResu
 }
 
 /**
- * Wire thread list item → SDK item.
- * @param wire - The wire item.
- */
-/**
  * Wire thread item of the extension route (GET /natter/chat/threads) → SDK item with unread counts.
  * @param wire - The wire item.
  */
@@ -140,6 +136,10 @@ export function fromWireNatterThreadItem(wire: Wire.NatterChatThreadItem): ChatT
   return result;
 }
 
+/**
+ * Wire thread list item → SDK item.
+ * @param wire - The wire item.
+ */
 export function fromWireThreadItem(wire: Wire.ChatThreadItem): ChatThreadItem {
   const { deletedOn, lastMessageReceivedOn, ...rest } = wire;
   const result: ChatThreadItem = { ...rest };

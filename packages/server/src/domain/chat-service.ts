@@ -177,7 +177,7 @@ export class ChatService {
   /** GetChatThreadProperties. */
   async getThread(caller: Caller, threadId: string): Promise<ThreadRecord> {
     requireCapability(caller, "participate");
-    const { thread } = await this.access(this.store, caller, threadId);
+    const { thread } = await threadAccess(this.store, caller, threadId);
     return thread;
   }
 
@@ -201,7 +201,7 @@ export class ChatService {
     this.checkThreadProperties(input);
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
-      const { thread } = await this.access(tx, caller, threadId, true);
+      const { thread } = await threadAccess(tx, caller, threadId, true);
       const now = this.now();
       if (input.topic !== undefined) thread.topic = input.topic;
       if (input.metadata !== undefined) thread.metadata = input.metadata;
@@ -252,16 +252,10 @@ export class ChatService {
     if (input.attachments) checkAttachments(input.attachments);
     const retry = this.retryKey("sendMessage", caller, threadId, requestId, input);
     return this.writeOnce(retry, async (tx, events) => {
-      // access() without getParticipant: the participant list is read for the recipients anyway (and cached
-      // by the SQLite writer), so membership is checked on it: one store read fewer per send.
-      if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
-      const thread = await tx.lockThread(threadId);
-      if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
-      const windows = await tx.listParticipantWindows(threadId);
-      if (!windows.ids.includes(caller.userId)) throw forbidden();
+      const { thread, windows } = await lockAsMember(tx, caller, threadId);
       const now = this.now();
       const body: MessageRecord["body"] = { message: input.content };
-      if (input.type === "html" && mayHaveMentions(input.content)) await applyMentions(tx, threadId, body, now);
+      if (input.type === "html" && mayHaveMentions(input.content)) await applyMentions(body, recipientsOf(windows, now));
       if (input.attachments && input.attachments.length > 0) body.attachments = await resolveAttachments(tx, threadId, input.attachments);
       const id = tick(thread, now);
       const record: MessageRecord = {
@@ -279,7 +273,7 @@ export class ChatService {
   /** GetChatMessage: only messages inside the caller's shared history. */
   async getMessage(caller: Caller, threadId: string, messageId: string): Promise<MessageRecord> {
     requireCapability(caller, "participate");
-    const { participant } = await this.access(this.store, caller, threadId);
+    const { participant } = await threadAccess(this.store, caller, threadId);
     const message = await findMessage(this.store, threadId, messageId);
     if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
     return message;
@@ -288,7 +282,7 @@ export class ChatService {
   /** ListChatMessages: newest version first (an edit moves a message up), within the shared history. */
   async listMessages(caller: Caller, threadId: string, options: { maxPageSize?: number; startTime?: number; beforeVersion?: number }): Promise<Page<MessageRecord, number>> {
     requireCapability(caller, "participate");
-    const { participant } = await this.access(this.store, caller, threadId);
+    const { participant } = await threadAccess(this.store, caller, threadId);
     const limit = pageSize(options.maxPageSize);
     const rows = await this.store.listMessages(threadId, {
       beforeVersion: options.beforeVersion, minVersion: options.startTime, minCreatedAt: participant.shareHistoryTime, limit: limit + 1,
@@ -305,7 +299,7 @@ export class ChatService {
     if (input.attachments) checkAttachments(input.attachments);
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
-      const { thread, participant } = await this.access(tx, caller, threadId, true);
+      const { thread, participant } = await threadAccess(tx, caller, threadId, true);
       const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime || message.deletedAt !== null) throw notFound("The chat message was not found.");
       if (message.sender !== caller.userId) throw forbidden("Only the sender can edit a message.");
@@ -313,7 +307,7 @@ export class ChatService {
       if (input.content !== undefined) {
         const { mentions: _mentions, ...rest } = message.body;
         message.body = { ...rest, message: input.content };
-        if (message.type === "html" && mayHaveMentions(input.content)) await applyMentions(tx, threadId, message.body, message.createdAt);
+        if (message.type === "html" && mayHaveMentions(input.content)) await applyMentions(message.body, await messageRecipients(tx, threadId, message.createdAt));
       }
       if (input.attachments !== undefined) {
         const { attachments: _previous, ...rest } = message.body;
@@ -343,7 +337,7 @@ export class ChatService {
     requireCapability(caller, "participate");
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
-      const { thread, participant } = await this.access(tx, caller, threadId, true);
+      const { thread, participant } = await threadAccess(tx, caller, threadId, true);
       const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
       if (message.sender !== caller.userId) throw forbidden("Only the sender can delete a message.");
@@ -374,7 +368,7 @@ export class ChatService {
     const contentType = sniffImageType(input.data);
     if (!contentType) throw validationError("The image must be a JPEG, PNG, GIF, HEIC or WebP image.", "chatImageFile");
     return this.store.transaction(async (tx) => {
-      await this.access(tx, caller, threadId);
+      await threadAccess(tx, caller, threadId);
       const image: ImageRecord = {
         threadId, id: newImageId(), name: input.name ?? null, contentType, data: input.data, uploadedBy: caller.userId, createdAt: this.now(),
       };
@@ -386,7 +380,7 @@ export class ChatService {
   /** GetChatImage: any participant of the thread (from any point of its history) may view its images. */
   async getImage(caller: Caller, threadId: string, imageId: string): Promise<ImageRecord> {
     requireCapability(caller, "participate");
-    await this.access(this.store, caller, threadId);
+    await threadAccess(this.store, caller, threadId);
     const image = isStorableId(imageId) ? await this.store.getImage(threadId, imageId) : undefined;
     if (!image) throw notFound("The image was not found.");
     return image;
@@ -396,7 +390,7 @@ export class ChatService {
   async deleteImage(caller: Caller, threadId: string, imageId: string): Promise<void> {
     requireCapability(caller, "participate");
     await this.store.transaction(async (tx) => {
-      await this.access(tx, caller, threadId);
+      await threadAccess(tx, caller, threadId);
       const image = isStorableId(imageId) ? await tx.getImage(threadId, imageId) : undefined;
       if (!image) throw notFound("The image was not found.");
       if (image.uploadedBy !== caller.userId) throw forbidden("Only the participant who uploaded an image can delete it.");
@@ -409,7 +403,7 @@ export class ChatService {
   /** ListChatParticipants (skip/maxPageSize paging, join order). */
   async listParticipants(caller: Caller, threadId: string, options: { maxPageSize?: number; skip?: number }): Promise<Page<ParticipantRecord, number>> {
     requireCapability(caller, "participate");
-    await this.access(this.store, caller, threadId);
+    await threadAccess(this.store, caller, threadId);
     const limit = pageSize(options.maxPageSize);
     const skip = options.skip ?? 0;
     const rows = await this.store.listParticipants(threadId, skip, limit + 1);
@@ -427,13 +421,7 @@ export class ChatService {
     participants.forEach((p) => this.checkParticipantInput(p));
     const retry = this.retryKey("addParticipants", caller, threadId, requestId, participants);
     return this.writeOnce(retry, async (tx, events) => {
-      // access() without getParticipant: the participant list is read for the recipients anyway (and cached
-      // by the SQLite writer), so membership is checked on it: one store read fewer per send.
-      if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
-      const thread = await tx.lockThread(threadId);
-      if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
-      const windows = await tx.listParticipantWindows(threadId);
-      if (!windows.ids.includes(caller.userId)) throw forbidden();
+      const { thread } = await lockAsMember(tx, caller, threadId);
       const now = this.now();
       const invalidParticipants: InvalidParticipant[] = [];
       const added = new Map<string, ParticipantRecord>();
@@ -464,7 +452,7 @@ export class ChatService {
     requireCapability(caller, userId === caller.userId ? "participate" : "manageParticipants");
     const events: Pending[] = [];
     await this.store.transaction(async (tx) => {
-      const { thread } = await this.access(tx, caller, threadId, true);
+      const { thread } = await threadAccess(tx, caller, threadId, true);
       const removed = await tx.getParticipant(threadId, userId);
       if (!removed) return;
       const now = this.now();
@@ -484,7 +472,7 @@ export class ChatService {
   async sendTyping(caller: Caller, threadId: string, senderDisplayName?: string): Promise<void> {
     requireCapability(caller, "participate");
     if (senderDisplayName !== undefined) checkLength(senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
-    await this.access(this.store, caller, threadId);
+    await threadAccess(this.store, caller, threadId);
     const recipients = await this.store.listParticipantIds(threadId);
     const typing = { type: "typingIndicatorReceived" as const, threadId, at: this.now(), actor: caller.userId, senderDisplayName: senderDisplayName ?? null };
     this.publish([{ event: typing, recipients }]);
@@ -495,30 +483,33 @@ export class ChatService {
   async sendReadReceipt(caller: Caller, threadId: string, messageId: string, requestId?: string): Promise<void> {
     requireCapability(caller, "participate");
     const retry = this.retryKey("sendReadReceipt", caller, threadId, requestId, messageId);
-    await this.writeOnce(retry, async (tx, events) => {
-      const { participant } = await this.access(tx, caller, threadId);
+    const readAt = await this.writeOnce(retry, async (tx, events) => {
+      const { participant } = await threadAccess(tx, caller, threadId);
       const message = await findMessage(tx, threadId, messageId);
       if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
       const current = await tx.getReadReceipt(threadId, caller.userId);
-      if (current && current.sequence >= message.sequence) return;
+      if (current && current.sequence >= message.sequence) return undefined;
       const now = this.now();
       const receipt: ReadReceiptRecord = { threadId, userId: caller.userId, messageId, sequence: message.sequence, readAt: now };
       await tx.upsertReadReceipt(receipt);
       const recipients = await messageRecipients(tx, threadId, message.createdAt);
       await this.record(tx, events, { type: "readReceiptReceived", threadId, at: now, actor: caller.userId, receipt }, recipients);
-      // The reader's other sessions learn their new counts (one user, one thread: not a per-member cost).
-      const [counts] = await tx.summarizeThreadsForUser({ userId: caller.userId, threadIds: [threadId], types: COUNTED_MESSAGE_TYPES, countLimit: UNREAD_COUNT_LIMIT });
-      events.push({
-        event: { type: "unreadCountChanged", threadId, at: now, actor: caller.userId, unreadCount: counts?.unreadCount ?? 0, unreadMentionCount: counts?.unreadMentionCount ?? 0 },
-        recipients: [caller.userId],
-      });
+      return now;
     });
+    if (readAt === undefined) return;
+    // The reader's other sessions learn their new counts (one user, one thread: not a per-member cost). Ephemeral,
+    // so counted after the commit, on the store's readers, not inside the write transaction every send waits for.
+    const [counts] = await this.store.summarizeThreadsForUser({ userId: caller.userId, threadIds: [threadId], types: COUNTED_MESSAGE_TYPES, countLimit: UNREAD_COUNT_LIMIT });
+    this.publish([{
+      event: { type: "unreadCountChanged", threadId, at: readAt, actor: caller.userId, unreadCount: counts?.unreadCount ?? 0, unreadMentionCount: counts?.unreadMentionCount ?? 0 },
+      recipients: [caller.userId],
+    }]);
   }
 
   /** ListChatReadReceipts (skip/maxPageSize paging, newest first). */
   async listReadReceipts(caller: Caller, threadId: string, options: { maxPageSize?: number; skip?: number }): Promise<Page<ReadReceiptRecord, number>> {
     requireCapability(caller, "participate");
-    const { participant } = await this.access(this.store, caller, threadId);
+    const { participant } = await threadAccess(this.store, caller, threadId);
     const limit = pageSize(options.maxPageSize);
     const skip = options.skip ?? 0;
     // Receipts of messages before the caller's shared history are hidden, as the messages are (and as realtime does).
@@ -611,16 +602,6 @@ export class ChatService {
     return (await this.store.getParticipant(threadId, userId)) !== undefined;
   }
 
-  /** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant). */
-  private async access(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
-    if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
-    const thread = lock ? await ops.lockThread(threadId) : await ops.getThread(threadId);
-    if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
-    const participant = await ops.getParticipant(threadId, caller.userId);
-    if (!participant) throw forbidden();
-    return { thread, participant };
-  }
-
   private async isKnownUser(ops: StoreOps, userId: string): Promise<boolean> {
     if (!belongsToResource(userId, this.resourceId)) return false;
     const user = await ops.getUser(userId);
@@ -706,12 +687,35 @@ function recipientsOf(windows: ParticipantWindows, createdAt: number): readonly 
   return windows.ids.filter((_, i) => windows.shareHistoryTimes[i] <= createdAt);
 }
 
+/** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant), as ACS. */
+export async function threadAccess(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
+  if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
+  const thread = lock ? await ops.lockThread(threadId) : await ops.getThread(threadId);
+  if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
+  const participant = await ops.getParticipant(threadId, caller.userId);
+  if (!participant) throw forbidden();
+  return { thread, participant };
+}
+
+/**
+ * Locks a live thread for a write by one of its participants (access() for writers that need the participant
+ * list anyway): membership is checked on that list, which the SQLite writer caches, so one store read fewer.
+ */
+async function lockAsMember(tx: StoreOps, caller: Caller, threadId: string): Promise<{ thread: ThreadRecord; windows: ParticipantWindows }> {
+  if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
+  const thread = await tx.lockThread(threadId);
+  if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
+  const windows = await tx.listParticipantWindows(threadId);
+  if (!windows.ids.includes(caller.userId)) throw forbidden();
+  return { thread, windows };
+}
+
 /**
  * Parses the mentions of an html body (Natter extension, domain/mentions.ts): a mention is valid for a participant
- * who sees the message (shareHistoryTime at or before `createdAt`); invalid mention tags become their text.
+ * who sees the message (`visible`: the message's recipients); invalid mention tags become their text.
  */
-async function applyMentions(tx: StoreOps, threadId: string, body: MessageRecord["body"], createdAt: number): Promise<void> {
-  const visible = new Set(await messageRecipients(tx, threadId, createdAt));
+async function applyMentions(body: MessageRecord["body"], recipients: readonly string[]): Promise<void> {
+  const visible = new Set(recipients);
   const parsed = await parseMentions(body.message ?? "", (rawId) => visible.has(rawId));
   body.message = parsed.content;
   if (parsed.mentions.length > 0) body.mentions = parsed.mentions;

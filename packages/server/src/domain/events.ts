@@ -50,9 +50,8 @@ export const CHAT_EVENT = "chatEvent";
 
 /**
  * The message a Bus subscriber receives. One message serves every recipient (Bus.publishMany): a subscriber of
- * a user's topic delivers it to that user. `recipient` is only set by publishers that name one user.
+ * a user's topic delivers it to that user.
  */
 export interface ChatEventEnvelope {
   event: ChatEvent;
-  recipient?: string;
 }

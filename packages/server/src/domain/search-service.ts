@@ -1,10 +1,11 @@
 // The search and jump-to-message extensions (docs/extensions.md): full-text search across the caller's threads,
 // and the messages around one message. Both read only what ListChatMessages would show the caller: threads
 // they are in, messages inside their shared history (shareHistoryTime); search never finds a deleted message.
-import type { MessageRecord, ParticipantRecord, Store, ThreadRecord } from "../store/store.js";
+import type { MessageRecord, Store } from "../store/store.js";
 import type { Caller } from "./caller.js";
 import { requireCapability } from "./caller.js";
-import { forbidden, notFound, validationError } from "./errors.js";
+import { threadAccess } from "./chat-service.js";
+import { notFound, validationError } from "./errors.js";
 import { LIMITS, isStorableId } from "./limits.js";
 import type { SearchSnippet } from "./search-text.js";
 import { parseSearchQuery, searchSnippet, searchableText } from "./search-text.js";
@@ -55,7 +56,7 @@ export class SearchService {
     requireCapability(caller, "participate");
     const query = parseSearchQuery(text);
     const limit = pageSize(options.maxPageSize);
-    if (options.threadId !== undefined) await this.access(caller, options.threadId);
+    if (options.threadId !== undefined) await threadAccess(this.store, caller, options.threadId);
     const rows = await this.store.searchMessages({
       terms: query.terms, userId: caller.userId, threadId: options.threadId, minCreatedAt: options.startTime, after: options.after, limit: limit + 1,
     });
@@ -72,7 +73,7 @@ export class SearchService {
   async listMessagesAround(caller: Caller, threadId: string, messageId: string, options: { maxPageSize?: number } = {}): Promise<AroundPage> {
     requireCapability(caller, "participate");
     const limit = pageSize(options.maxPageSize);
-    const { participant } = await this.access(caller, threadId);
+    const { participant } = await threadAccess(this.store, caller, threadId);
     const anchor = isStorableId(messageId) ? await this.store.getMessage(threadId, messageId) : undefined;
     if (!anchor || anchor.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
     const minCreatedAt = participant.shareHistoryTime;
@@ -101,7 +102,7 @@ export class SearchService {
   async listMessagesFrom(caller: Caller, threadId: string, direction: "older" | "newer", from: number, options: { maxPageSize?: number } = {}): Promise<DirectionPage> {
     requireCapability(caller, "participate");
     const limit = pageSize(options.maxPageSize);
-    const { participant } = await this.access(caller, threadId);
+    const { participant } = await threadAccess(this.store, caller, threadId);
     const rows = await this.store.listMessagesBySequence(threadId, { direction, from, minCreatedAt: participant.shareHistoryTime, limit: limit + 1 });
     const items = rows.slice(0, limit);
     return { items, next: rows.length > limit ? items[items.length - 1].sequence : undefined };
@@ -110,21 +111,12 @@ export class SearchService {
   /** The sequence of a message of the thread the caller can see (the start of an older/newer page), else 404. */
   async sequenceOf(caller: Caller, threadId: string, messageId: string): Promise<number> {
     requireCapability(caller, "participate");
-    const { participant } = await this.access(caller, threadId);
+    const { participant } = await threadAccess(this.store, caller, threadId);
     const message = isStorableId(messageId) ? await this.store.getMessage(threadId, messageId) : undefined;
     if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
     return message.sequence;
   }
 
-  /** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant), as ACS. */
-  private async access(caller: Caller, threadId: string): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
-    if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
-    const thread = await this.store.getThread(threadId);
-    if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
-    const participant = await this.store.getParticipant(threadId, caller.userId);
-    if (!participant) throw forbidden();
-    return { thread, participant };
-  }
 }
 
 /** maxPageSize: 1 to LIMITS.maxPageSize (400 outside; an extension need not copy ACS's silent clamping). */

@@ -20,21 +20,11 @@ import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { EventDeliveryRecord, EventRecord, EventSubscriptionRecord, NewEventDelivery, ParkedOutcome, Store } from "../store/store.js";
+import type { OutgoingEvent } from "./chat-event-grid.js";
 import type { SubscriptionDefinition } from "./subscription.js";
 import { matchesFilter } from "./subscription.js";
 import type { DeliveryResult } from "./webhook.js";
 import { postWebhook, signWebhook, webhookMessageId } from "./webhook.js";
-
-/** An outgoing event (events/chat-event-grid.ts OutgoingEvent). */
-export interface OutgoingEvent {
-  id: string;
-  eventType: string;
-  subject: string;
-  threadId: string;
-  eventTime: string;
-  dataVersion: string;
-  data: Record<string, unknown>;
-}
 
 /** The mapping from durable stream events to Event Grid / CloudEvents payloads (chat-event-grid.ts). */
 export interface EventPayloads {

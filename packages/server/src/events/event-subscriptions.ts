@@ -143,13 +143,17 @@ export class EventSubscriptions {
         labels: [], origin: "config",
       };
       const now = this.now();
+      const secret = c.secret ?? configuredSecret(this.accessKey, c.name);
       const inserted = await this.store.insertEventSubscription({
-        name: checkSubscriptionName(c.name), definition: def, secret: c.secret ?? configuredSecret(this.accessKey, c.name), state: "Succeeded",
+        name: checkSubscriptionName(c.name), definition: def, secret, state: "Succeeded",
         createdAt: now, updatedAt: now, cursor: await this.store.headPosition(),
       });
       if (!inserted) {
+        // Re-applied at every start: a changed URL, filter or secret= takes effect (the cursor is kept).
         const existing = (await this.store.getEventSubscription(c.name))!;
-        if (JSON.stringify(existing.definition) !== JSON.stringify(def)) await this.store.updateEventSubscription(c.name, { definition: def, state: "Succeeded", updatedAt: now });
+        if (JSON.stringify(existing.definition) !== JSON.stringify(def) || existing.secret !== secret) {
+          await this.store.updateEventSubscription(c.name, { definition: def, secret, state: "Succeeded", updatedAt: now });
+        }
       }
     }
   }

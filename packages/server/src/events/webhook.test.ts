@@ -90,13 +90,10 @@ describe("DeliveryGate", () => {
     for (let i = 0; i < 10; i++) gate.adapt(0.95, true);
     assert.equal(gate.rate, 3, "then fewer requests per period, down to the minimum");
     // One in flight, 3 per period: finishing 5 requests within one period starts only 3 (after the adapt's reset).
-    let finished = 0;
     for (let i = 0; i < 5; i++) {
-      releases.shift()?.();
-      finished++;
+      releases.shift()!();
       await new Promise((r) => setImmediate(r));
     }
-    assert.equal(finished, 5);
     assert.equal(active, 0, "the period's budget is spent: the next request waits for the next period");
     gate.adapt(0.3, true);
     assert.equal(gate.rate, 6, "room on the loop: the rate doubles");

@@ -329,7 +329,7 @@ export interface EventSubscriptionOps {
   /** Inserts a subscription; false (writing nothing) when the name is taken. */
   insertEventSubscription(record: EventSubscriptionRecord): Promise<boolean>;
   /** Replaces definition/state/updatedAt (cursor, secret and createdAt stay); false when there is none. */
-  updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "state" | "updatedAt">>): Promise<boolean>;
+  updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "secret" | "state" | "updatedAt">>): Promise<boolean>;
   getEventSubscription(name: string): Promise<EventSubscriptionRecord | undefined>;
   /** All subscriptions, by name. */
   listEventSubscriptions(): Promise<EventSubscriptionRecord[]>;

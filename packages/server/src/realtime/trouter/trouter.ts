@@ -376,8 +376,7 @@ class Connection {
     if (this.closed) return;
     if (message.type === BUS_RESUMED) return this.catchUp(); // wake-ups may have been lost: read the Store again
     if (message.type !== CHAT_EVENT) return;
-    const { event, recipient } = message.data as ChatEventEnvelope;
-    if (recipient !== undefined && recipient !== this.ticket.userId) return; // only this user's topic: belt and braces
+    const { event } = message.data as ChatEventEnvelope;
     if (event.position === undefined) {
       this.notify(event); // ephemeral (typing): straight through
       return;

@@ -30,6 +30,8 @@ export function defineEventSubscriptionContract(name: string, open: () => Promis
       assert.deepEqual(await store.getEventSubscription("sub-1"), subscription());
       assert.equal(await store.updateEventSubscription("sub-1", { definition: { url: "http://127.0.0.1:2/" }, updatedAt: 3_000 }), true);
       assert.deepEqual(await store.getEventSubscription("sub-1"), subscription({ definition: { url: "http://127.0.0.1:2/" }, updatedAt: 3_000 }));
+      assert.equal(await store.updateEventSubscription("sub-1", { secret: "whsec_rotated", updatedAt: 4_000 }), true);
+      assert.deepEqual(await store.getEventSubscription("sub-1"), subscription({ definition: { url: "http://127.0.0.1:2/" }, secret: "whsec_rotated", updatedAt: 4_000 }));
       assert.equal(await store.updateEventSubscription("nope", { state: "Succeeded" }), false);
       await store.insertEventSubscription(subscription({ name: "a-first" }));
       assert.deepEqual((await store.listEventSubscriptions()).map((s) => s.name), ["a-first", "sub-1"]);

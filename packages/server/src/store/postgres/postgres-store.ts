@@ -18,11 +18,12 @@
 import pg from "pg";
 import type { PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type {
-  DirectoryOps, EventDeliveryRecord, EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
+  DirectoryOps, EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ProfileRecord,
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord, MessageSearchQuery, MessageSearchHit, SequencePageQuery,
 } from "../store.js";
 import { searchTokens, searchableText } from "../../domain/search-text.js";
 import { IdempotencyConflictError } from "../store.js";
+import { toDelivery, toSubscription } from "../event-subscription-rows.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { isUnavailableError } from "../unavailable.js";
 
@@ -143,19 +144,6 @@ function toProfile(r: Row): ProfileRecord {
   return { userId: r.user_id as string, displayName: r.display_name as string, createdAt: r.created_at as number };
 }
 
-function toSubscription(r: Row): EventSubscriptionRecord {
-  return {
-    name: r.name as string, definition: JSON.parse(r.definition as string), secret: r.secret as string, state: r.state as string,
-    createdAt: r.created_at as number, updatedAt: r.updated_at as number, cursor: r.cursor as number,
-  };
-}
-function toDelivery(r: Row): EventDeliveryRecord {
-  return {
-    subscription: r.subscription as string, seq: r.seq as number, eventId: r.event_id as string, threadId: r.thread_id as string,
-    position: r.position as number, event: JSON.parse(r.event as string), attempts: r.attempts as number, at: r.at as number,
-    reason: (r.reason as string | null) ?? null, lastError: (r.last_error as string | null) ?? null,
-  };
-}
 
 const same = (v: unknown) => v;
 const THREAD_COLUMNS: Record<string, (v: unknown) => unknown> = {
@@ -555,10 +543,10 @@ class PostgresOps implements StoreOps, DirectoryOps {
     [r.name, JSON.stringify(r.definition), r.secret, r.state, r.createdAt, r.updatedAt, r.cursor]);
     return rowCount === 1;
   }
-  async updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "state" | "updatedAt">>) {
+  async updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "secret" | "state" | "updatedAt">>) {
     const { rowCount } = await this.q(`UPDATE event_subscriptions SET definition = COALESCE($2, definition), state = COALESCE($3, state),
-      updated_at = COALESCE($4, updated_at) WHERE name = $1`,
-    [name, patch.definition === undefined ? null : JSON.stringify(patch.definition), patch.state ?? null, patch.updatedAt ?? null]);
+      updated_at = COALESCE($4, updated_at), secret = COALESCE($5, secret) WHERE name = $1`,
+    [name, patch.definition === undefined ? null : JSON.stringify(patch.definition), patch.state ?? null, patch.updatedAt ?? null, patch.secret ?? null]);
     return rowCount === 1;
   }
   async getEventSubscription(name: string) {

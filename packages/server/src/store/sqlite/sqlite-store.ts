@@ -11,11 +11,12 @@ import { Worker } from "node:worker_threads";
 import { dirname } from "node:path";
 import type {
   DirectoryOps, ProfileRecord,
-  EventDeliveryRecord, EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
+  EventRecord, EventSubscriptionRecord, IdempotencyRecord, NewEventDelivery, ParkedOutcome, ImageRecord, StreamEvent, MessagePageQuery, MessageRecord, ParticipantRecord, ParticipantWindows, ReadReceiptRecord,
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord, MessageSearchQuery, MessageSearchHit, SequencePageQuery,
 } from "../store.js";
 import { searchDocument } from "../../domain/search-text.js";
 import { IdempotencyConflictError } from "../store.js";
+import { toDelivery, toSubscription } from "../event-subscription-rows.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 type Row = Record<string, unknown>;
@@ -108,19 +109,6 @@ function toReceipt(r: Row): ReadReceiptRecord {
   return { threadId: r.thread_id as string, userId: r.user_id as string, messageId: r.message_id as string, sequence: r.sequence as number, readAt: r.read_at as number };
 }
 
-function toSubscription(r: Row): EventSubscriptionRecord {
-  return {
-    name: r.name as string, definition: JSON.parse(r.definition as string), secret: r.secret as string, state: r.state as string,
-    createdAt: r.created_at as number, updatedAt: r.updated_at as number, cursor: r.cursor as number,
-  };
-}
-function toDelivery(r: Row): EventDeliveryRecord {
-  return {
-    subscription: r.subscription as string, seq: r.seq as number, eventId: r.event_id as string, threadId: r.thread_id as string,
-    position: r.position as number, event: JSON.parse(r.event as string), attempts: r.attempts as number, at: r.at as number,
-    reason: (r.reason as string | null) ?? null, lastError: (r.last_error as string | null) ?? null,
-  };
-}
 
 const THREAD_COLUMNS: Record<string, (v: unknown) => unknown> = {
   topic: (v) => v, createdAt: (v) => v, createdBy: (v) => v, deletedAt: (v) => v, metadata: json, retention: json,
@@ -554,10 +542,10 @@ class SqliteOps implements StoreOps, DirectoryOps {
       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`)
       .run(r.name, JSON.stringify(r.definition), r.secret, r.state, r.createdAt, r.updatedAt, r.cursor).changes === 1;
   }
-  async updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "state" | "updatedAt">>) {
-    return this.stmt(`UPDATE event_subscriptions SET definition = COALESCE(@definition, definition), state = COALESCE(@state, state),
+  async updateEventSubscription(name: string, patch: Partial<Pick<EventSubscriptionRecord, "definition" | "secret" | "state" | "updatedAt">>) {
+    return this.stmt(`UPDATE event_subscriptions SET definition = COALESCE(@definition, definition), secret = COALESCE(@secret, secret), state = COALESCE(@state, state),
       updated_at = COALESCE(@updatedAt, updated_at) WHERE name = @name`)
-      .run({ name, definition: patch.definition === undefined ? null : JSON.stringify(patch.definition), state: patch.state ?? null, updatedAt: patch.updatedAt ?? null }).changes === 1;
+      .run({ name, definition: patch.definition === undefined ? null : JSON.stringify(patch.definition), secret: patch.secret ?? null, state: patch.state ?? null, updatedAt: patch.updatedAt ?? null }).changes === 1;
   }
   async getEventSubscription(name: string) {
     const r = this.stmt("SELECT * FROM event_subscriptions WHERE name = ?").get(name) as Row | undefined;
