@@ -469,9 +469,12 @@ export class ChatService {
   // ---- typing and read receipts ----
 
   /** SendTypingNotification: ephemeral, never stored. */
-  async sendTyping(caller: Caller, threadId: string, senderDisplayName?: string): Promise<void> {
+  /** SendTypingNotification. `announceName: false` validates the name but leaves it out of the event (2021-03-07's
+   *  typing event has no display name), so an over-long name is rejected at every api-version alike. */
+  async sendTyping(caller: Caller, threadId: string, displayName?: string, { announceName = true } = {}): Promise<void> {
     requireCapability(caller, "participate");
-    if (senderDisplayName !== undefined) checkLength(senderDisplayName, LIMITS.displayNameLength, "senderDisplayName");
+    if (displayName !== undefined) checkLength(displayName, LIMITS.displayNameLength, "senderDisplayName");
+    const senderDisplayName = announceName ? displayName : undefined;
     await threadAccess(this.store, caller, threadId);
     const recipients = await this.store.listParticipantIds(threadId);
     const typing = { type: "typingIndicatorReceived" as const, threadId, at: this.now(), actor: caller.userId, senderDisplayName: senderDisplayName ?? null };

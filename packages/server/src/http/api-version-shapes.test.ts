@@ -92,6 +92,11 @@ describe("chat response shapes per api-version", () => {
     assert.equal(got.body.content.message, "old");
     assert.equal(got.body.metadata, undefined);
     assert.equal((await call(bob.token, "POST", `${threadPath()}/typing`, "2021-03-07")).status, 200);
+    // The name is left out of 2021-03-07's typing event, but it is still validated (found by the fuzz test).
+    assert.equal((await call(bob.token, "POST", `${threadPath()}/typing`, "2021-03-07", { senderDisplayName: "Bob" })).status, 200);
+    const tooLong = await call(bob.token, "POST", `${threadPath()}/typing`, "2021-03-07", { senderDisplayName: "x".repeat(257) });
+    assert.equal(tooLong.status, 400, JSON.stringify(tooLong.body));
+    assert.equal(tooLong.body.error.code, "ValidationError");
   });
 
   it("a Teams app identifier is only its rawId before 2024-03-07 (no microsoftTeamsApp in that model)", () => {

@@ -56,8 +56,8 @@ export function participantRoutes(app: FastifyInstance, chatService: ChatService
     { config: chat("typing"), schema: { body: sendTypingNotificationRequestSchema } },
     async (request, reply) => {
       // 2021-03-07 defines no body for this operation (its typing event carries no display name).
-      const senderDisplayName = chatVersionHasMessageMetadata(request.apiVersion) ? request.body?.senderDisplayName : undefined;
-      await chatService.sendTyping(caller(request), request.params.threadId, senderDisplayName);
+      const announceName = chatVersionHasMessageMetadata(request.apiVersion);
+      await chatService.sendTyping(caller(request), request.params.threadId, request.body?.senderDisplayName, { announceName });
       return reply.status(200).send();
     },
   );
