@@ -235,3 +235,39 @@ test("the extension prefix and api-version are @natter/wire's", async () => {
   assert.equal(rest.NATTER_EXTENSIONS_PREFIX, wire.NATTER_EXTENSIONS_PREFIX);
   assert.equal(rest.NATTER_EXTENSIONS_API_VERSION, wire.NATTER_EXTENSIONS_API_VERSION);
 });
+
+test("listChatThreads uses ACS's route, for good, once the endpoint answers the extension route with 404 (real ACS)", async () => {
+  const calls: string[] = [];
+  const acs = (async (input: string | URL | Request) => {
+    const url = new URL(String(input));
+    calls.push(`${url.pathname}?${url.searchParams.toString()}`);
+    if (url.pathname.startsWith("/natter/")) {
+      return new Response(JSON.stringify({ error: { code: "NotFound", message: "Resource not found." } }), { status: 404, headers: { "content-type": "application/json" } });
+    }
+    const page = url.searchParams.get("skip") === null
+      ? { value: [{ id: "19:a@thread.v2", topic: "A", lastMessageReceivedOn: "2026-12-01T00:00:00Z" }], nextLink: "https://acs.test/chat/threads?skip=1&api-version=2025-03-15" }
+      : { value: [{ id: "19:b@thread.v2", topic: "B" }] };
+    return new Response(JSON.stringify(page), { status: 200, headers: { "content-type": "application/json" } });
+  }) as typeof fetch;
+  const client = new ChatClient("https://acs.test", new AzureCommunicationTokenCredential(jwt()), { fetch: acs, retryOptions: { maxRetries: 0 } });
+  const first: string[] = [];
+  for await (const thread of client.listChatThreads({ maxPageSize: 1 })) first.push(thread.id);
+  assert.deepEqual(first, ["19:a@thread.v2", "19:b@thread.v2"]);
+  assert.deepEqual(calls.map((c) => c.split("?")[0]), ["/natter/chat/threads", "/chat/threads", "/chat/threads"]);
+  assert.equal(calls[1], "/chat/threads?maxPageSize=1&api-version=2025-03-15");
+  calls.length = 0;
+  const again: string[] = [];
+  for await (const thread of client.listChatThreads()) again.push(thread.id);
+  assert.deepEqual(again, ["19:a@thread.v2", "19:b@thread.v2"]);
+  assert.ok(calls.every((c) => c.startsWith("/chat/threads")), "the extension route is not asked again");
+});
+
+test("listChatThreads does not fall back on errors other than 404", async () => {
+  const { fetch, calls } = recordingFetch(401, { error: { code: "Unauthorized", message: "no" } });
+  const client = new ChatClient("https://natter.test", new AzureCommunicationTokenCredential(jwt()), { fetch, retryOptions: { maxRetries: 0 } });
+  await assert.rejects(async () => {
+    for await (const _ of client.listChatThreads()) { /* drain */ }
+  }, { statusCode: 401 });
+  assert.equal(calls.length, 1);
+  assert.ok(calls[0].url.includes("/natter/chat/threads"));
+});

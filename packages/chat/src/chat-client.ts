@@ -19,7 +19,7 @@ import type {
   TypingIndicatorReceivedEvent,
   UnreadCountChangedEvent,
 } from "./models/events.js";
-import { fromWireCreateChatThreadResult, fromWireMessage, fromWireNatterThreadItem, toWireParticipant } from "./models/mappers.js";
+import { fromWireCreateChatThreadResult, fromWireMessage, fromWireNatterThreadItem, fromWireThreadItem, toWireParticipant } from "./models/mappers.js";
 import type { ChatMessageSearchHit, SearchMessagesOptions } from "./models/search.js";
 import type { ChatThreadItem, CreateChatThreadResult } from "./models/models.js";
 import type {
@@ -44,6 +44,8 @@ export class ChatClient {
   private readonly emitter = new EventDispatcher<ChatEventMap>();
   private transport: RealtimeTransport | undefined;
   private isRealtimeNotificationsStarted = false;
+  /** Set once the endpoint answered 404 to an extension route (real ACS, or a Natter without them). */
+  private extensionsMissing = false;
 
   /**
    * Creates a chat client for a user.
@@ -101,22 +103,33 @@ export class ChatClient {
    * Lists the threads the user participates in, in ListChatThreads' order, each with the user's `unreadCount`,
    * `unreadMentionCount` and `lastMessage` (Natter extension). `GET /natter/chat/threads` (api-version
    * 2026-12-01-natter; docs/extensions.md) → 200, then nextLinks. Azure's SDK calls `GET /chat/threads` instead,
-   * whose items have no counts.
+   * whose items have no counts; so does this client, for good, once the endpoint answers the extension route with
+   * 404 (real ACS), so that the same app runs against both.
    * @param options - Page size, start time, and operation options.
    */
   listChatThreads(
     options: ListChatThreadsOptions = {},
   ): PagedAsyncIterableIterator<ChatThreadItem, ChatThreadItem[], PageSettings> {
     const operationOptions = pickOperationOptions(options);
+    const acsPage = async (url: string) => {
+      const page = await this.rest.send<Wire.ChatThreadsItemCollection>({ method: "GET", url, expectedStatus: [200] }, operationOptions);
+      return { items: page?.value?.map(fromWireThreadItem), continuationToken: page?.nextLink || undefined };
+    };
     return createPagedAsyncIterator<ChatThreadItem>(async (continuationToken, maxPageSize) => {
+      if (this.extensionsMissing) {
+        return acsPage(continuationToken ? this.rest.nextUrl(continuationToken) : this.rest.url("/chat/threads", { maxPageSize, startTime: options.startTime }));
+      }
       const url = continuationToken
         ? this.rest.extensionNextUrl(continuationToken)
         : this.rest.extensionUrl("/chat/threads", { maxPageSize, startTime: options.startTime });
-      const page = await this.rest.send<Wire.NatterChatThreadsItemCollection>(
-        { method: "GET", url, expectedStatus: [200] },
-        operationOptions,
-      );
-      return { items: page?.value?.map(fromWireNatterThreadItem), continuationToken: page?.nextLink || undefined };
+      try {
+        const page = await this.rest.send<Wire.NatterChatThreadsItemCollection>({ method: "GET", url, expectedStatus: [200] }, operationOptions);
+        return { items: page?.value?.map(fromWireNatterThreadItem), continuationToken: page?.nextLink || undefined };
+      } catch (error) {
+        if (continuationToken || (error as { statusCode?: number }).statusCode !== 404) throw error;
+        this.extensionsMissing = true;
+        return acsPage(this.rest.url("/chat/threads", { maxPageSize, startTime: options.startTime }));
+      }
     }, options.maxPageSize);
   }
 
