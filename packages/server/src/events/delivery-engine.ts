@@ -36,6 +36,49 @@ export interface EventPayloads {
   topic: string;
 }
 
+/**
+ * The body and headers of one webhook request for a subscription: Event Grid or CloudEvents shape, Standard
+ * Webhooks signature and Event Grid's `aeg-*` headers. `deliveryCount` counts earlier attempts.
+ */
+function webhookRequest(
+  sub: Pick<EventSubscriptionRecord, "name" | "secret" | "definition">, events: OutgoingEvent[], deliveryCount: number, nowMs: number, payloads: EventPayloads,
+): { body: string; headers: Record<string, string> } {
+  const def = sub.definition as SubscriptionDefinition;
+  let body: string;
+  let contentType = "application/json; charset=utf-8";
+  if (def.schema === "CloudEventSchemaV1_0") {
+    const shaped = events.map((e) => payloads.toCloudEventSchema(e, payloads.topic));
+    // Event Grid sends one CloudEvent in structured mode without batching, an array with it.
+    const single = def.maxEventsPerBatch === 1;
+    body = JSON.stringify(single ? shaped[0] : shaped);
+    contentType = single ? "application/cloudevents+json; charset=utf-8" : "application/cloudevents-batch+json; charset=utf-8";
+  } else {
+    body = JSON.stringify(events.map((e) => payloads.toEventGridSchema(e, payloads.topic)));
+  }
+  const id = webhookMessageId(events.map((e) => e.id));
+  const timestamp = Math.floor(nowMs / 1000);
+  const headers = {
+    "content-type": contentType,
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": signWebhook(sub.secret, id, timestamp, body),
+    "aeg-event-type": "Notification",
+    "aeg-subscription-name": sub.name.toUpperCase(),
+    "aeg-delivery-count": String(deliveryCount),
+    "aeg-data-version": events[0].dataVersion,
+    "aeg-metadata-version": "1",
+  };
+  return { body, headers };
+}
+
+/** Approximate JSON size of an event's data, computed once per event (every subscription sizes the same ones). */
+const dataSizes = new WeakMap<OutgoingEvent, number>();
+function dataSize(event: OutgoingEvent): number {
+  let size = dataSizes.get(event);
+  if (size === undefined) dataSizes.set(event, (size = JSON.stringify(event.data).length));
+  return size;
+}
+
 export interface DeliveryOptions {
   /** How often the stream head is checked for new events (ms). */
   pollMs: number;
@@ -335,33 +378,8 @@ class Worker {
   }
 
   /** The body of one request in the subscription's schema. */
-  private body(events: OutgoingEvent[]): { body: string; contentType: string } {
-    const { payloads } = this.engine;
-    if (this.def.schema === "CloudEventSchemaV1_0") {
-      const shaped = events.map((e) => payloads.toCloudEventSchema(e, payloads.topic));
-      // Event Grid sends one CloudEvent in structured mode without batching, an array with it.
-      return this.def.maxEventsPerBatch === 1
-        ? { body: JSON.stringify(shaped[0]), contentType: "application/cloudevents+json; charset=utf-8" }
-        : { body: JSON.stringify(shaped), contentType: "application/cloudevents-batch+json; charset=utf-8" };
-    }
-    return { body: JSON.stringify(events.map((e) => payloads.toEventGridSchema(e, payloads.topic))), contentType: "application/json; charset=utf-8" };
-  }
-
   private async send(events: OutgoingEvent[], deliveryCount: number): Promise<DeliveryResult> {
-    const { body, contentType } = this.body(events);
-    const id = webhookMessageId(events.map((e) => e.id));
-    const timestamp = Math.floor(this.engine.now() / 1000);
-    const headers: Record<string, string> = {
-      "content-type": contentType,
-      "webhook-id": id,
-      "webhook-timestamp": String(timestamp),
-      "webhook-signature": signWebhook(this.record.secret, id, timestamp, body),
-      "aeg-event-type": "Notification",
-      "aeg-subscription-name": this.record.name.toUpperCase(),
-      "aeg-delivery-count": String(deliveryCount),
-      "aeg-data-version": events[0].dataVersion,
-      "aeg-metadata-version": "1",
-    };
+    const { body, headers } = webhookRequest(this.record, events, deliveryCount, this.engine.now(), this.engine.payloads);
     const started = performance.now();
     const result = await this.limiter.run(() => this.engine.gate.run(() => postWebhook(this.def.endpointUrl, body, headers, this.engine.options.timeoutMs, this.abort.signal)));
     this.engine.noteDelivery(result, events.length, performance.now() - started);
@@ -394,7 +412,7 @@ class Worker {
     let current: Item[] = [];
     let bytes = 0;
     for (const item of items) {
-      const size = max > 1 ? JSON.stringify(item.event.data).length + 400 : 0;
+      const size = max > 1 ? dataSize(item.event) + 400 : 0;
       if (current.length > 0 && (current.length >= max || bytes + size > maxBytes)) {
         out.push(current);
         current = [];
@@ -421,7 +439,6 @@ class Worker {
       else toSend.push(item);
     }
     let delivered = 0;
-    let failed = 0;
     // Threads whose request failed with a retryable answer, and failures without any answer (refused, timeout).
     const failedThreads = new Set<string>();
     let unreachable = 0;
@@ -442,7 +459,6 @@ class Worker {
           delivered++;
           return;
         }
-        failed++;
         if (result.status === undefined) unreachable++;
         if (result.retryable) for (const i of sending) failedThreads.add(i.event.threadId);
         if (!result.retryable || this.def.maxDeliveryAttempts <= 1) {
@@ -470,7 +486,6 @@ class Worker {
     // The receiver looks down (nothing got through, and it did not answer or failed for several threads): stop
     // reading the stream until a retry gets through. One thread failing alone (a poison event) only parks that thread.
     if (delivered === 0 && (unreachable > 0 || failedThreads.size > 1) && parked.some((p) => p.attempts > 0)) this.circuitOpen = true;
-    if (failed > 0) this.engine.noteFailures(this.record.name);
   }
 
   /**
@@ -647,29 +662,31 @@ export class DeliveryEngine {
       if (!names.has(name)) this.forget(name);
       else worker.record = { ...this.subscriptions.find((s) => s.name === name)!, cursor: worker.cursor };
     }
-    for (const sub of this.subscriptions) {
-      if (this.stopped) return;
-      if (sub.state !== "Succeeded") continue;
-      const held = this.workers.get(sub.name);
-      // Held: renewed every leaseRenewMs. Not held: tried as often, so a crashed holder is replaced within
-      // leaseTtlMs + leaseRenewMs.
-      const checkedAt = this.leaseCheckedAt.get(sub.name) ?? -Infinity;
-      if (now - checkedAt < this.options.leaseRenewMs) continue;
-      this.leaseCheckedAt.set(sub.name, now);
-      let ok = false;
-      try {
-        ok = await this.store.acquireEventSubscriptionLease(sub.name, this.nodeId, now, this.options.leaseTtlMs);
-      } catch (error) {
-        this.log.warn({ err: error, subscription: sub.name }, "event subscription lease could not be renewed");
-        // Not renewed: stop before the lease may have expired and been taken elsewhere.
-        if (held && now - (this.leaseRenewedAt.get(sub.name) ?? 0) > this.options.leaseTtlMs / 2) this.forget(sub.name);
-        continue;
-      }
-      if (ok) {
-        this.leaseRenewedAt.set(sub.name, now);
-        if (!held && !this.stopped && (this.forgottenAt.get(sub.name) ?? -Infinity) < startedAt) this.workers.set(sub.name, new Worker(this, sub));
-      } else if (held) this.forget(sub.name);
+    // Leases are checked concurrently: one slow renewal must not delay the others past their expiry.
+    await Promise.all(this.subscriptions.map((sub) => this.checkLease(sub, now, startedAt)));
+  }
+
+  private async checkLease(sub: EventSubscriptionRecord, now: number, startedAt: number): Promise<void> {
+    if (this.stopped || sub.state !== "Succeeded") return;
+    const held = this.workers.get(sub.name);
+    // Held: renewed every leaseRenewMs. Not held: tried as often, so a crashed holder is replaced within
+    // leaseTtlMs + leaseRenewMs.
+    const checkedAt = this.leaseCheckedAt.get(sub.name) ?? -Infinity;
+    if (now - checkedAt < this.options.leaseRenewMs) return;
+    this.leaseCheckedAt.set(sub.name, now);
+    let ok = false;
+    try {
+      ok = await this.store.acquireEventSubscriptionLease(sub.name, this.nodeId, now, this.options.leaseTtlMs);
+    } catch (error) {
+      this.log.warn({ err: error, subscription: sub.name }, "event subscription lease could not be renewed");
+      // Not renewed: stop before the lease may have expired and been taken elsewhere.
+      if (held && now - (this.leaseRenewedAt.get(sub.name) ?? 0) > this.options.leaseTtlMs / 2) this.forget(sub.name);
+      return;
     }
+    if (ok) {
+      this.leaseRenewedAt.set(sub.name, now);
+      if (!held && !this.stopped && (this.forgottenAt.get(sub.name) ?? -Infinity) < startedAt) this.workers.set(sub.name, new Worker(this, sub));
+    } else if (held) this.forget(sub.name);
   }
 
   /** Wakes the workers that are behind the stream head. */
@@ -723,8 +740,6 @@ export class DeliveryEngine {
     this.onDelivery?.(result, events, ms);
   }
 
-  noteFailures(_name: string): void {}
-
   /** Stops every worker (in-flight requests are aborted: their events are re-delivered by the next holder) and gives up the leases. */
   async close(): Promise<void> {
     this.stopped = true;
@@ -744,21 +759,12 @@ export class DeliveryEngine {
 class EphemeralSender {
   constructor(private readonly engine: DeliveryEngine, private readonly sub: EventSubscriptionRecord) {}
   async send(events: OutgoingEvent[]): Promise<void> {
-    const def = this.sub.definition as SubscriptionDefinition;
-    const { payloads } = this.engine;
-    for (let i = 0; i < events.length; i += def.maxEventsPerBatch) {
-      const batch = events.slice(i, i + def.maxEventsPerBatch);
-      const shaped = def.schema === "CloudEventSchemaV1_0" ? batch.map((e) => payloads.toCloudEventSchema(e, payloads.topic)) : batch.map((e) => payloads.toEventGridSchema(e, payloads.topic));
-      const single = def.schema === "CloudEventSchemaV1_0" && def.maxEventsPerBatch === 1;
-      const body = JSON.stringify(single ? shaped[0] : shaped);
-      const id = webhookMessageId(batch.map((e) => e.id));
-      const timestamp = Math.floor(this.engine.now() / 1000);
-      const result = await this.engine.gate.run(() => postWebhook(def.endpointUrl, body, {
-        "content-type": def.schema === "CloudEventSchemaV1_0" ? (single ? "application/cloudevents+json; charset=utf-8" : "application/cloudevents-batch+json; charset=utf-8") : "application/json; charset=utf-8",
-        "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signWebhook(this.sub.secret, id, timestamp, body),
-        "aeg-event-type": "Notification", "aeg-subscription-name": this.sub.name.toUpperCase(), "aeg-delivery-count": "0",
-        "aeg-data-version": batch[0].dataVersion, "aeg-metadata-version": "1",
-      }, Math.min(this.engine.options.timeoutMs, 5_000)));
+    const max = (this.sub.definition as SubscriptionDefinition).maxEventsPerBatch;
+    for (let i = 0; i < events.length; i += max) {
+      const batch = events.slice(i, i + max);
+      const { body, headers } = webhookRequest(this.sub, batch, 0, this.engine.now(), this.engine.payloads);
+      const endpointUrl = (this.sub.definition as SubscriptionDefinition).endpointUrl;
+      const result = await this.engine.gate.run(() => postWebhook(endpointUrl, body, headers, Math.min(this.engine.options.timeoutMs, 5_000)));
       this.engine.noteDelivery(result, batch.length, 0);
     }
   }
