@@ -88,4 +88,22 @@ describe("StreamTail", () => {
     assert.deepEqual(live.events.map((e) => e.position), [positions[4], positions[5]]);
     assert.equal(live.more, false, "from the window: done");
   });
+
+  it("asks the Store's head only when the stream read does not reach the wanted position", async () => {
+    let heads = 0;
+    // The store's methods are read-only properties: the counting store inherits them and shadows one.
+    const counting = Object.create(store, { headPosition: { value: () => (heads++, store.headPosition()) } }) as SqliteStore;
+    const tail = new StreamTail(counting, 50);
+    await tail.reach(0);
+    assert.equal(heads, 1, "the window starts at the head");
+    const position = await append(["a"], 40);
+    const served = await tail.after("a", tail.start()!, position);
+    assert.deepEqual(served?.events.map((e) => e.position), [position]);
+    assert.equal(heads, 1, "a wake-up whose event is readable needs no head");
+    await tail.reach(position + 1_000); // beyond anything written: the head is asked, the window ends there
+    assert.equal(heads, 2);
+    assert.equal(tail.reaches(position), true);
+    await tail.after("a", position);
+    assert.equal(heads, 3, "a caller without a wake-up position wants the head as of its call");
+  });
 });

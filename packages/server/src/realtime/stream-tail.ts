@@ -24,6 +24,10 @@ export class StreamTail {
   /** Stores may return one array per recipient set for all its events: build its Set once. */
   private readonly recipientSets = new WeakMap<readonly string[], Set<string>>();
   private readAgain = false;
+  /** A caller asked for the head as of its call (no wake-up position): the next round reads the Store's head. */
+  private wantHead = false;
+  /** The highest wake-up position callers asked the window to reach. */
+  private wanted = 0;
 
   constructor(
     private readonly store: Store,
@@ -48,7 +52,7 @@ export class StreamTail {
     }
     // A read already in flight may bring `atLeast` in (a message to 250 sockets wakes them all at once).
     if (atLeast !== undefined && atLeast > this.to && this.reading) await this.reading.catch(() => undefined);
-    if (atLeast === undefined || atLeast > this.to) await this.refresh();
+    if (atLeast === undefined || atLeast > this.to) await this.refresh(atLeast);
     return this.collect(userId, cursor);
   }
 
@@ -86,7 +90,7 @@ export class StreamTail {
 
   /** Reads until the window reaches `position` (or the head). */
   async reach(position: number): Promise<void> {
-    if (!this.reaches(position)) await this.refresh();
+    if (!this.reaches(position)) await this.refresh(position);
   }
 
   private collect(userId: string, cursor: number): { events: StreamEvent[]; upTo: number } | undefined {
@@ -116,8 +120,15 @@ export class StreamTail {
     return this.from;
   }
 
-  /** Reads what is new in the stream; concurrent callers share one read loop (and ask for one more round). */
-  private refresh(): Promise<void> {
+  /**
+   * Reads what is new in the stream until the window reaches `target` (a wake-up's position) or, without one,
+   * the Store's head as of this call; concurrent callers share one read loop (and ask for one more round).
+   * The Store's head is asked for only when the stream read alone did not reach the wanted position: on
+   * PostgreSQL it may wait for older transactions, and a live wake-up's event is usually already readable.
+   */
+  private refresh(target?: number): Promise<void> {
+    if (target === undefined) this.wantHead = true;
+    else this.wanted = Math.max(this.wanted, target);
     if (this.reading) {
       this.readAgain = true;
       return this.reading.catch(() => undefined);
@@ -126,6 +137,12 @@ export class StreamTail {
       try {
         do {
           this.readAgain = false;
+          if (this.from !== undefined && !this.wantHead) {
+            // Every event the stream returns is final (the Store's guarantee), so the window may end at the last one.
+            await this.readPages();
+            if (this.to >= this.wanted) continue;
+          }
+          this.wantHead = false;
           // The head first: it covers every event committed before this read (so a wake-up's position), and
           // nothing at or below it appears later; the pages read after it hold every event up to it.
           const head = await this.store.headPosition();
@@ -133,11 +150,7 @@ export class StreamTail {
             this.to = head;
             this.from = head;
           }
-          for (;;) {
-            const page = await this.store.readStream(this.to, PAGE);
-            for (const e of page) this.append(e);
-            if (page.length < PAGE) break;
-          }
+          await this.readPages();
           if (head > this.to) this.to = head;
         } while (this.readAgain);
       } catch (error) {
@@ -149,6 +162,14 @@ export class StreamTail {
       }
     })();
     return this.reading.catch(() => undefined);
+  }
+
+  private async readPages(): Promise<void> {
+    for (;;) {
+      const page = await this.store.readStream(this.to, PAGE);
+      for (const e of page) this.append(e);
+      if (page.length < PAGE) return;
+    }
   }
 
   private append(e: EventRecord): void {
