@@ -205,15 +205,22 @@ if (!url) {
     it("presence is written before subscribe() resolves and removed by unsubscribe and close", async () => {
       const { prefix, buses: [a, b], cleanup } = await openPair();
       try {
-        const key = `${prefix}bus:presence:user:8:acs:presence`;
-        const unsubscribe = await b.subscribe("user:8:acs:presence", () => {});
-        assert.equal((await admin.smembers(key)).length, 1);
-        await a.subscribe("user:8:acs:presence", () => {});
-        assert.equal((await admin.smembers(key)).length, 2);
+        const topic = "user:8:acs:presence";
+        // The members whose topic set holds the topic.
+        const holders = async () => {
+          const members = await admin.smembers(`${prefix}bus:members`);
+          const flags = await Promise.all(members.map((m) => admin.sismember(`${prefix}bus:topics:${m}`, topic)));
+          return members.filter((_m, i) => flags[i] === 1);
+        };
+        const unsubscribe = await b.subscribe(topic, () => {});
+        assert.equal((await holders()).length, 1);
+        await a.subscribe(topic, () => {});
+        assert.equal((await holders()).length, 2);
         await unsubscribe();
-        assert.equal((await admin.smembers(key)).length, 1);
+        assert.equal((await holders()).length, 1);
         await a.close();
-        assert.equal((await admin.smembers(key)).length, 0);
+        assert.equal((await holders()).length, 0);
+        assert.equal((await admin.smembers(`${prefix}bus:members`)).length, 1, "a closed node leaves the members");
       } finally {
         await cleanup();
       }
@@ -223,27 +230,57 @@ if (!url) {
       const { prefix, buses: [a, b], cleanup } = await openPair();
       try {
         const topic = "user:8:acs:stale";
-        const key = `${prefix}bus:presence:${topic}`;
+        const membersKey = `${prefix}bus:members`;
         let got = 0;
         await b.subscribe(topic, (_t, m) => void (m.type === "t" && got++)); // not BUS_RESUMED
-        await admin.sadd(key, "crashed-node.1"); // as a node killed with -9 leaves it
+        // As a node killed with -9 leaves it.
+        await admin.sadd(`${prefix}bus:topics:crashed-node.1`, topic);
+        await admin.sadd(membersKey, "crashed-node.1");
         const before = a.stats().messages;
         await a.publishMany([topic], { type: "t", data: 1 });
         await waitFor(() => got === 1, () => `got ${got}`);
         assert.equal(a.stats().messages - before, 2, "one message to b, one to the dead node");
-        assert.deepEqual((await admin.smembers(key)).filter((m) => m.startsWith("crashed-node")), [], "the dead node's entry was removed");
-        // The subscriber connections drop and come back: b is reached under a new name, once.
+        assert.deepEqual((await admin.smembers(membersKey)).filter((m) => m.startsWith("crashed-node")), [], "the dead node was removed");
+        assert.equal(await admin.exists(`${prefix}bus:topics:crashed-node.1`), 0);
+        // The subscriber connections drop and come back: b is reached under a new name, once, and the joining
+        // connections sweep the names nobody listens to any more.
         const resumed: string[] = [];
         await b.subscribe("user:8:acs:stale-probe", (_t, m) => resumed.push(m.type));
+        await admin.sadd(`${prefix}bus:topics:quiet-crashed-node.1`, "user:8:acs:nobody-publishes-here");
+        await admin.sadd(membersKey, "quiet-crashed-node.1");
+        const bOld = await admin.smembers(membersKey); // a has no topics: b and the quiet crashed node are the members
+        assert.equal(bOld.length, 2);
         for (const id of await clientIds(admin, `${prefix}bus-sub`)) await admin.client("KILL", "ID", id);
         await waitFor(() => resumed.includes(BUS_RESUMED), () => "no BUS_RESUMED after the reconnect");
-        assert.equal((await admin.smembers(key)).length, 2, "the old name (until a publish finds it dead) and the new one");
+        // b's new name joins; its join sweeps b's old name and the quiet crashed node.
+        for (const deadline = Date.now() + 10_000; ; await sleep(10)) {
+          const now = await admin.smembers(membersKey);
+          if (now.length === 1 && !bOld.includes(now[0])) break;
+          assert.ok(Date.now() < deadline, `members: ${now.join(", ")}`);
+        }
         await a.publishMany([topic], { type: "t", data: 2 });
         await waitFor(() => got === 2, () => `got ${got}`);
         await a.publish("user:8:acs:stale-probe", { type: "sentinel", data: null });
         await waitFor(() => resumed.includes("sentinel"), () => "sentinel");
         assert.equal(got, 2, "delivered once, not once per name");
-        assert.equal((await admin.smembers(key)).length, 1, "only the live name is left");
+        assert.equal((await admin.smembers(membersKey)).length, 1, "only b's live name is left");
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("a fan-out reads presence once per node: its Redis commands do not grow with recipients", async () => {
+      const { prefix, buses: [a, b], cleanup } = await openPair();
+      try {
+        const topics = Array.from({ length: 250 }, (_v, i) => `user:8:acs:many-${i}`);
+        let got = 0;
+        await Promise.all(topics.map((t, i) => (i % 2 ? a : b).subscribe(t, () => void got++)));
+        const commands = async () => Number(/cmdstat_smismember:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0);
+        const smismember = await commands();
+        await a.publishMany(topics, { type: "t", data: 1 });
+        await waitFor(() => got === 250, () => `got ${got}`);
+        const members = (await admin.smembers(`${prefix}bus:members`)).length;
+        assert.ok((await commands()) - smismember <= members, `one SMISMEMBER per member (${members}), not per recipient`);
       } finally {
         await cleanup();
       }

@@ -2,16 +2,17 @@
 // each topic is one Redis channel (`<prefix><topic>`), subscribed while this node has a local handler for it.
 //
 // Fan-out by node (publishMany). Each node also subscribes to a channel of its own, `<prefix>bus:node:<member>`,
-// and records in a Redis set per topic (`<prefix>bus:presence:<topic>`) that it has handlers for that topic.
-// A fan-out reads those sets (one pipelined round trip), groups the topics by node, and PUBLISHes one message
-// per node carrying that node's topics; the node hands it to its handlers of each. So an event costs one bus
-// message per node that has recipients, whatever their number. Why no wake-up is lost: a subscribe() resolves
-// only after the node's presence in the topic's set is written, and a publisher reads the sets after its commit;
+// is listed in the set `<prefix>bus:members`, and records the topics it has handlers for in a set of its own
+// (`<prefix>bus:topics:<member>`). A fan-out asks Redis, in one script call, which of its topics each member has
+// (one SMISMEMBER per node, not one read per recipient), and PUBLISHes one message per node carrying that node's
+// topics; the node hands it to its handlers of each. So an event costs one bus message and one presence read per
+// node that has recipients, whatever their number. Why no wake-up is lost: a subscribe() resolves only after the
+// node's presence (its topic set and its membership) is written, and a publisher reads it after its commit;
 // so either the publisher sees the subscriber, or the commit preceded the subscription and the subscriber's
 // first Store read (made after subscribe() resolved) finds it. `<member>` is `<node id>.<connection epoch>`:
-// a new one each time the subscriber connection comes up, so presence entries of a dead connection (a crashed
-// node, a dropped connection) are recognised, when a PUBLISH to their channel reaches nobody, and removed,
-// without ever removing a live entry. On every (re)connect of either connection the node writes its presence for
+// a new one each time the subscriber connection comes up, so the presence of a dead connection (a crashed node,
+// a dropped connection) is recognised, when a PUBLISH to its channel reaches nobody, and removed, without ever
+// removing a live one. Needs Redis 6.2 or later (SMISMEMBER). On every (re)connect of either connection the node writes its presence for
 // every topic again.
 //
 // Failure modes: while Redis is unreachable, publishes are dropped (reported through onError, never thrown) and
@@ -65,8 +66,39 @@ interface Topic {
 const RESUMED_CHANNEL = "bus:resumed";
 /** Internal channel of one node's subscriber connection (after the prefix), followed by its member name. */
 const NODE_CHANNEL = "bus:node:";
-/** Key of the set of members with handlers for a topic (after the prefix), followed by the topic. */
-const PRESENCE_KEY = "bus:presence:";
+/** Key of the set of live members (after the prefix). */
+const MEMBERS_KEY = "bus:members";
+/** Key of the set of topics a member has handlers for (after the prefix), followed by the member. */
+const MEMBER_TOPICS_KEY = "bus:topics:";
+/** Topics per SADD when a node writes its presence. */
+const REGISTER_BATCH = 1000;
+
+/**
+ * Which of the topics each member has: KEYS[1] the members set, ARGV[1] the topic-set key prefix, ARGV[2..] the
+ * topics. Returns a flat list: member, then the 0-based indexes of its topics, for members with at least one.
+ * SMISMEMBER takes the topics in slices (Lua's unpack has a stack limit).
+ */
+const ROUTE_SCRIPT = `
+local members = redis.call('SMEMBERS', KEYS[1])
+local out = {}
+for _, member in ipairs(members) do
+  local hits = {}
+  for first = 2, #ARGV, 4000 do
+    local last = math.min(first + 3999, #ARGV)
+    local flags = redis.call('SMISMEMBER', ARGV[1] .. member, unpack(ARGV, first, last))
+    for i, flag in ipairs(flags) do
+      if flag == 1 then hits[#hits + 1] = first + i - 3 end
+    end
+  end
+  if #hits > 0 then
+    out[#out + 1] = member
+    out[#out + 1] = hits
+  end
+end
+return out`;
+
+/** The publishing connection with the route script defined on it (ioredis sends EVALSHA, EVAL when not cached). */
+type RoutingRedis = Redis & { natterBusRoute(membersKey: string, topicsKeyPrefix: string, ...topics: string[]): Promise<(string | number[])[]> };
 
 /** Channels per SUBSCRIBE command when resubscribing after a reconnect. */
 const RESUBSCRIBE_BATCH = 1000;
@@ -93,7 +125,7 @@ const asError = (error: unknown): Error => (error instanceof Error ? error : new
 
 export class RedisBus implements Bus {
   /** Publishing connection (also usable for other commands; never in subscriber mode). */
-  private readonly pub: Redis;
+  private readonly pub: RoutingRedis;
   /** Subscriber connection: only (UN)SUBSCRIBE once a channel is subscribed. */
   private readonly sub: Redis;
   private readonly prefix: string;
@@ -136,7 +168,8 @@ export class RedisBus implements Bus {
       enableAutoPipelining: true,
       commandTimeout: options.commandTimeoutMs ?? 5_000,
       connectionName: `${this.prefix}bus-pub`.replace(/\s/g, "_"),
-    });
+    }) as RoutingRedis;
+    this.pub.defineCommand("natterBusRoute", { numberOfKeys: 1, lua: ROUTE_SCRIPT });
     this.sub = new Redis(url, {
       ...common,
       // We resubscribe ourselves, from our own map, so a SUBSCRIBE that failed during an outage is retried too.
@@ -163,6 +196,7 @@ export class RedisBus implements Bus {
         .then(() => this.resubscribe())
         .then(() => {
           if (reconnected) this.resumeAll();
+          return this.sweepMembers();
         });
     });
     // A dropped connection's member is dead: register nothing under it until the next one is listening.
@@ -223,23 +257,16 @@ export class RedisBus implements Bus {
       this.onError(asError(error), "publish");
       return;
     }
-    // Which nodes have handlers for which topics: one SMEMBERS per topic, auto-pipelined into one round trip.
+    // Which nodes have handlers for which topics: one script call, one SMISMEMBER per node.
     const unique = [...new Set(topics)];
-    let members: string[][];
+    const byMember = new Map<string, string[]>();
     try {
-      members = await Promise.all(unique.map((topic) => this.pub.smembers(this.prefix + PRESENCE_KEY + topic)));
+      const routes = await this.pub.natterBusRoute(this.prefix + MEMBERS_KEY, this.prefix + MEMBER_TOPICS_KEY, ...unique);
+      for (let i = 0; i + 1 < routes.length; i += 2) byMember.set(routes[i] as string, (routes[i + 1] as number[]).map((n) => unique[n]));
     } catch (error) {
       this.onError(asError(error), "publish");
       return;
     }
-    const byMember = new Map<string, string[]>();
-    unique.forEach((topic, i) => {
-      for (const member of members[i]) {
-        const list = byMember.get(member);
-        if (list) list.push(topic);
-        else byMember.set(member, [topic]);
-      }
-    });
     await Promise.all(
       [...byMember].map(async ([member, mine]) => {
         // The message is serialised once; each node's envelope adds its topics, without their common prefix
@@ -247,7 +274,7 @@ export class RedisBus implements Bus {
         const common = commonPrefix(mine);
         const envelope = `{"prefix":${JSON.stringify(common)},"topics":${JSON.stringify(mine.map((t) => t.slice(common.length)))},"message":${raw}}`;
         const receivers = await this.send(this.prefix + NODE_CHANNEL + member, envelope);
-        if (receivers === 0) await this.forget(member, mine);
+        if (receivers === 0) await this.forget(member);
       }),
     );
   }
@@ -297,10 +324,8 @@ export class RedisBus implements Bus {
       const topics = [...this.topics.keys()];
       const member = this.member;
       this.topics.clear();
-      // Best effort: take this node out of the presence sets now rather than at the next publish to it.
-      if (member && this.pub.status === "ready" && topics.length > 0) {
-        await Promise.all(topics.map((topic) => this.pub.srem(this.prefix + PRESENCE_KEY + topic, member))).catch(() => undefined);
-      }
+      // Best effort: take this node's presence out now rather than at the next publish to it.
+      if (member && this.pub.status === "ready" && topics.length > 0) await this.forget(member, false);
       await Promise.all([this.pub, this.sub].map((connection) => quit(connection)));
     })();
     return this.closing;
@@ -326,8 +351,13 @@ export class RedisBus implements Bus {
     // Not listening yet: the subscriber's 'ready' path registers every topic in the map once it is.
     if (!member || this.closing || topics.length === 0) return;
     const live = topics.filter((topic) => this.topics.has(topic));
+    if (live.length === 0) return;
     try {
-      await Promise.all(live.map((topic) => this.pub.sadd(this.prefix + PRESENCE_KEY + topic, member)));
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < live.length; i += REGISTER_BATCH) writes.push(this.pub.sadd(this.prefix + MEMBER_TOPICS_KEY + member, ...live.slice(i, i + REGISTER_BATCH)));
+      // After the topics: a publisher that finds the member finds its topics.
+      writes.push(this.pub.sadd(this.prefix + MEMBERS_KEY, member));
+      await Promise.all(writes);
     } catch (error) {
       // Written again when the publishing connection comes back (its 'ready' handler).
       this.onError(asError(error), "presence");
@@ -341,17 +371,35 @@ export class RedisBus implements Bus {
     // A subscribe() of the topic since then has written (or will write) it again: leave it.
     if (!member || this.closing || this.topics.has(topic)) return;
     try {
-      await this.pub.srem(this.prefix + PRESENCE_KEY + topic, member);
+      await this.pub.srem(this.prefix + MEMBER_TOPICS_KEY + member, topic);
     } catch (error) {
       // Harmless: the entry costs one message to this node per event, dropped here, until this node goes.
       this.onError(asError(error), "presence");
     }
   }
 
-  /** A member's channel reached nobody: its connection is gone for good (members are never reused). */
-  private async forget(member: string, topics: string[]): Promise<void> {
+  /** Removes a member's presence: its channel reached nobody (its connection is gone for good: members are never reused), or this node closes. */
+  private async forget(member: string, report = true): Promise<void> {
     try {
-      await Promise.all(topics.map((topic) => this.pub.srem(this.prefix + PRESENCE_KEY + topic, member)));
+      await Promise.all([this.pub.srem(this.prefix + MEMBERS_KEY, member), this.pub.del(this.prefix + MEMBER_TOPICS_KEY + member)]);
+    } catch (error) {
+      if (report) this.onError(asError(error), "presence");
+    }
+  }
+
+  /**
+   * Removes the presence of members whose node channel nobody listens to. Publishers remove a dead member when
+   * they publish to it; this catches those with topics nobody publishes to (each costs every fan-out a lookup).
+   * Run when this node joins: a crashed node is usually restarted. A listed member always listens already (its
+   * channel is subscribed before it registers), so a live one is never removed.
+   */
+  private async sweepMembers(): Promise<void> {
+    if (this.closing) return;
+    try {
+      const members = await this.pub.smembers(this.prefix + MEMBERS_KEY);
+      if (members.length === 0) return;
+      const counts = (await this.pub.call("PUBSUB", "NUMSUB", ...members.map((m) => this.prefix + NODE_CHANNEL + m))) as (string | number)[];
+      await Promise.all(members.filter((_m, i) => Number(counts[2 * i + 1]) === 0).map((m) => this.forget(m)));
     } catch (error) {
       this.onError(asError(error), "presence");
     }
