@@ -597,7 +597,8 @@ export class ChatService {
   private retryKey(operation: string, caller: Caller, threadId: string, requestId: string | undefined, input: unknown): OnceOptions {
     // No request id, no record: skip the fingerprint (a JSON copy and a SHA-256 of the input per send).
     const fingerprint = requestId === undefined ? "" : hash(JSON.stringify([threadId, input]));
-    return { scope: `${operation}:${caller.userId}`, key: requestId, fingerprint, windowMs: RETRY_WINDOW_MS, strict: false };
+    // The scope leads with the thread id, so a store partitioned by thread keeps the record with its thread.
+    return { scope: `${threadId} ${operation}:${caller.userId}`, key: requestId, fingerprint, windowMs: RETRY_WINDOW_MS, strict: false };
   }
 
   /** Whether `userId` is a participant of `threadId` (rate limits count a thread's participants only). */
