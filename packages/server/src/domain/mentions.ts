@@ -64,24 +64,3 @@ export async function parseMentions(html: string, isMentionable: (rawId: string)
   }
   return { content: content + html.slice(at), mentions };
 }
-
-/** The text of html (tags removed, entities decoded, script/style skipped), for previews. */
-export async function htmlToText(html: string): Promise<string> {
-  const Parser = await parserClass();
-  let text = "";
-  let skip = 0;
-  const parser = new Parser({
-    onopentag(name) {
-      if (name === "script" || name === "style") skip++;
-      else if (name === "br" || name === "p" || name === "div" || name === "li") text += " ";
-    },
-    onclosetag(name) {
-      if (name === "script" || name === "style") skip = Math.max(0, skip - 1);
-    },
-    ontext(data) {
-      if (skip === 0) text += data;
-    },
-  }, { decodeEntities: true, lowerCaseTags: true });
-  parser.end(html);
-  return text;
-}

@@ -1,7 +1,7 @@
 // The search tokenizer and query parser: what the index holds and what a query becomes (both stores rely on it).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { htmlToText, parseSearchQuery, searchSnippet, searchTokens } from "./search-text.js";
+import { parseSearchQuery, searchSnippet, searchTokens } from "./search-text.js";
 
 describe("search text", () => {
   it("ASCII takes the fast path and agrees with the general one", () => {
@@ -35,11 +35,6 @@ describe("search text", () => {
     for (const bad of ["", "   ", "!!!", "*", '""', "x".repeat(1001), "a\u0000b", "a ".repeat(65)]) {
       assert.throws(() => parseSearchQuery(bad), (e: { status?: number }) => e.status === 400, JSON.stringify(bad.slice(0, 20)));
     }
-  });
-
-  it("html: tags and attributes dropped, entities decoded, script and style bodies dropped", () => {
-    assert.equal(htmlToText('<p title="x">Fish &amp; <b>chips</b>&#33; &#x1F600;</p><script>alert(1)</script>'), "Fish & chips ! 😀");
-    assert.equal(htmlToText("a&bogus;b &#0; &#xD800;"), "a&bogus;b");
   });
 
   it("snippets: an excerpt around the first match with its matches marked", () => {

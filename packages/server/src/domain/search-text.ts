@@ -9,6 +9,7 @@
 // a phrase of bigrams, and one character a prefix of them: 여러분 finds 안녕하세요 여러분께, 東京 finds 東京タワー.
 import type { MessageRecord } from "../store/store.js";
 import { validationError } from "./errors.js";
+import { htmlToText } from "./html-text.js";
 
 /** One term of a query: adjacent index tokens (a phrase of one or more), the last one a prefix when `prefix`. */
 export interface SearchTerm {
@@ -103,24 +104,6 @@ export function searchDocument(message: Pick<MessageRecord, "type" | "body" | "d
   if (text === undefined) return undefined;
   const tokens = searchTokens(text);
   return tokens.length === 0 ? undefined : tokens.join(" ");
-}
-
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
-
-/** The visible text of an html message: tags become spaces (so words either side stay apart), entities decoded. */
-export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, " ")
-    .replace(/<[^>]*>/g, " ")
-    .replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{2,8});/gi, (entity, name: string) => {
-      if (name[0] === "#") {
-        const code = name[1] === "x" || name[1] === "X" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-        return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : " ";
-      }
-      return ENTITIES[name.toLowerCase()] ?? entity;
-    })
-    .replace(/\s+/g, " ")
-    .trim();
 }
 
 /**

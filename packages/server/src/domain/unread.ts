@@ -3,7 +3,7 @@
 import type { MessageRecord, MessageType, Store, ThreadListItem, ThreadSummaryRecord } from "../store/store.js";
 import type { Caller } from "./caller.js";
 import type { ChatService, Page, ThreadCursor } from "./chat-service.js";
-import { htmlToText } from "./mentions.js";
+import { htmlToText } from "./html-text.js";
 
 /** Messages that count as unread and can be a thread's last message: what people write, not system messages. */
 export const COUNTED_MESSAGE_TYPES: readonly MessageType[] = ["text", "html"];
@@ -32,20 +32,20 @@ export interface ThreadWithSummary extends ThreadListItem {
 }
 
 /** A message's preview: its text (html as text), whitespace collapsed, cut at PREVIEW_LENGTH. */
-export async function previewOf(message: Pick<MessageRecord, "type" | "body">): Promise<string> {
+export function previewOf(message: Pick<MessageRecord, "type" | "body">): string {
   const raw = message.body.message ?? "";
-  const text = (message.type === "html" ? await htmlToText(raw) : raw).replace(/\s+/g, " ").trim();
+  const text = message.type === "html" ? htmlToText(raw) : raw.replace(/\s+/g, " ").trim();
   if (text.length <= PREVIEW_LENGTH) return text;
   // Cut on a code point boundary (never half a surrogate pair).
   return Array.from(text).slice(0, PREVIEW_LENGTH - 1).join("").trimEnd() + "…";
 }
 
-export async function toThreadSummary(record: ThreadSummaryRecord | undefined): Promise<ThreadSummary> {
+export function toThreadSummary(record: ThreadSummaryRecord | undefined): ThreadSummary {
   const m = record?.lastMessage;
   return {
     unreadCount: record?.unreadCount ?? 0,
     unreadMentionCount: record?.unreadMentionCount ?? 0,
-    lastMessage: m ? { id: m.id, sender: m.sender, senderDisplayName: m.senderDisplayName, preview: await previewOf(m), createdAt: m.createdAt } : null,
+    lastMessage: m ? { id: m.id, sender: m.sender, senderDisplayName: m.senderDisplayName, preview: previewOf(m), createdAt: m.createdAt } : null,
   };
 }
 
@@ -59,7 +59,7 @@ export class UnreadService {
     const live = page.items.filter((i) => i.thread.deletedAt === null).map((i) => i.thread.id);
     const records = await this.store.summarizeThreadsForUser({ userId: caller.userId, threadIds: live, types: COUNTED_MESSAGE_TYPES, countLimit: UNREAD_COUNT_LIMIT });
     const byThread = new Map(records.map((r) => [r.threadId, r]));
-    const items = await Promise.all(page.items.map(async (i) => ({ ...i, summary: await toThreadSummary(byThread.get(i.thread.id)) })));
+    const items = page.items.map((i) => ({ ...i, summary: toThreadSummary(byThread.get(i.thread.id)) }));
     return { items, next: page.next };
   }
 }
