@@ -145,6 +145,13 @@ class SqliteOps implements StoreOps, DirectoryOps {
    * single-writer assumption.
    */
   private readonly participantIds?: Map<string, ParticipantWindows>;
+  /**
+   * Thread rows by id, on the writer: every send reads its thread (lockThread) and writes it back (updateThread),
+   * and the read was ~4 µs per send. Kept in step by insertThread/updateThread/purgeThread (nothing else writes
+   * threads) and forgotten on any rollback (stmtForgetCaches); same single-writer assumption as setIds. Rows, not
+   * records: each read builds a fresh ThreadRecord, which callers may change.
+   */
+  private readonly threadRows?: Map<string, Row>;
   /** (set id, thread id) pairs known to be in thread_sets, on the writer; forgotten with the set ids. */
   private readonly threadSets?: Set<string>;
   /**
@@ -162,6 +169,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
       this.setIds = new Map();
       this.participantIds = new Map();
       this.threadSets = new Set();
+      this.threadRows = new Map();
     }
   }
 
@@ -173,7 +181,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
     }
     return s;
   }
-  private update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>) {
+  private update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>, row?: Row) {
     const keys = Object.keys(patch).filter((k) => k in columns && patch[k] !== undefined);
     if (keys.length === 0) return;
     // The statement by table and column list, without rebuilding its SQL (every send updates its thread).
@@ -183,7 +191,10 @@ class SqliteOps implements StoreOps, DirectoryOps {
       statement = this.stmt(`UPDATE ${table} SET ${keys.map((k) => `${snake(k)} = ?`).join(", ")} WHERE ${where}`);
       this.updates.set(id, statement);
     }
-    statement.run(...keys.map((k) => columns[k](patch[k])), ...whereArgs);
+    const values = keys.map((k) => columns[k](patch[k]));
+    statement.run(...values, ...whereArgs);
+    // A cached copy of the row (threadRows) follows the update.
+    if (row) keys.forEach((k, i) => (row[snake(k)] = values[i]));
   }
 
   async getUser(id: string) {
@@ -206,7 +217,14 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
 
   async getThread(id: string) {
-    const r = this.stmt("SELECT * FROM threads WHERE id = ?").get(id) as Row | undefined;
+    let r = this.threadRows?.get(id);
+    if (!r) {
+      r = this.stmt("SELECT * FROM threads WHERE id = ?").get(id) as Row | undefined;
+      if (r && this.threadRows) {
+        if (this.threadRows.size >= 10_000) this.threadRows.clear(); // bounded; a node's active threads fit
+        this.threadRows.set(id, r);
+      }
+    }
     return r && toThread(r);
   }
   async lockThread(id: string) {
@@ -214,12 +232,13 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return this.getThread(id);
   }
   async insertThread(t: ThreadRecord) {
+    this.threadRows?.delete(t.id);
     this.stmt(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt);
   }
   async updateThread(id: string, patch: Partial<Omit<ThreadRecord, "id">>) {
-    this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS);
+    this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS, this.threadRows?.get(id));
   }
   async listThreadsForUser(userId: string, q: ThreadPageQuery): Promise<ThreadListItem[]> {
     // Order: see ThreadPageQuery. Integer division truncates toward zero, as Math.trunc does for the cursor.
@@ -260,6 +279,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.threadSets?.clear();
     for (const setId of sets) this.stmtDropSetIfUnused(setId);
     this.stmt("DELETE FROM threads WHERE id = ?").run(id);
+    this.threadRows?.delete(id);
   }
 
   async getParticipant(threadId: string, userId: string) {
@@ -307,11 +327,19 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return r && toMessage(r);
   }
   async insertMessage(m: MessageRecord) {
-    const info = this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata));
+    // The search document's id first, so the message row is written once with it (no UPDATE of the new row).
     const document = searchDocument(m);
-    if (document !== undefined) this.stmtIndex(m.threadId, m.id, m.createdAt, document, info.lastInsertRowid);
+    const docId = document === undefined ? null : this.stmt("INSERT INTO message_search (thread_id, message_id, created_at) VALUES (?, ?, ?)").run(m.threadId, m.id, m.createdAt).lastInsertRowid;
+    try {
+      this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata, search_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata), docId);
+    } catch (error) {
+      // A rejected message (duplicate id, sequence or version) leaves no search document behind.
+      if (docId !== null && this.db.inTransaction) this.stmt("DELETE FROM message_search WHERE id = ?").run(docId);
+      throw error;
+    }
+    if (docId !== null) this.pendingSearch.push({ rowid: docId, document, thread: threadToken(m.threadId) });
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
@@ -640,6 +668,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
   /** Forgets the writer's caches after a rollback, which may have undone what they remember. */
   stmtForgetCaches() {
+    this.threadRows?.clear();
     this.setIds?.clear();
     this.participantIds?.clear();
     this.threadSets?.clear();
