@@ -134,21 +134,22 @@ class SqliteOps implements StoreOps, DirectoryOps {
   /**
    * Set ids by canonical member list, on the writer: the lookup by the UNIQUE members index was half of
    * appendEvent's time. Entries created by a transaction that rolls back must go: the store calls
-   * stmtForgetCaches() after every rollback (and set deletions clear it too). Assumes this process is the
-   * database's only writer, as a SQLite node is.
+   * stmtForgetCaches() after every rollback (and set deletions clear it too). Another writer on the same file
+   * (a second store: tests, a migration) is noticed by PRAGMA data_version at each batch's BEGIN, which also
+   * clears every writer cache (see drain).
    */
   private readonly setIds?: Map<string, number>;
   /**
    * Participants (ids and shareHistoryTimes) by thread, on the writer: every event reads its thread's
    * recipients, and a 250-member thread's read was a tenth of a send's time. Changed with the participants
-   * table (upsert, delete, purge), and forgotten on any rollback with the set ids (stmtForgetCaches); same
-   * single-writer assumption.
+   * table (upsert, delete, purge), and forgotten on any rollback or another writer's commit with the set ids
+   * (stmtForgetCaches).
    */
   private readonly participantIds?: Map<string, ParticipantWindows>;
   /**
    * Thread rows by id, on the writer: every send reads its thread (lockThread) and writes it back (updateThread),
    * and the read was ~4 µs per send. Kept in step by insertThread/updateThread/purgeThread (nothing else writes
-   * threads) and forgotten on any rollback (stmtForgetCaches); same single-writer assumption as setIds. Rows, not
+   * threads) and forgotten with the set ids (rollback, another writer's commit: stmtForgetCaches). Rows, not
    * records: each read builds a fresh ThreadRecord, which callers may change.
    */
   private readonly threadRows?: Map<string, Row>;
@@ -730,7 +731,9 @@ export class SqliteStore implements Store {
   private walFd: number | undefined;
   private checkpointer: Worker | undefined;
   private readonly syncing = new Set<Promise<void>>();
-  private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit", Database.Statement>;
+  private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "dataVersion", Database.Statement>;
+  /** PRAGMA data_version at the writer's last transaction (see drain). */
+  private dataVersion: number | undefined;
   private closed = false;
   /** Number of commits (fsyncs) and transactions so far: the group-commit ratio, for metrics. */
   readonly stats = { commits: 0, transactions: 0 };
@@ -773,6 +776,7 @@ export class SqliteStore implements Store {
       release: this.writer.prepare("RELEASE job"),
       rollbackTo: this.writer.prepare("ROLLBACK TO job"),
       commit: this.writer.prepare("COMMIT"),
+      dataVersion: this.writer.prepare("PRAGMA data_version").pluck(),
     };
     const readOps = this.reader === this.writer ? this.writeOps : new SqliteOps(this.reader, "reader");
     const writes = new Set<string>(WRITE_METHODS);
@@ -817,6 +821,13 @@ export class SqliteStore implements Store {
       while (this.queue.length > 0) {
         if (!this.open) {
           this.control.begin.run();
+          // Another connection (a second store on the file) committed since our last transaction: what the
+          // writer's caches remember may be stale. One pragma per batch; our own commits do not change it.
+          const dataVersion = this.control.dataVersion.get() as number;
+          if (dataVersion !== this.dataVersion) {
+            this.dataVersion = dataVersion;
+            this.writeOps.stmtForgetCaches();
+          }
           this.open = { jobs: [], outcomes: [] };
         }
         const open = this.open;
