@@ -120,6 +120,38 @@ const MESSAGE_COLUMNS: Record<string, (v: unknown) => unknown> = {
 const USER_COLUMNS: Record<string, (v: unknown) => unknown> = {
   createdAt: (v) => v, deletedAt: (v) => v, tokenGeneration: (v) => v, customId: (v) => v, lastTokenIssuedAt: (v) => v,
 };
+/**
+ * An event's payload as stored: the fields that repeat the row or each other are left out, and the first key "~"
+ * says which (bits: 1 `type`, `threadId` and `at` = created_at; 2 `message.threadId`; 4 `actor` =
+ * `message.sender`; 0: a payload of its own that starts with "~", wrapped as `p`). Why: a message event was ~550
+ * bytes, so a 1 KB page held one and every send wrote a page of events; ~340 bytes fit two. Still JSON
+ * (json_extract works); payloads that repeat nothing, and rows stored before, are kept as they are.
+ */
+function storedPayload(e: Omit<EventRecord, "position">): string {
+  const p = e.payload as Record<string, unknown> | null;
+  if (p === null || typeof p !== "object" || Array.isArray(p) || "~" in p || p.type !== e.type || p.threadId !== e.threadId || p.at !== e.createdAt) {
+    const text = JSON.stringify(p);
+    // A payload of its own whose first key is "~" (never a chat event) is wrapped, so it cannot pass for one.
+    return text.startsWith('{"~":') ? JSON.stringify({ "~": 0, p }) : text;
+  }
+  const { type: _type, threadId: _threadId, at: _at, ...rest } = p;
+  const m = rest.message as Record<string, unknown> | null | undefined;
+  if (m === null || typeof m !== "object" || Array.isArray(m) || m.threadId !== e.threadId) return JSON.stringify({ "~": 1, ...rest });
+  const { threadId: _messageThreadId, ...message } = m;
+  if (rest.actor === undefined || rest.actor !== m.sender || Object.keys(rest)[0] !== "actor") return JSON.stringify({ "~": 3, ...rest, message });
+  const { actor: _actor, ...others } = rest;
+  return JSON.stringify({ "~": 7, ...others, message });
+}
+/** The payload storedPayload() stored, as it was appended (same keys, same order for chat events). */
+function eventPayload(text: string, type: string, threadId: string, createdAt: number): unknown {
+  if (!text.startsWith('{"~":')) return JSON.parse(text);
+  const { "~": mode, ...rest } = JSON.parse(text) as Record<string, unknown>;
+  if (mode === 0) return rest.p;
+  if (((mode as number) & 2) !== 0) rest.message = { threadId, ...(rest.message as object) };
+  if (((mode as number) & 4) !== 0) return { type, threadId, at: createdAt, actor: (rest.message as { sender: unknown }).sender, ...rest };
+  return { type, threadId, at: createdAt, ...rest };
+}
+
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
 /** StoreOps over one better-sqlite3 connection, with a statement cache. */
@@ -527,13 +559,14 @@ class SqliteOps implements StoreOps, DirectoryOps {
       }
     }
     const info = this.stmt("INSERT INTO events (thread_id, type, set_id, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(e.threadId, e.type, setId, JSON.stringify(e.payload), e.createdAt);
+      .run(e.threadId, e.type, setId, storedPayload(e), e.createdAt);
     return Number(info.lastInsertRowid);
   }
   async readStream(after: number, limit: number): Promise<EventRecord[]> {
     return (this.stmt("SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?").all(after, limit) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
-      recipients: this.stmtSetMembers(r.set_id as number), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+      recipients: this.stmtSetMembers(r.set_id as number), payload: eventPayload(r.payload as string, r.type as string, r.thread_id as string, r.created_at as number),
+      createdAt: r.created_at as number,
     }));
   }
   async readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]> {
@@ -543,7 +576,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
       WHERE u.user_id = @userId AND e.position > @after ORDER BY e.position LIMIT @limit`)
       .all({ userId, after, limit }) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
-      payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+      payload: eventPayload(r.payload as string, r.type as string, r.thread_id as string, r.created_at as number), createdAt: r.created_at as number,
     }));
   }
   async getEndpointCursor(userId: string, endpointId: string, savedSince = Number.MIN_SAFE_INTEGER) {
@@ -750,7 +783,7 @@ export class SqliteStore implements Store {
     // thread's index b-trees, each written whole to the WAL and again by the checkpoint, so with many active
     // threads a smaller page is fewer bytes written per message (about 43% fewer than 4 KB pages in
     // bench/durable-sends, same CPU per send).
-    this.writer.pragma("page_size = 1024");
+    this.writer.pragma(`page_size = ${process.env.EXP_PAGE ?? 1024}`);
     this.writer.pragma("journal_mode = WAL");
     // NORMAL: commits do not fsync here; syncWal() does it off the event loop before anything resolves.
     this.writer.pragma("synchronous = NORMAL");
@@ -758,7 +791,7 @@ export class SqliteStore implements Store {
       // Checkpoints run on a worker thread (checkpoint-worker.ts), not inside our commits.
       this.writer.pragma("wal_autocheckpoint = 0");
       this.writer.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-      this.checkpointer = new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData: { path, intervalMs: 250 } });
+      this.checkpointer = new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData: { path, intervalMs: Number(process.env.EXP_CKPT ?? 250) } });
       this.checkpointer.unref();
     }
     this.writer.pragma("foreign_keys = ON");
