@@ -783,7 +783,7 @@ export class SqliteStore implements Store {
     // thread's index b-trees, each written whole to the WAL and again by the checkpoint, so with many active
     // threads a smaller page is fewer bytes written per message (about 43% fewer than 4 KB pages in
     // bench/durable-sends, same CPU per send).
-    this.writer.pragma(`page_size = ${process.env.EXP_PAGE ?? 1024}`);
+    this.writer.pragma("page_size = 1024");
     this.writer.pragma("journal_mode = WAL");
     // NORMAL: commits do not fsync here; syncWal() does it off the event loop before anything resolves.
     this.writer.pragma("synchronous = NORMAL");
@@ -791,7 +791,7 @@ export class SqliteStore implements Store {
       // Checkpoints run on a worker thread (checkpoint-worker.ts), not inside our commits.
       this.writer.pragma("wal_autocheckpoint = 0");
       this.writer.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-      this.checkpointer = new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData: { path, intervalMs: Number(process.env.EXP_CKPT ?? 250) } });
+      this.checkpointer = new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData: { path, intervalMs: 250 } });
       this.checkpointer.unref();
     }
     this.writer.pragma("foreign_keys = ON");
