@@ -129,18 +129,26 @@ const USER_COLUMNS: Record<string, (v: unknown) => unknown> = {
  */
 function storedPayload(e: Omit<EventRecord, "position">): string {
   const p = e.payload as Record<string, unknown> | null;
+  const text = JSON.stringify(p);
+  // Textual: the repeated fields must lead the JSON in this order (so reading restores the same key order), and
+  // cutting the text is cheaper than copying the objects without them (~4 µs per send).
   if (p === null || typeof p !== "object" || Array.isArray(p) || "~" in p || p.type !== e.type || p.threadId !== e.threadId || p.at !== e.createdAt) {
-    const text = JSON.stringify(p);
     // A payload of its own whose first key is "~" (never a chat event) is wrapped, so it cannot pass for one.
     return text.startsWith('{"~":') ? JSON.stringify({ "~": 0, p }) : text;
   }
-  const { type: _type, threadId: _threadId, at: _at, ...rest } = p;
-  const m = rest.message as Record<string, unknown> | null | undefined;
-  if (m === null || typeof m !== "object" || Array.isArray(m) || m.threadId !== e.threadId) return JSON.stringify({ "~": 1, ...rest });
-  const { threadId: _messageThreadId, ...message } = m;
-  if (rest.actor === undefined || rest.actor !== m.sender || Object.keys(rest)[0] !== "actor") return JSON.stringify({ "~": 3, ...rest, message });
-  const { actor: _actor, ...others } = rest;
-  return JSON.stringify({ "~": 7, ...others, message });
+  const thread = JSON.stringify(e.threadId);
+  const head = `{"type":${JSON.stringify(e.type)},"threadId":${thread},"at":${JSON.stringify(e.createdAt)},`;
+  if (!text.startsWith(head)) return text;
+  const m = p.message as Record<string, unknown> | null | undefined;
+  if (m !== null && typeof m === "object" && m.threadId === e.threadId && typeof p.actor === "string") {
+    const actor = `"actor":${JSON.stringify(p.actor)},`;
+    const message = `"message":{"threadId":${thread},`;
+    if (text.startsWith(message, head.length + actor.length) && text.startsWith(actor, head.length)) {
+      const rest = text.slice(head.length + actor.length + message.length);
+      return p.actor === m.sender ? `{"~":7,"message":{${rest}` : `{"~":3,${actor}"message":{${rest}`;
+    }
+  }
+  return `{"~":1,${text.slice(head.length)}`;
 }
 /** The payload storedPayload() stored, as it was appended (same keys, same order for chat events). */
 function eventPayload(text: string, type: string, threadId: string, createdAt: number): unknown {
@@ -157,7 +165,7 @@ const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCas
 /** StoreOps over one better-sqlite3 connection, with a statement cache. */
 class SqliteOps implements StoreOps, DirectoryOps {
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly updates = new Map<string, Database.Statement>();
+  private readonly updates = new Map<string, { statement: Database.Statement; columns: string[] }>();
   /**
    * Members of recipient sets by id (sets never change and ids are never reused), for readStream. Only on a
    * read-only connection: the writer could see, and cache, a set whose transaction later rolls back.
@@ -219,15 +227,16 @@ class SqliteOps implements StoreOps, DirectoryOps {
     if (keys.length === 0) return;
     // The statement by table and column list, without rebuilding its SQL (every send updates its thread).
     const id = `${table}\n${where}\n${keys.join(",")}`;
-    let statement = this.updates.get(id);
-    if (!statement) {
-      statement = this.stmt(`UPDATE ${table} SET ${keys.map((k) => `${snake(k)} = ?`).join(", ")} WHERE ${where}`);
-      this.updates.set(id, statement);
+    let update = this.updates.get(id);
+    if (!update) {
+      const names = keys.map(snake);
+      update = { statement: this.stmt(`UPDATE ${table} SET ${names.map((n) => `${n} = ?`).join(", ")} WHERE ${where}`), columns: names };
+      this.updates.set(id, update);
     }
     const values = keys.map((k) => columns[k](patch[k]));
-    statement.run(...values, ...whereArgs);
+    update.statement.run(...values, ...whereArgs);
     // A cached copy of the row (threadRows) follows the update.
-    if (row) keys.forEach((k, i) => (row[snake(k)] = values[i]));
+    if (row) update.columns.forEach((name, i) => (row[name] = values[i]));
   }
 
   async getUser(id: string) {
