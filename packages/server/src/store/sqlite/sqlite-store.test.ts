@@ -220,6 +220,83 @@ describe("SqliteStore specifics", () => {
     }
   });
 
+  it("event payloads are stored without the fields that repeat the row, and read back exactly (keys in order)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-payload-"));
+    const path = join(dir, "natter.db");
+    const store = new SqliteStore(path);
+    try {
+      await store.migrate();
+      const threadId = "19:pay@thread.v2";
+      const message = { threadId, id: "5", sequence: 1, type: "text", body: { message: "hi" }, sender: "8:acs:a", createdAt: 5 };
+      const payloads: unknown[] = [
+        { type: "chatMessageReceived", threadId, at: 5, actor: "8:acs:a", message }, // every field left out (7)
+        { type: "chatMessageEdited", threadId, at: 5, actor: "8:acs:b", message }, // actor differs from the sender (3)
+        { type: "chatThreadDeleted", threadId, at: 5, actor: "8:acs:a" }, // no message (1)
+        { type: "chatMessageReceived", threadId, at: 6, actor: "8:acs:a", message }, // `at` differs: kept whole
+        { "~": 1, type: "x", threadId, at: 5 }, // a payload of its own that looks compacted
+        { sequence: 3 }, [1, 2], "text", null,
+      ];
+      await store.transaction(async (tx) => {
+        for (const [i, payload] of payloads.entries()) {
+          const type = (payload as { type?: string } | null)?.type ?? `t${i}`;
+          await tx.appendEvent({ threadId, type, recipients: ["8:acs:a"], payload, createdAt: 5 });
+        }
+      });
+      const stream = await store.readStream(0, 100);
+      assert.deepEqual(stream.map((e) => JSON.stringify(e.payload)), payloads.map((p) => JSON.stringify(p)));
+      const events = await store.readEvents("8:acs:a", 0, 100);
+      assert.deepEqual(events.map((e) => JSON.stringify(e.payload)), payloads.map((p) => JSON.stringify(p)));
+      const db = new Database(path, { readonly: true });
+      try {
+        const stored = db.prepare("SELECT payload FROM events ORDER BY position LIMIT 1").pluck().get() as string;
+        assert.ok(!stored.includes(threadId) && stored.length < JSON.stringify(payloads[0]).length - 100, stored);
+        assert.equal(db.prepare("SELECT json_extract(payload, '$.message.id') FROM events ORDER BY position LIMIT 1").pluck().get(), "5");
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the writer's cached thread rows follow updates and rollbacks, and another store's commits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-thread-cache-"));
+    const path = join(dir, "natter.db");
+    const store = new SqliteStore(path);
+    const other = new SqliteStore(path);
+    try {
+      await store.migrate();
+      const threadId = "19:c@thread.v2";
+      await store.insertThread({
+        id: threadId, topic: "t", createdAt: 1, createdBy: "8:acs:a", deletedAt: null, metadata: null, retention: null,
+        nextSequence: 1, clock: 1, lastMessageAt: null, expiresAt: null,
+      });
+      const inTx = () => store.transaction((tx) => tx.lockThread(threadId));
+      assert.equal((await inTx())?.nextSequence, 1); // now cached
+      await store.transaction(async (tx) => {
+        const thread = (await tx.lockThread(threadId))!;
+        thread.nextSequence = 99; // a caller's change of its record is not the cache's
+        assert.equal((await tx.getThread(threadId))?.nextSequence, 1);
+        await tx.updateThread(threadId, { nextSequence: 2, metadata: { k: "v" } });
+      });
+      assert.deepEqual(await inTx(), { ...(await store.getThread(threadId))!, nextSequence: 2, metadata: { k: "v" } });
+      await assert.rejects(store.transaction(async (tx) => {
+        await tx.updateThread(threadId, { nextSequence: 3 });
+        throw new Error("rolled back");
+      }), /rolled back/);
+      assert.equal((await inTx())?.nextSequence, 2);
+      await other.updateThread(threadId, { nextSequence: 7 });
+      assert.equal((await inTx())?.nextSequence, 7);
+      await store.purgeThread(threadId);
+      assert.equal(await inTx(), undefined);
+    } finally {
+      await other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a thread's events share one recipient set until its membership changes; unused sets go with their events", async () => {
     const dir = mkdtempSync(join(tmpdir(), "natter-sets-"));
     const path = join(dir, "natter.db");

@@ -120,12 +120,52 @@ const MESSAGE_COLUMNS: Record<string, (v: unknown) => unknown> = {
 const USER_COLUMNS: Record<string, (v: unknown) => unknown> = {
   createdAt: (v) => v, deletedAt: (v) => v, tokenGeneration: (v) => v, customId: (v) => v, lastTokenIssuedAt: (v) => v,
 };
+/**
+ * An event's payload as stored: the fields that repeat the row or each other are left out, and the first key "~"
+ * says which (bits: 1 `type`, `threadId` and `at` = created_at; 2 `message.threadId`; 4 `actor` =
+ * `message.sender`; 0: a payload of its own that starts with "~", wrapped as `p`). Why: a message event was ~550
+ * bytes, so a 1 KB page held one and every send wrote a page of events; ~340 bytes fit two. Still JSON
+ * (json_extract works); payloads that repeat nothing, and rows stored before, are kept as they are.
+ */
+function storedPayload(e: Omit<EventRecord, "position">): string {
+  const p = e.payload as Record<string, unknown> | null;
+  const text = JSON.stringify(p);
+  // Textual: the repeated fields must lead the JSON in this order (so reading restores the same key order), and
+  // cutting the text is cheaper than copying the objects without them (~4 µs per send).
+  if (p === null || typeof p !== "object" || Array.isArray(p) || "~" in p || p.type !== e.type || p.threadId !== e.threadId || p.at !== e.createdAt) {
+    // A payload of its own whose first key is "~" (never a chat event) is wrapped, so it cannot pass for one.
+    return text.startsWith('{"~":') ? JSON.stringify({ "~": 0, p }) : text;
+  }
+  const thread = JSON.stringify(e.threadId);
+  const head = `{"type":${JSON.stringify(e.type)},"threadId":${thread},"at":${JSON.stringify(e.createdAt)},`;
+  if (!text.startsWith(head)) return text;
+  const m = p.message as Record<string, unknown> | null | undefined;
+  if (m !== null && typeof m === "object" && m.threadId === e.threadId && typeof p.actor === "string") {
+    const actor = `"actor":${JSON.stringify(p.actor)},`;
+    const message = `"message":{"threadId":${thread},`;
+    if (text.startsWith(message, head.length + actor.length) && text.startsWith(actor, head.length)) {
+      const rest = text.slice(head.length + actor.length + message.length);
+      return p.actor === m.sender ? `{"~":7,"message":{${rest}` : `{"~":3,${actor}"message":{${rest}`;
+    }
+  }
+  return `{"~":1,${text.slice(head.length)}`;
+}
+/** The payload storedPayload() stored, as it was appended (same keys, same order for chat events). */
+function eventPayload(text: string, type: string, threadId: string, createdAt: number): unknown {
+  if (!text.startsWith('{"~":')) return JSON.parse(text);
+  const { "~": mode, ...rest } = JSON.parse(text) as Record<string, unknown>;
+  if (mode === 0) return rest.p;
+  if (((mode as number) & 2) !== 0) rest.message = { threadId, ...(rest.message as object) };
+  if (((mode as number) & 4) !== 0) return { type, threadId, at: createdAt, actor: (rest.message as { sender: unknown }).sender, ...rest };
+  return { type, threadId, at: createdAt, ...rest };
+}
+
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
 /** StoreOps over one better-sqlite3 connection, with a statement cache. */
 class SqliteOps implements StoreOps, DirectoryOps {
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly updates = new Map<string, Database.Statement>();
+  private readonly updates = new Map<string, { statement: Database.Statement; columns: string[] }>();
   /**
    * Members of recipient sets by id (sets never change and ids are never reused), for readStream. Only on a
    * read-only connection: the writer could see, and cache, a set whose transaction later rolls back.
@@ -134,17 +174,25 @@ class SqliteOps implements StoreOps, DirectoryOps {
   /**
    * Set ids by canonical member list, on the writer: the lookup by the UNIQUE members index was half of
    * appendEvent's time. Entries created by a transaction that rolls back must go: the store calls
-   * stmtForgetCaches() after every rollback (and set deletions clear it too). Assumes this process is the
-   * database's only writer, as a SQLite node is.
+   * stmtForgetCaches() after every rollback (and set deletions clear it too). Another writer on the same file
+   * (a second store: tests, a migration) is noticed by PRAGMA data_version at each batch's BEGIN, which also
+   * clears every writer cache (see drain).
    */
   private readonly setIds?: Map<string, number>;
   /**
    * Participants (ids and shareHistoryTimes) by thread, on the writer: every event reads its thread's
    * recipients, and a 250-member thread's read was a tenth of a send's time. Changed with the participants
-   * table (upsert, delete, purge), and forgotten on any rollback with the set ids (stmtForgetCaches); same
-   * single-writer assumption.
+   * table (upsert, delete, purge), and forgotten on any rollback or another writer's commit with the set ids
+   * (stmtForgetCaches).
    */
   private readonly participantIds?: Map<string, ParticipantWindows>;
+  /**
+   * Thread rows by id, on the writer: every send reads its thread (lockThread) and writes it back (updateThread),
+   * and the read was ~4 µs per send. Kept in step by insertThread/updateThread/purgeThread (nothing else writes
+   * threads) and forgotten with the set ids (rollback, another writer's commit: stmtForgetCaches). Rows, not
+   * records: each read builds a fresh ThreadRecord, which callers may change.
+   */
+  private readonly threadRows?: Map<string, Row>;
   /** (set id, thread id) pairs known to be in thread_sets, on the writer; forgotten with the set ids. */
   private readonly threadSets?: Set<string>;
   /**
@@ -162,6 +210,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
       this.setIds = new Map();
       this.participantIds = new Map();
       this.threadSets = new Set();
+      this.threadRows = new Map();
     }
   }
 
@@ -173,17 +222,21 @@ class SqliteOps implements StoreOps, DirectoryOps {
     }
     return s;
   }
-  private update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>) {
+  private update(table: string, where: string, whereArgs: unknown[], patch: Record<string, unknown>, columns: Record<string, (v: unknown) => unknown>, row?: Row) {
     const keys = Object.keys(patch).filter((k) => k in columns && patch[k] !== undefined);
     if (keys.length === 0) return;
     // The statement by table and column list, without rebuilding its SQL (every send updates its thread).
     const id = `${table}\n${where}\n${keys.join(",")}`;
-    let statement = this.updates.get(id);
-    if (!statement) {
-      statement = this.stmt(`UPDATE ${table} SET ${keys.map((k) => `${snake(k)} = ?`).join(", ")} WHERE ${where}`);
-      this.updates.set(id, statement);
+    let update = this.updates.get(id);
+    if (!update) {
+      const names = keys.map(snake);
+      update = { statement: this.stmt(`UPDATE ${table} SET ${names.map((n) => `${n} = ?`).join(", ")} WHERE ${where}`), columns: names };
+      this.updates.set(id, update);
     }
-    statement.run(...keys.map((k) => columns[k](patch[k])), ...whereArgs);
+    const values = keys.map((k) => columns[k](patch[k]));
+    update.statement.run(...values, ...whereArgs);
+    // A cached copy of the row (threadRows) follows the update.
+    if (row) update.columns.forEach((name, i) => (row[name] = values[i]));
   }
 
   async getUser(id: string) {
@@ -206,7 +259,14 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
 
   async getThread(id: string) {
-    const r = this.stmt("SELECT * FROM threads WHERE id = ?").get(id) as Row | undefined;
+    let r = this.threadRows?.get(id);
+    if (!r) {
+      r = this.stmt("SELECT * FROM threads WHERE id = ?").get(id) as Row | undefined;
+      if (r && this.threadRows) {
+        if (this.threadRows.size >= 10_000) this.threadRows.clear(); // bounded; a node's active threads fit
+        this.threadRows.set(id, r);
+      }
+    }
     return r && toThread(r);
   }
   async lockThread(id: string) {
@@ -214,12 +274,13 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return this.getThread(id);
   }
   async insertThread(t: ThreadRecord) {
+    this.threadRows?.delete(t.id);
     this.stmt(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt);
   }
   async updateThread(id: string, patch: Partial<Omit<ThreadRecord, "id">>) {
-    this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS);
+    this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS, this.threadRows?.get(id));
   }
   async listThreadsForUser(userId: string, q: ThreadPageQuery): Promise<ThreadListItem[]> {
     // Order: see ThreadPageQuery. Integer division truncates toward zero, as Math.trunc does for the cursor.
@@ -260,6 +321,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
     this.threadSets?.clear();
     for (const setId of sets) this.stmtDropSetIfUnused(setId);
     this.stmt("DELETE FROM threads WHERE id = ?").run(id);
+    this.threadRows?.delete(id);
   }
 
   async getParticipant(threadId: string, userId: string) {
@@ -307,11 +369,19 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return r && toMessage(r);
   }
   async insertMessage(m: MessageRecord) {
-    const info = this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata));
+    // The search document's id first, so the message row is written once with it (no UPDATE of the new row).
     const document = searchDocument(m);
-    if (document !== undefined) this.stmtIndex(m.threadId, m.id, m.createdAt, document, info.lastInsertRowid);
+    const docId = document === undefined ? null : this.stmt("INSERT INTO message_search (thread_id, message_id, created_at) VALUES (?, ?, ?)").run(m.threadId, m.id, m.createdAt).lastInsertRowid;
+    try {
+      this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata, search_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata), docId);
+    } catch (error) {
+      // A rejected message (duplicate id, sequence or version) leaves no search document behind.
+      if (docId !== null && this.db.inTransaction) this.stmt("DELETE FROM message_search WHERE id = ?").run(docId);
+      throw error;
+    }
+    if (docId !== null) this.pendingSearch.push({ rowid: docId, document, thread: threadToken(m.threadId) });
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
@@ -498,13 +568,14 @@ class SqliteOps implements StoreOps, DirectoryOps {
       }
     }
     const info = this.stmt("INSERT INTO events (thread_id, type, set_id, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(e.threadId, e.type, setId, JSON.stringify(e.payload), e.createdAt);
+      .run(e.threadId, e.type, setId, storedPayload(e), e.createdAt);
     return Number(info.lastInsertRowid);
   }
   async readStream(after: number, limit: number): Promise<EventRecord[]> {
     return (this.stmt("SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?").all(after, limit) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
-      recipients: this.stmtSetMembers(r.set_id as number), payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+      recipients: this.stmtSetMembers(r.set_id as number), payload: eventPayload(r.payload as string, r.type as string, r.thread_id as string, r.created_at as number),
+      createdAt: r.created_at as number,
     }));
   }
   async readEvents(userId: string, after: number, limit: number): Promise<StreamEvent[]> {
@@ -514,7 +585,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
       WHERE u.user_id = @userId AND e.position > @after ORDER BY e.position LIMIT @limit`)
       .all({ userId, after, limit }) as Row[]).map((r) => ({
       position: r.position as number, threadId: r.thread_id as string, type: r.type as string,
-      payload: JSON.parse(r.payload as string), createdAt: r.created_at as number,
+      payload: eventPayload(r.payload as string, r.type as string, r.thread_id as string, r.created_at as number), createdAt: r.created_at as number,
     }));
   }
   async getEndpointCursor(userId: string, endpointId: string, savedSince = Number.MIN_SAFE_INTEGER) {
@@ -640,6 +711,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
   /** Forgets the writer's caches after a rollback, which may have undone what they remember. */
   stmtForgetCaches() {
+    this.threadRows?.clear();
     this.setIds?.clear();
     this.participantIds?.clear();
     this.threadSets?.clear();
@@ -701,7 +773,9 @@ export class SqliteStore implements Store {
   private walFd: number | undefined;
   private checkpointer: Worker | undefined;
   private readonly syncing = new Set<Promise<void>>();
-  private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit", Database.Statement>;
+  private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "dataVersion", Database.Statement>;
+  /** PRAGMA data_version at the writer's last transaction (see drain). */
+  private dataVersion: number | undefined;
   private closed = false;
   /** Number of commits (fsyncs) and transactions so far: the group-commit ratio, for metrics. */
   readonly stats = { commits: 0, transactions: 0 };
@@ -744,6 +818,7 @@ export class SqliteStore implements Store {
       release: this.writer.prepare("RELEASE job"),
       rollbackTo: this.writer.prepare("ROLLBACK TO job"),
       commit: this.writer.prepare("COMMIT"),
+      dataVersion: this.writer.prepare("PRAGMA data_version").pluck(),
     };
     const readOps = this.reader === this.writer ? this.writeOps : new SqliteOps(this.reader, "reader");
     const writes = new Set<string>(WRITE_METHODS);
@@ -788,6 +863,13 @@ export class SqliteStore implements Store {
       while (this.queue.length > 0) {
         if (!this.open) {
           this.control.begin.run();
+          // Another connection (a second store on the file) committed since our last transaction: what the
+          // writer's caches remember may be stale. One pragma per batch; our own commits do not change it.
+          const dataVersion = this.control.dataVersion.get() as number;
+          if (dataVersion !== this.dataVersion) {
+            this.dataVersion = dataVersion;
+            this.writeOps.stmtForgetCaches();
+          }
           this.open = { jobs: [], outcomes: [] };
         }
         const open = this.open;
