@@ -79,6 +79,9 @@ async function driveServer(start: () => Promise<TestNatter>) {
   assert.equal(typingEvent.type, "typingIndicatorReceived");
   if (typingEvent.type === "typingIndicatorReceived") typing = outgoingTypingEvents(typingEvent);
   await call(alice.token, "DELETE", `${t}?${V}`);
+  // PostgreSQL serves events below its horizon only, which any transaction open on the server (another test
+  // file's) holds back: the head waits until everything committed before this call is readable.
+  await natter.store.headPosition();
   records = (await natter.store.readStream(0, 1000)).filter((r) => r.threadId === threadId);
   events = records.flatMap(outgoingEventsFor);
 }
