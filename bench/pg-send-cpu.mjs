@@ -5,7 +5,8 @@
 // `--sends` requests per round. Per send: node CPU (the natter process), PostgreSQL CPU of the backends
 // connected to this bench's database only (so other databases' work on a shared server is not counted) and of
 // the server's shared processes (WAL writer, checkpointer, background writer, autovacuum: counted whole, they
-// serve every database), and WAL bytes (pg_current_wal_lsn, server-wide). --trace counts the statements the
+// serve every database), and WAL bytes, records, full-page images and fsyncs (pg_current_wal_lsn, pg_stat_wal:
+// server-wide). --trace counts the statements the
 // node sends per send (a pg.Client.query hook loaded with --import).
 import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,15 +86,17 @@ try {
   });
   await run(Math.min(1000, sends));
   const wal = async () => (await admin.query("SELECT pg_current_wal_lsn() AS l")).rows[0].l;
+  const walStats = async () => (await admin.query("SELECT wal_records::float8 AS records, wal_fpi::float8 AS fpi, wal_sync::float8 AS sync FROM pg_stat_wal")).rows[0];
   const walBytes = async (a, b) => Number((await admin.query("SELECT pg_wal_lsn_diff($1, $2) AS d", [b, a])).rows[0].d);
   const samples = [];
   if (trace) child.kill("SIGUSR2"); // the hook starts counting
   for (let r = 0; r < rounds; r++) {
-    const n0 = ticksOf(child.pid) * TICK_US, [o0, s0] = pgCpu(db), w0 = await wal();
+    const n0 = ticksOf(child.pid) * TICK_US, [o0, s0] = pgCpu(db), w0 = await wal(), st0 = await walStats();
     const res = await run(sends);
-    const n1 = ticksOf(child.pid) * TICK_US, [o1, s1] = pgCpu(db), w1 = await wal();
+    const n1 = ticksOf(child.pid) * TICK_US, [o1, s1] = pgCpu(db), w1 = await wal(), st1 = await walStats();
     const total = res.requests.total, errors = res.errors + res.timeouts + (res.non2xx ?? 0);
-    samples.push({ node: (n1 - n0) / total, pgOwn: (o1 - o0) / total, pgShared: (s1 - s0) / total, wal: (await walBytes(w0, w1)) / total, rps: res.requests.average, errors });
+    samples.push({ node: (n1 - n0) / total, pgOwn: (o1 - o0) / total, pgShared: (s1 - s0) / total, wal: (await walBytes(w0, w1)) / total,
+      walRecords: (st1.records - st0.records) / total, fpiPer1000: (1000 * (st1.fpi - st0.fpi)) / total, fsyncsPer1000: (1000 * (st1.sync - st0.sync)) / total, rps: res.requests.average, errors });
   }
   if (trace) {
     child.kill("SIGUSR2"); // the hook writes its counts
@@ -104,7 +107,7 @@ try {
     for (const [text, n] of Object.entries(counts).sort((a, b) => b[1] - a[1])) console.log(`  ${(n / total).toFixed(3)}  ${text.replace(/\s+/g, " ").slice(0, 150)}`);
   }
   const m = (k) => Math.round(median(samples.map((s) => s[k])));
-  console.log(JSON.stringify({ root, rounds, sends, nodeUs: m("node"), pgOwnUs: m("pgOwn"), pgSharedUs: m("pgShared"), pgUs: m("pgOwn") + m("pgShared"), walBytes: m("wal"), rps: m("rps"), errors: samples.reduce((a, s) => a + s.errors, 0), samples: samples.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Math.round(v)]))) }));
+  console.log(JSON.stringify({ root, rounds, sends, nodeUs: m("node"), pgOwnUs: m("pgOwn"), pgSharedUs: m("pgShared"), pgUs: m("pgOwn") + m("pgShared"), walBytes: m("wal"), walRecords: median(samples.map((s) => s.walRecords)).toFixed(1), fpiPer1000: m("fpiPer1000"), fsyncsPer1000: m("fsyncsPer1000"), rps: m("rps"), errors: samples.reduce((a, s) => a + s.errors, 0), samples: samples.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Math.round(v)]))) }));
 } finally {
   const exited = new Promise((r) => child.once("exit", r));
   child.kill("SIGTERM");

@@ -158,6 +158,20 @@ const USER_COLUMNS: Record<string, (v: unknown) => unknown> = {
 };
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
+/**
+ * Runs `send` (which queues statements on the pipelined client, synchronously up to its first wait) with the
+ * socket corked, so that they go out in one write. pg corks each statement's own messages the same way.
+ */
+function corked<T>(client: PoolClient, send: () => T): T {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  stream?.cork?.();
+  try {
+    return send();
+  } finally {
+    stream?.uncork?.();
+  }
+}
+
 /** One data-modifying statement of a deferred write, on `table`, with its own $1… parameters. */
 interface WritePart {
   table: string;
@@ -771,8 +785,8 @@ export class PostgresStore implements Store {
       const ops = new PostgresOps((sql, params) => client.query(prepared(sql, params)), true);
       began.catch((error: unknown) => ops.fail(error));
       const result = await fn(ops);
-      ops.flush(); // the last deferred writes go out before COMMIT
-      return { result, settle: () => ops.settle() };
+      // The last deferred writes go out before COMMIT, in the same packet.
+      return { result, beforeCommit: () => ops.flush(), settle: () => ops.settle() };
     });
   }
 
@@ -782,7 +796,7 @@ export class PostgresStore implements Store {
    * failure (`settle`) turns the COMMIT into a rollback (PostgreSQL answers COMMIT of an aborted transaction
    * with ROLLBACK) and is rethrown.
    */
-  private async withClient<T>(fn: (client: PoolClient, began: Promise<unknown>) => Promise<{ result: T; settle?: () => Promise<void> }>): Promise<T> {
+  private async withClient<T>(fn: (client: PoolClient, began: Promise<unknown>) => Promise<{ result: T; beforeCommit?: () => void; settle?: () => Promise<void> }>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     const onClientError = (error: Error) => {
@@ -790,10 +804,19 @@ export class PostgresStore implements Store {
     };
     client.on("error", onClientError);
     try {
-      const began = client.query("BEGIN");
-      began.catch(() => undefined);
-      const { result, settle } = await fn(client, began);
-      const committed = client.query("COMMIT");
+      // BEGIN and the statements fn sends before its first wait leave in one packet, and so do the last
+      // deferred writes and COMMIT: one write for the node and one read for PostgreSQL instead of one per statement.
+      let began!: Promise<unknown>;
+      const running = corked(client, () => {
+        began = client.query("BEGIN");
+        began.catch(() => undefined);
+        return fn(client, began);
+      });
+      const { result, beforeCommit, settle } = await running;
+      const committed = corked(client, () => {
+        beforeCommit?.();
+        return client.query("COMMIT");
+      });
       committed.catch(() => undefined);
       await began;
       await settle?.();
