@@ -2,9 +2,8 @@
 // through pg.Client.query (by SQL text), from the first SIGUSR2 on; the second writes the counts to $NATTER_PG_TRACE.
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 
-const require = createRequire(join(process.cwd(), "packages/server/package.json"));
+const require = createRequire(new URL("../packages/server/package.json", import.meta.url));
 const pg = require("pg");
 const counts = {};
 let on = false;
