@@ -8,7 +8,7 @@
 // serve every database), and WAL bytes, records, full-page images and fsyncs (pg_current_wal_lsn, pg_stat_wal:
 // server-wide). --trace counts the statements the
 // node sends per send (a pg.Client.query hook loaded with --import).
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { readdirSync, readFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawn } from "node:child_process";
@@ -63,7 +63,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "natter-sendcpu-"));
 const nodeArgs = [...(trace ? ["--import", hook] : []), ...(cpuProf ? ["--cpu-prof", "--cpu-prof-dir", cpuProf] : [])];
 const child = spawn(process.execPath, [...nodeArgs, join(root, "packages/server/bin/natter.js"), "serve", "--data", dataDir, "--port", "0", "--https-port", "0",
   "--log-level", "silent", "--store", "postgres", "--database-url", url.toString()], {
-  stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NATTER_PG_TRACE: trace ? traceFile : "" },
+  stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NATTER_PG_TRACE: trace ? traceFile : "", NATTER_PG_TRACE_ROOT: root },
 });
 try {
   const { out } = await waitFor(child, /Trust it in Node with: \S+\n/);
@@ -115,4 +115,3 @@ try {
   await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
   await admin.end();
 }
-writeFileSync("/dev/null", "");

@@ -2,8 +2,10 @@
 // through pg.Client.query (by SQL text), from the first SIGUSR2 on; the second writes the counts to $NATTER_PG_TRACE.
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 
-const require = createRequire(new URL("../packages/server/package.json", import.meta.url));
+// The pg of the build under test (NATTER_PG_TRACE_ROOT), which need not be this checkout.
+const require = createRequire(join(process.env.NATTER_PG_TRACE_ROOT, "packages/server/package.json"));
 const pg = require("pg");
 const counts = {};
 let on = false;
