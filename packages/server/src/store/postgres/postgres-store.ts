@@ -172,7 +172,10 @@ function corked<T>(client: PoolClient, send: () => T): T {
   }
 }
 
-/** One data-modifying statement of a deferred write, on `table`, with its own $1… parameters. */
+/**
+ * One data-modifying statement of a deferred write, on `table`, with its own $1… parameters: a plain INSERT,
+ * UPDATE or DELETE without a WITH of its own (combine nests it in one, where data-modifying CTEs are not allowed).
+ */
 interface WritePart {
   table: string;
   sql: string;
