@@ -448,6 +448,26 @@ export function defineStoreContract(name: string, open: () => Promise<OpenedStor
         }), /roll back/);
         assert.deepEqual(await windows(), { ids: [USER("a"), USER("b")], shareHistoryTimes: [100, 0], latestShareHistoryTime: 100 });
       });
+
+      test("a transaction that waited for lockThread sees what the lock's previous holder committed (thread and participants)", async (store) => {
+        // The send path reads the participants right after locking (a store may read them with the lock): they
+        // must be read after the lock was granted, or a send would miss a participant added just before it.
+        await store.insertThread(thread());
+        await store.upsertParticipant(participant({ userId: USER("a"), joinedAt: 1_000 }));
+        let second: Promise<{ ids: string[]; nextSequence: number | undefined }> | undefined;
+        await store.transaction(async (tx) => {
+          const t = await tx.lockThread(thread().id);
+          await tx.upsertParticipant(participant({ userId: USER("b"), joinedAt: 2_000 }));
+          await tx.updateThread(thread().id, { nextSequence: t!.nextSequence + 1 });
+          second = store.transaction(async (tx2) => {
+            const locked = await tx2.lockThread(thread().id);
+            return { ids: [...(await tx2.listParticipantWindows(thread().id)).ids], nextSequence: locked?.nextSequence };
+          });
+          second.catch(() => undefined);
+          await sleep(100); // the second transaction waits for the lock meanwhile (where writers run concurrently)
+        });
+        assert.deepEqual(await second, { ids: [USER("a"), USER("b")], nextSequence: thread().nextSequence + 1 });
+      });
     });
 
     describe("messages", () => {

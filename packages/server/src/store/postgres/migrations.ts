@@ -241,4 +241,24 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   INSERT INTO search_backfill (id, done, after_thread, after_message) VALUES (1, false, '', '');
   `,
+  // 11: lockThread in one statement (postgres-store.ts): the thread's advisory lock, then its row lock, then the
+  // position of the transaction's first event and the participants, read after the locks were granted (each
+  // query of a VOLATILE function takes a new snapshot under READ COMMITTED, so a participant added by a writer
+  // this one waited for is seen, as with a separate statement). Storage only: the rules stay in TypeScript.
+  `
+  CREATE FUNCTION natter_lock_thread(thread_id text, OUT thread threads, OUT first_position bigint,
+    OUT user_ids text[], OUT share_history_times bigint[]) LANGUAGE plpgsql VOLATILE AS $body$
+  BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(thread_id, 0));
+    SELECT t.* INTO thread FROM threads t WHERE t.id = natter_lock_thread.thread_id FOR UPDATE;
+    IF NOT FOUND THEN
+      thread := NULL;
+      RETURN;
+    END IF;
+    first_position := natter_position_of_xid(pg_current_xact_id()::text::bigint);
+    SELECT COALESCE(array_agg(p.user_id ORDER BY p.joined_at, p.ord), '{}'), COALESCE(array_agg(p.share_history_time ORDER BY p.joined_at, p.ord), '{}')
+      INTO user_ids, share_history_times FROM participants p WHERE p.thread_id = natter_lock_thread.thread_id;
+  END
+  $body$;
+  `,
 ];

@@ -158,20 +158,76 @@ const USER_COLUMNS: Record<string, (v: unknown) => unknown> = {
 };
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
+/**
+ * Runs `send` (which queues statements on the pipelined client, synchronously up to its first wait) with the
+ * socket corked, so that they go out in one write. pg corks each statement's own messages the same way.
+ */
+function corked<T>(client: PoolClient, send: () => T): T {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  stream?.cork?.();
+  try {
+    return send();
+  } finally {
+    stream?.uncork?.();
+  }
+}
+
+/**
+ * One data-modifying statement of a deferred write, on `table`, with its own $1… parameters: a plain INSERT,
+ * UPDATE or DELETE without a WITH of its own (combine nests it in one, where data-modifying CTEs are not allowed).
+ */
+interface WritePart {
+  table: string;
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Writes as one statement: all but the last as data-modifying CTEs, the last as the main statement, their
+ * parameters renumbered. They run with one snapshot and see none of each other's rows (see PostgresOps.write).
+ */
+function combine(parts: readonly WritePart[]): { sql: string; params: unknown[] } {
+  if (parts.length === 1) return parts[0];
+  const params: unknown[] = [];
+  const texts = parts.map((p) => {
+    const offset = params.length;
+    params.push(...p.params);
+    return offset === 0 ? p.sql : p.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+  });
+  const last = texts.pop()!;
+  return { sql: `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(", ")} ${last}`, params };
+}
+
+function toWindows(ids: string[], shareHistoryTimes: number[]): ParticipantWindows {
+  return {
+    ids: Object.freeze(ids), shareHistoryTimes: Object.freeze(shareHistoryTimes),
+    latestShareHistoryTime: shareHistoryTimes.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
+  };
+}
+
 /** StoreOps over one query function: a transaction's client, or the pool (each statement on its own). */
 class PostgresOps implements StoreOps, DirectoryOps {
   constructor(private readonly run: Query, private readonly inTransaction: boolean) {}
 
   // Inside a transaction the connection is in pipeline mode: writes whose result the caller does not need are
-  // sent without waiting for their answer (`write`), so they travel with the next statement that is awaited, or
-  // with COMMIT. Their error, if any, fails that statement (the transaction is aborted) and is rethrown in its
-  // place; a transaction whose deferred write failed never commits (see PostgresStore.withClient).
+  // deferred (`write`) and sent with the next statement that is awaited, or with COMMIT. Deferred writes to
+  // different tables are sent as one statement (data-modifying CTEs), which saves PostgreSQL and the node the
+  // per-statement work (bind, portal, executor start, Sync and its reply): a send's message, search document,
+  // thread update and event are one statement. Such writes cannot see each other's rows, which none of ours
+  // needs (each reads only its own table, no triggers or foreign keys cross tables); a write to a table already
+  // in the batch starts a new statement, so the same table's writes stay in order. A failed write fails its
+  // statement (the transaction is aborted) and is rethrown in place of the next awaited statement; a transaction
+  // whose deferred write failed never commits (see PostgresStore.withClient).
   private failure: { error: unknown } | undefined;
   private readonly inFlight: Promise<void>[] = [];
+  private batch: { tables: Set<string>; parts: WritePart[]; mapErrors: ((error: unknown) => unknown)[] } | undefined;
   /** The position of this transaction's first event, known once lockThread has drawn its xid. */
   private firstPosition: number | undefined;
+  /** Participants read by lockThread, by thread; dropped by any participant write of this transaction. */
+  private readonly windows = new Map<string, ParticipantWindows>();
 
   private readonly q: Query = async (sql, params) => {
+    this.flush();
     try {
       return await this.run(sql, params);
     } catch (error) {
@@ -179,15 +235,32 @@ class PostgresOps implements StoreOps, DirectoryOps {
       throw error;
     }
   };
-  private write(sql: string, params: unknown[], mapError: (error: unknown) => unknown = (e) => e): Promise<void> {
-    if (!this.inTransaction) return this.run(sql, params).then(() => undefined, (error: unknown) => Promise.reject(mapError(error)));
-    this.inFlight.push(this.run(sql, params).then(() => undefined, (error: unknown) => {
-      this.failure ??= { error: mapError(error) };
-    }));
+  private write(parts: WritePart[], mapError: (error: unknown) => unknown = (e) => e): Promise<void> {
+    if (!this.inTransaction) {
+      const { sql, params } = combine(parts);
+      return this.run(sql, params).then(() => undefined, (error: unknown) => Promise.reject(mapError(error)));
+    }
+    if (this.batch && parts.some((p) => this.batch!.tables.has(p.table))) this.flush();
+    this.batch ??= { tables: new Set(), parts: [], mapErrors: [] };
+    for (const p of parts) this.batch.tables.add(p.table);
+    this.batch.parts.push(...parts);
+    this.batch.mapErrors.push(mapError);
     return Promise.resolve();
+  }
+  /** Sends the batch of deferred writes (pipelined: nothing waits for its answer here). */
+  flush(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
+    const { sql, params } = combine(batch.parts);
+    // Each write's mapper turns only its own errors (a named constraint) into a domain error.
+    this.inFlight.push(this.run(sql, params).then(() => undefined, (error: unknown) => {
+      this.failure ??= { error: batch.mapErrors.reduce((e, map) => map(e), error) };
+    }));
   }
   /** Waits for the deferred writes; throws the first one's error. */
   async settle(): Promise<void> {
+    this.flush();
     await Promise.all(this.inFlight);
     if (this.failure) throw this.failure.error;
   }
@@ -202,7 +275,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const sets = keys.map((k, i) => `${snake(k)} = $${i + 1}`).join(", ");
     let n = keys.length;
     const clause = where.replace(/\?/g, () => `$${++n}`);
-    await this.write(`UPDATE ${table} SET ${sets} WHERE ${clause}`, [...keys.map((k) => columns[k](patch[k])), ...whereArgs]);
+    await this.write([{ table, sql: `UPDATE ${table} SET ${sets} WHERE ${clause}`, params: [...keys.map((k) => columns[k](patch[k])), ...whereArgs] }]);
   }
 
   async getUser(id: string) {
@@ -232,20 +305,24 @@ class PostgresOps implements StoreOps, DirectoryOps {
   async lockThread(id: string) {
     if (!this.inTransaction) return this.getThread(id);
     // A transaction gets its xid (so its events' positions) at its first write, and a row lock is one that
-    // PostgreSQL takes *before* waiting for the row. So the thread is first locked with an advisory lock keyed by
-    // its id, which needs no xid: the xid is then drawn after the lock is granted, and the events of transactions
-    // that lock one thread keep the order in which they locked it (per-thread event order = sequence order).
-    // It also returns where this transaction's positions start (its xid, now drawn), so appendEvent can be deferred.
-    const { rows } = await this.q(`WITH gate AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0)))
-      SELECT *, natter_position_of_xid(pg_current_xact_id()::text::bigint) AS natter_first_position
-      FROM threads WHERE id = $1 AND EXISTS (SELECT FROM gate) FOR UPDATE`, [id]);
-    if (rows[0]) this.firstPosition = Number(rows[0].natter_first_position);
-    return rows[0] && toThread(rows[0]);
+    // PostgreSQL takes *before* waiting for the row. So natter_lock_thread (migration 11) first locks the thread
+    // with an advisory lock keyed by its id, which needs no xid, then the row: the xid is then drawn after the lock
+    // is granted, and the events of transactions that lock one thread keep the order in which they locked it
+    // (per-thread event order = sequence order). It also returns where this transaction's positions start (its
+    // xid, now drawn), so appendEvent can be deferred, and the participants as read after the locks, which
+    // listParticipantWindows/Ids then answer from (the writers of a thread's participants lock the thread).
+    const { rows } = await this.q(`SELECT (r.thread).*, r.first_position AS natter_first_position, r.user_ids AS natter_user_ids,
+      r.share_history_times AS natter_share_history_times FROM natter_lock_thread($1) r`, [id]);
+    const r = rows[0];
+    if (!r || r.id === null) return undefined;
+    this.firstPosition = Number(r.natter_first_position);
+    this.windows.set(id, toWindows(r.natter_user_ids as string[], (r.natter_share_history_times as (string | number)[]).map(Number)));
+    return toThread(r);
   }
   async insertThread(t: ThreadRecord) {
-    await this.write(`INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
-      t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt]);
+    await this.write([{ table: "threads", sql: `INSERT INTO threads (id, topic, created_at, created_by, deleted_at, metadata, retention, next_sequence, clock, last_message_at, expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, params: [
+      t.id, t.topic, t.createdAt, t.createdBy, t.deletedAt, json(t.metadata), json(t.retention), t.nextSequence, t.clock, t.lastMessageAt, t.expiresAt] }]);
   }
   async updateThread(id: string, patch: Partial<Omit<ThreadRecord, "id">>) {
     await this.update("threads", "id = ?", [id], patch, THREAD_COLUMNS);
@@ -274,6 +351,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     await this.q("DELETE FROM read_receipts WHERE thread_id = $1", [id]);
   }
   async purgeThread(id: string) {
+    this.windows.clear();
     await this.deleteThreadContent(id);
     await this.q("DELETE FROM participants WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM events WHERE thread_id = $1", [id]);
@@ -289,28 +367,27 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows.map(toParticipant);
   }
   async listParticipantIds(threadId: string) {
-    const { rows } = await this.q("SELECT user_id FROM participants WHERE thread_id = $1 ORDER BY joined_at, ord", [threadId]);
-    return rows.map((r) => r.user_id as string);
+    return (await this.listParticipantWindows(threadId)).ids;
   }
   async listParticipantWindows(threadId: string): Promise<ParticipantWindows> {
+    const known = this.windows.get(threadId);
+    if (known) return known;
     const { rows } = await this.q("SELECT user_id, share_history_time FROM participants WHERE thread_id = $1 ORDER BY joined_at, ord", [threadId]);
-    const shareHistoryTimes = rows.map((r) => r.share_history_time as number);
-    return {
-      ids: rows.map((r) => r.user_id as string), shareHistoryTimes,
-      latestShareHistoryTime: shareHistoryTimes.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
-    };
+    return toWindows(rows.map((r) => r.user_id as string), rows.map((r) => r.share_history_time as number));
   }
   async countParticipants(threadId: string) {
     const { rows } = await this.q("SELECT COUNT(*) AS n FROM participants WHERE thread_id = $1", [threadId]);
     return rows[0].n as number;
   }
   async upsertParticipant(p: ParticipantRecord) {
-    await this.write(`INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES ($1, $2, $3, $4, $5, $6)
+    this.windows.delete(p.threadId);
+    await this.write([{ table: "participants", sql: `INSERT INTO participants (thread_id, user_id, display_name, share_history_time, metadata, joined_at) VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (thread_id, user_id) DO UPDATE SET display_name = excluded.display_name, share_history_time = excluded.share_history_time, metadata = excluded.metadata`,
-    [p.threadId, p.userId, p.displayName, p.shareHistoryTime, json(p.metadata), p.joinedAt]);
+    params: [p.threadId, p.userId, p.displayName, p.shareHistoryTime, json(p.metadata), p.joinedAt] }]);
   }
   async deleteParticipant(threadId: string, userId: string) {
-    await this.write("DELETE FROM participants WHERE thread_id = $1 AND user_id = $2", [threadId, userId]);
+    this.windows.delete(threadId);
+    await this.write([{ table: "participants", sql: "DELETE FROM participants WHERE thread_id = $1 AND user_id = $2", params: [threadId, userId] }]);
   }
 
   async getMessage(threadId: string, id: string) {
@@ -318,17 +395,13 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0] && toMessage(rows[0]);
   }
   async insertMessage(m: MessageRecord) {
-    const insert = `INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
-    const values = [m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)];
+    const message: WritePart = { table: "messages", sql: `INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    params: [m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)] };
     const document = tsVector(m);
-    if (document === undefined) {
-      await this.write(insert, values);
-      return;
-    }
-    // One statement, so the message and its search document are written together even outside a transaction.
-    await this.write(`WITH m AS (${insert} RETURNING thread_id, id, created_at)
-      INSERT INTO message_search (thread_id, message_id, created_at, document) SELECT thread_id, id, created_at, $13::tsvector FROM m`, [...values, document]);
+    // One statement (see combine), so the message and its search document are written together even outside a transaction.
+    await this.write(document === undefined ? [message] : [message, { table: "message_search",
+      sql: "INSERT INTO message_search (thread_id, message_id, created_at, document) VALUES ($1, $2, $3, $4::tsvector)", params: [m.threadId, m.id, m.createdAt, document] }]);
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     await this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
@@ -400,9 +473,9 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows[0] && toReceipt(rows[0]);
   }
   async upsertReadReceipt(r: ReadReceiptRecord) {
-    await this.write(`INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES ($1, $2, $3, $4, $5)
+    await this.write([{ table: "read_receipts", sql: `INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (thread_id, user_id) DO UPDATE SET message_id = excluded.message_id, sequence = excluded.sequence, read_at = excluded.read_at`,
-    [r.threadId, r.userId, r.messageId, r.sequence, r.readAt]);
+    params: [r.threadId, r.userId, r.messageId, r.sequence, r.readAt] }]);
   }
   async listReadReceipts(threadId: string, skip: number, limit: number, minCreatedAt = 0) {
     const { rows } = minCreatedAt <= 0
@@ -444,8 +517,8 @@ class PostgresOps implements StoreOps, DirectoryOps {
     // unique_violation on the primary key: another transaction holds (or committed) this key. When it was still
     // in flight, PostgreSQL waited for its commit before answering, so the record is now readable. Inside a
     // transaction the insert is deferred: the conflict then fails the transaction (its COMMIT) instead.
-    await this.write("INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-      [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt], (error) => {
+    await this.write([{ table: "idempotency", sql: "INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      params: [r.scope, r.key, r.fingerprint, r.status, r.body, r.createdAt] }], (error) => {
         const e = error as { code?: unknown; constraint?: unknown };
         return e.code === "23505" && e.constraint === "idempotency_pkey" ? new IdempotencyConflictError(r.scope, r.key, { cause: error }) : error;
       });
@@ -482,8 +555,8 @@ class PostgresOps implements StoreOps, DirectoryOps {
     // here once lockThread has drawn the xid: then the insert travels with the next statement (or COMMIT).
     if (this.firstPosition !== undefined) {
       const position = this.firstPosition + this.eventsAppended++;
-      await this.write(`INSERT INTO events (position, thread_id, type, recipients, payload, created_at) VALUES ($1, $2, $3, $4::text[], $5, $6)`,
-        [position, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt]);
+      await this.write([{ table: "events", sql: "INSERT INTO events (position, thread_id, type, recipients, payload, created_at) VALUES ($1, $2, $3, $4::text[], $5, $6)",
+        params: [position, e.threadId, e.type, e.recipients, JSON.stringify(e.payload), e.createdAt] }]);
       return position;
     }
     const { rows } = await this.q(`INSERT INTO events (position, thread_id, type, recipients, payload, created_at)
@@ -715,7 +788,8 @@ export class PostgresStore implements Store {
       const ops = new PostgresOps((sql, params) => client.query(prepared(sql, params)), true);
       began.catch((error: unknown) => ops.fail(error));
       const result = await fn(ops);
-      return { result, settle: () => ops.settle() };
+      // The last deferred writes go out before COMMIT, in the same packet.
+      return { result, beforeCommit: () => ops.flush(), settle: () => ops.settle() };
     });
   }
 
@@ -725,7 +799,7 @@ export class PostgresStore implements Store {
    * failure (`settle`) turns the COMMIT into a rollback (PostgreSQL answers COMMIT of an aborted transaction
    * with ROLLBACK) and is rethrown.
    */
-  private async withClient<T>(fn: (client: PoolClient, began: Promise<unknown>) => Promise<{ result: T; settle?: () => Promise<void> }>): Promise<T> {
+  private async withClient<T>(fn: (client: PoolClient, began: Promise<unknown>) => Promise<{ result: T; beforeCommit?: () => void; settle?: () => Promise<void> }>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     const onClientError = (error: Error) => {
@@ -733,10 +807,19 @@ export class PostgresStore implements Store {
     };
     client.on("error", onClientError);
     try {
-      const began = client.query("BEGIN");
-      began.catch(() => undefined);
-      const { result, settle } = await fn(client, began);
-      const committed = client.query("COMMIT");
+      // BEGIN and the statements fn sends before its first wait leave in one packet, and so do the last
+      // deferred writes and COMMIT: one write for the node and one read for PostgreSQL instead of one per statement.
+      let began!: Promise<unknown>;
+      const running = corked(client, () => {
+        began = client.query("BEGIN");
+        began.catch(() => undefined);
+        return fn(client, began);
+      });
+      const { result, beforeCommit, settle } = await running;
+      const committed = corked(client, () => {
+        beforeCommit?.();
+        return client.query("COMMIT");
+      });
       committed.catch(() => undefined);
       await began;
       await settle?.();
