@@ -7,7 +7,7 @@
 // The 250 clients live in 2 child processes (not worker threads): each has its own event loop, heap and GC,
 // so neither the sender nor a collection in the measuring process delays receipt; 2 because the machine
 // has 2 cores (more processes only add context switches). Send and receive times are wall-clock with
-// sub-ms resolution (performance.timeOrigin + performance.now()), comparable across processes.
+// sub-ms resolution (bench/wall-clock.mjs), comparable across processes even across a clock step.
 // NATTER_BENCH_PROFILE=1 runs the Natter server under --cpu-prof and adds its top functions to the notes.
 // Diagnostics: NATTER_BENCH_FANOUT_FIXED=<msg/s> runs Natter alone at that rate (3 steps of 5 s, printed, no
 // baseline, results.json untouched); NATTER_BENCH_NODE_ARGS adds node flags to the server (say, --import of a

@@ -4,6 +4,7 @@
 // (archived/delayed copies are ignored). The same pool can send: paced groupchat messages over its clients.
 // Commands: connect, reset, report, send, archiveCount, closeAll, exit; each answered with the same id.
 import { client, xml } from "@xmpp/client";
+import { nowMs } from "./wall-clock.mjs";
 import { createRequire } from "node:module";
 import { pbkdf2Sync } from "node:crypto";
 
@@ -13,7 +14,6 @@ import { pbkdf2Sync } from "node:crypto";
 const scramBitops = createRequire(createRequire(import.meta.url).resolve("@xmpp/sasl-scram-sha-1"))("sasl-scram-sha-1/lib/bitops");
 scramBitops.Hi = async (text, salt, iterations) => new Uint8Array(pbkdf2Sync(text, salt, iterations, 20, "sha1"));
 
-const nowMs = () => performance.timeOrigin + performance.now();
 const MUC = "http://jabber.org/protocol/muc";
 const clients = []; // { xmpp, nick, room }
 let latencies = new Float64Array(1 << 16);

@@ -3,8 +3,8 @@
 // timestamp marker "@@T<ms>@@", records send→receive latency. The same client drives the bare `ws` baseline.
 // Commands: connect, reset, report, closeAll, exit; each answered with a message carrying the same id.
 import WebSocket from "ws";
+import { nowMs } from "./wall-clock.mjs";
 
-const nowMs = () => performance.timeOrigin + performance.now();
 const sockets = [];
 let latencies = new Float64Array(1 << 16);
 let count = 0;
