@@ -226,9 +226,18 @@ export class RedisBus implements Bus {
     try {
       await waitUntilReady(this.url, [this.pub, this.sub], timeoutMs, () => this.lastConnectionError);
       await this.joined;
+      if (this.fanOut === "node") await this.checkVersion();
     } catch (error) {
       await this.close();
       throw error;
+    }
+  }
+
+  /** The fan-out by node uses SMISMEMBER: refuse to start on an older Redis rather than drop every fan-out. */
+  private async checkVersion(): Promise<void> {
+    const version = /^redis_version:(\d+)\.(\d+)/m.exec(await this.pub.info("server"));
+    if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
+      throw new Error(`Redis ${version[1]}.${version[2]} is too old for the bus: it needs Redis 6.2 or later (or start every node with --bus-fan-out topic)`);
     }
   }
 
