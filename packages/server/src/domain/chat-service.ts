@@ -257,7 +257,8 @@ export class ChatService {
       const { thread, windows } = await lockAsMember(tx, caller, threadId);
       const now = this.now();
       const body: MessageRecord["body"] = { message: input.content };
-      if (input.type === "html" && mayHaveMentions(input.content)) await applyMentions(body, recipientsOf(windows, now));
+      const recipients = recipientsOf(windows, now);
+      if (input.type === "html" && mayHaveMentions(input.content)) await applyMentions(body, recipients);
       if (input.attachments && input.attachments.length > 0) body.attachments = await resolveAttachments(tx, threadId, input.attachments);
       const id = tick(thread, now);
       const record: MessageRecord = {
@@ -267,7 +268,7 @@ export class ChatService {
       };
       await tx.insertMessage(record);
       await tx.updateThread(threadId, { nextSequence: thread.nextSequence, clock: thread.clock, lastMessageAt: now });
-      await this.record(tx, events, { type: "chatMessageReceived", threadId, at: now, actor: caller.userId, message: record }, recipientsOf(windows, record.createdAt));
+      await this.record(tx, events, { type: "chatMessageReceived", threadId, at: now, actor: caller.userId, message: record }, recipients);
       return record;
     });
   }
@@ -470,7 +471,6 @@ export class ChatService {
 
   // ---- typing and read receipts ----
 
-  /** SendTypingNotification: ephemeral, never stored. */
   /** SendTypingNotification. `announceName: false` validates the name but leaves it out of the event (2021-03-07's
    *  typing event has no display name), so an over-long name is rejected at every api-version alike. */
   async sendTyping(caller: Caller, threadId: string, displayName?: string, { announceName = true } = {}): Promise<void> {

@@ -12,10 +12,12 @@ async function parserClass(): Promise<ParserClass> {
 }
 
 const MENTION_TAG = "msft-mention";
+/** The tag name in any case, found without a lower-cased copy of the content. */
+const MENTION_TAG_PATTERN = /msft-mention/i;
 
 /** Cheap pre-check: only content that names the tag at all is parsed (most messages are not). */
 export function mayHaveMentions(content: string): boolean {
-  return content.length >= MENTION_TAG.length && content.toLowerCase().includes(MENTION_TAG);
+  return MENTION_TAG_PATTERN.test(content);
 }
 
 export interface ParsedMentions {

@@ -377,7 +377,6 @@ class Worker {
     return Number.isFinite(at) && now - at > this.def.eventTimeToLiveInMinutes * 60_000;
   }
 
-  /** The body of one request in the subscription's schema. */
   private async send(events: OutgoingEvent[], deliveryCount: number): Promise<DeliveryResult> {
     const { body, headers } = webhookRequest(this.record, events, deliveryCount, this.engine.now(), this.engine.payloads);
     const started = performance.now();
@@ -759,11 +758,10 @@ export class DeliveryEngine {
 class EphemeralSender {
   constructor(private readonly engine: DeliveryEngine, private readonly sub: EventSubscriptionRecord) {}
   async send(events: OutgoingEvent[]): Promise<void> {
-    const max = (this.sub.definition as SubscriptionDefinition).maxEventsPerBatch;
+    const { maxEventsPerBatch: max, endpointUrl } = this.sub.definition as SubscriptionDefinition;
     for (let i = 0; i < events.length; i += max) {
       const batch = events.slice(i, i + max);
       const { body, headers } = webhookRequest(this.sub, batch, 0, this.engine.now(), this.engine.payloads);
-      const endpointUrl = (this.sub.definition as SubscriptionDefinition).endpointUrl;
       const result = await this.engine.gate.run(() => postWebhook(endpointUrl, body, headers, Math.min(this.engine.options.timeoutMs, 5_000)));
       this.engine.noteDelivery(result, batch.length, 0);
     }

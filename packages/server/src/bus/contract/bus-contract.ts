@@ -234,9 +234,14 @@ export function defineBusContract(name: string, open: () => Promise<OpenedBuses>
       assert.deepEqual(got.map((g) => `${g.node} ${g.topic}`).sort(), [`b ${topics[2]}`, `b ${other}`].sort());
     }));
 
-    it("publishMany with no topics, or topics nobody subscribes to, is fine", withBuses(async (a, b) => {
+    it("publishMany with no topics, or topics nobody subscribes to, reaches no one", withBuses(async (a, b) => {
+      const got: string[] = [];
+      await b.subscribe(topicName("somebody"), (topic) => void got.push(topic));
       await a.publishMany([], { type: "t", data: null });
       await b.publishMany([topicName("nobody-1"), topicName("nobody-2")], { type: "t", data: { deep: [1] } });
+      await settle(a, b);
+      await settle(b, b);
+      assert.deepEqual(got, []);
     }));
 
     it("publishMany to 1000 users split over both nodes: each gets exactly one", withBuses(async (a, b) => {

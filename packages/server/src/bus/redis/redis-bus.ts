@@ -255,8 +255,10 @@ export class RedisBus implements Bus {
 
   async publishMany(topics: readonly string[], message: BusMessage): Promise<void> {
     if (this.closing || topics.length === 0) return;
+    // Each topic once, in both fan-outs (as MemoryBus).
+    const unique = [...new Set(topics)];
     if (this.fanOut === "topic") {
-      await Promise.all(topics.map((topic) => this.publish(topic, message)));
+      await Promise.all(unique.map((topic) => this.publish(topic, message)));
       return;
     }
     let raw: string;
@@ -267,7 +269,6 @@ export class RedisBus implements Bus {
       return;
     }
     // Which nodes have handlers for which topics: one script call, one SMISMEMBER per node.
-    const unique = [...new Set(topics)];
     const byMember = new Map<string, string[]>();
     try {
       const routes = await this.pub.natterBusRoute(this.prefix + MEMBERS_KEY, this.prefix + MEMBER_TOPICS_KEY, ...unique);

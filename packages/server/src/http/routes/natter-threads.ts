@@ -6,7 +6,7 @@ import type { NatterChatThreadItem, NatterChatThreadsItemCollection } from "@nat
 import { validationError } from "../../domain/errors.js";
 import { LIMITS } from "../../domain/limits.js";
 import type { ThreadWithSummary, UnreadService } from "../../domain/unread.js";
-import { toWireIdentifier, toWireThreadItem } from "../mappers/chat.js";
+import { toWireIdentifier, toWireThreadItem, toWireTime } from "../mappers/chat.js";
 import { decodeState, encodeState, intParam, nextLink, timeParam } from "../paging.js";
 import { caller } from "../plugins/request-context.js";
 import { isThreadCursor } from "./threads.js";
@@ -14,7 +14,6 @@ import { isThreadCursor } from "./threads.js";
 const natter = (limit: string) => ({ api: "natter" as const, auth: "bearer" as const, limit });
 /** Identifiers in extension responses take the newest ACS form (with `kind`). */
 const IDENTIFIER_VERSION = CHAT_API_VERSIONS[CHAT_API_VERSIONS.length - 1];
-const toWireTime = (ms: number) => new Date(ms).toISOString();
 
 export function toWireThreadWithSummary(item: ThreadWithSummary): NatterChatThreadItem {
   const { unreadCount, unreadMentionCount, lastMessage } = item.summary;

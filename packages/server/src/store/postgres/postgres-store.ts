@@ -76,6 +76,7 @@ export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM messa
   WHERE s.document @@ $1::tsquery AND s.id < $3 AND s.created_at >= p.share_history_time AND s.created_at >= $4
   ORDER BY s.id DESC LIMIT $5`;
 const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND s.created_at >= $4", "AND s.created_at >= $4 AND s.thread_id = $6");
+if (SEARCH_THREAD_MESSAGES_SQL === SEARCH_MESSAGES_SQL) throw new Error("the thread filter of the search query lost its anchor");
 
 const quoteLexeme = (token: string) => `'${token.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 
@@ -351,7 +352,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     await this.q("DELETE FROM read_receipts WHERE thread_id = $1", [id]);
   }
   async purgeThread(id: string) {
-    this.windows.clear();
+    this.windows.delete(id);
     await this.deleteThreadContent(id);
     await this.q("DELETE FROM participants WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM events WHERE thread_id = $1", [id]);

@@ -51,6 +51,7 @@ export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM messa
   ORDER BY f.rowid DESC LIMIT @limit`;
 /** The same within one thread. */
 const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND s.created_at >= @minCreatedAt", "AND s.created_at >= @minCreatedAt AND s.thread_id = @threadId");
+if (SEARCH_THREAD_MESSAGES_SQL === SEARCH_MESSAGES_SQL) throw new Error("the thread filter of the search query lost its anchor");
 
 /** An FTS5 query from parsed terms: each a quoted phrase ("" escapes a quote), ANDed; never user syntax. */
 export function fts5Match(terms: MessageSearchQuery["terms"], threads?: readonly string[]): string {
