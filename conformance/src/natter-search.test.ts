@@ -230,6 +230,28 @@ for (const storeUnderTest of STORES) {
       assert.equal(carolView.hasOlder, false);
     });
 
+    it("REST: a direction walk without syncState starts next to the message, leaves it out, and 404s outside the caller's history", async () => {
+      const t = await thread(alice, [bob]);
+      const tc = client(alice).getChatThreadClient(t);
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) ids.push((await tc.sendMessage({ content: `w${i}` })).id);
+      await tc.addParticipants({ participants: [{ id: { communicationUserId: carol.userId }, shareHistoryTime: new Date() }] });
+      const walk = async (user: User, id: string, direction: string) => {
+        const res = await fetch(new URL(`/natter/chat/threads/${encodeURIComponent(t)}/messages/around/${id}?direction=${direction}&maxPageSize=3&api-version=${NATTER_EXTENSIONS_API_VERSION}`, natter.httpUrl),
+          { headers: { authorization: `Bearer ${user.token}` } });
+        return { status: res.status, body: await res.json() };
+      };
+      const older = await walk(bob, ids[4], "older");
+      assert.equal(older.status, 200);
+      assert.deepEqual(older.body.value.map((m: { content?: { message?: string } }) => m.content?.message), ["w3", "w2", "w1"]);
+      assert.match(older.body.nextLink, /direction=older/);
+      const newer = await walk(bob, ids[4], "newer");
+      assert.deepEqual(newer.body.value.map((m: { content?: { message?: string } }) => m.content?.message), ["w5", "w6", "w7"]);
+      const hidden = await walk(carol, ids[4], "older");
+      assert.equal(hidden.status, 404);
+      assert.equal(hidden.body.error.code, "NotFound");
+    });
+
     it("a search hit opens in context: listMessagesAround at the hit's message", async () => {
       const t = await thread(bob, [alice]);
       const tc = client(bob).getChatThreadClient(t);

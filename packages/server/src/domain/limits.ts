@@ -56,3 +56,15 @@ export function checkMetadata(metadata: Record<string, string>, maxBytes: number
   }
   if (total > maxBytes) throw validationError(`${target} must be at most ${maxBytes} bytes of names and values.`, target);
 }
+
+/**
+ * A page size of an extension route: 1 to LIMITS.maxPageSize, else 400 (ACS clamps silently; an extension says
+ * so instead). The default when none is asked for.
+ */
+export function strictPageSize(requested: number | undefined): number {
+  if (requested === undefined) return LIMITS.defaultPageSize;
+  if (!Number.isInteger(requested) || requested < 1 || requested > LIMITS.maxPageSize) {
+    throw validationError(`maxPageSize must be an integer from 1 to ${LIMITS.maxPageSize}.`, "maxPageSize");
+  }
+  return requested;
+}

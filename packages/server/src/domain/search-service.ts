@@ -1,12 +1,12 @@
 // The search and jump-to-message extensions (docs/extensions.md): full-text search across the caller's threads,
 // and the messages around one message. Both read only what ListChatMessages would show the caller: threads
 // they are in, messages inside their shared history (shareHistoryTime); search never finds a deleted message.
-import type { MessageRecord, Store } from "../store/store.js";
+import type { MessageRecord, ParticipantRecord, Store } from "../store/store.js";
 import type { Caller } from "./caller.js";
 import { requireCapability } from "./caller.js";
 import { threadAccess } from "./chat-service.js";
-import { notFound, validationError } from "./errors.js";
-import { LIMITS, isStorableId } from "./limits.js";
+import { notFound } from "./errors.js";
+import { isStorableId, strictPageSize } from "./limits.js";
 import type { SearchSnippet } from "./search-text.js";
 import { parseSearchQuery, searchSnippet, searchableText } from "./search-text.js";
 
@@ -55,7 +55,7 @@ export class SearchService {
   async searchMessages(caller: Caller, text: string, options: SearchOptions = {}): Promise<SearchPage> {
     requireCapability(caller, "participate");
     const query = parseSearchQuery(text);
-    const limit = pageSize(options.maxPageSize);
+    const limit = strictPageSize(options.maxPageSize);
     if (options.threadId !== undefined) await threadAccess(this.store, caller, options.threadId);
     const rows = await this.store.searchMessages({
       terms: query.terms, userId: caller.userId, threadId: options.threadId, minCreatedAt: options.startTime, after: options.after, limit: limit + 1,
@@ -72,10 +72,9 @@ export class SearchService {
    */
   async listMessagesAround(caller: Caller, threadId: string, messageId: string, options: { maxPageSize?: number } = {}): Promise<AroundPage> {
     requireCapability(caller, "participate");
-    const limit = pageSize(options.maxPageSize);
+    const limit = strictPageSize(options.maxPageSize);
     const { participant } = await threadAccess(this.store, caller, threadId);
-    const anchor = isStorableId(messageId) ? await this.store.getMessage(threadId, messageId) : undefined;
-    if (!anchor || anchor.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
+    const anchor = await this.visibleMessage(participant, threadId, messageId);
     const minCreatedAt = participant.shareHistoryTime;
     // Read up to a page each way, then keep a window of `limit` centred on the anchor where both sides allow.
     const [older, newer] = await Promise.all([
@@ -98,32 +97,24 @@ export class SearchService {
     };
   }
 
-  /** The messages older or newer than a sequence number (a page after listMessagesAround), inside the shared history. */
-  async listMessagesFrom(caller: Caller, threadId: string, direction: "older" | "newer", from: number, options: { maxPageSize?: number } = {}): Promise<DirectionPage> {
+  /**
+   * The messages older or newer than `from`, which is left out: a sequence number (a cursor from a previous page)
+   * or a message the caller can see (404 otherwise). Inside the shared history.
+   */
+  async listMessagesFrom(caller: Caller, threadId: string, direction: "older" | "newer", from: number | { messageId: string }, options: { maxPageSize?: number } = {}): Promise<DirectionPage> {
     requireCapability(caller, "participate");
-    const limit = pageSize(options.maxPageSize);
+    const limit = strictPageSize(options.maxPageSize);
     const { participant } = await threadAccess(this.store, caller, threadId);
-    const rows = await this.store.listMessagesBySequence(threadId, { direction, from, minCreatedAt: participant.shareHistoryTime, limit: limit + 1 });
+    const start = typeof from === "number" ? from : (await this.visibleMessage(participant, threadId, from.messageId)).sequence;
+    const rows = await this.store.listMessagesBySequence(threadId, { direction, from: start, minCreatedAt: participant.shareHistoryTime, limit: limit + 1 });
     const items = rows.slice(0, limit);
     return { items, next: rows.length > limit ? items[items.length - 1].sequence : undefined };
   }
 
-  /** The sequence of a message of the thread the caller can see (the start of an older/newer page), else 404. */
-  async sequenceOf(caller: Caller, threadId: string, messageId: string): Promise<number> {
-    requireCapability(caller, "participate");
-    const { participant } = await threadAccess(this.store, caller, threadId);
+  /** A message of the thread inside the participant's shared history, else 404 (as GetChatMessage). */
+  private async visibleMessage(participant: ParticipantRecord, threadId: string, messageId: string): Promise<MessageRecord> {
     const message = isStorableId(messageId) ? await this.store.getMessage(threadId, messageId) : undefined;
     if (!message || message.createdAt < participant.shareHistoryTime) throw notFound("The chat message was not found.");
-    return message.sequence;
+    return message;
   }
-
-}
-
-/** maxPageSize: 1 to LIMITS.maxPageSize (400 outside; an extension need not copy ACS's silent clamping). */
-function pageSize(requested: number | undefined): number {
-  if (requested === undefined) return LIMITS.defaultPageSize;
-  if (!Number.isInteger(requested) || requested < 1 || requested > LIMITS.maxPageSize) {
-    throw validationError(`maxPageSize must be an integer from 1 to ${LIMITS.maxPageSize}.`, "maxPageSize");
-  }
-  return requested;
 }

@@ -4,6 +4,7 @@ import type { MessageRecord, MessageType, Store, ThreadListItem, ThreadSummaryRe
 import type { Caller } from "./caller.js";
 import type { ChatService, Page, ThreadCursor } from "./chat-service.js";
 import { htmlToText } from "./html-text.js";
+import { strictPageSize } from "./limits.js";
 
 /** Messages that count as unread and can be a thread's last message: what people write, not system messages. */
 export const COUNTED_MESSAGE_TYPES: readonly MessageType[] = ["text", "html"];
@@ -54,7 +55,7 @@ export class UnreadService {
   constructor(private readonly chat: ChatService, private readonly store: Store) {}
 
   async listThreads(caller: Caller, options: { maxPageSize?: number; startTime?: number; after?: ThreadCursor }): Promise<Page<ThreadWithSummary, ThreadCursor>> {
-    const page = await this.chat.listThreads(caller, options);
+    const page = await this.chat.listThreads(caller, { ...options, maxPageSize: strictPageSize(options.maxPageSize) });
     // Deleted threads have no content left: nothing unread, no last message.
     const live = page.items.filter((i) => i.thread.deletedAt === null).map((i) => i.thread.id);
     const records = await this.store.summarizeThreadsForUser({ userId: caller.userId, threadIds: live, types: COUNTED_MESSAGE_TYPES, countLimit: UNREAD_COUNT_LIMIT });

@@ -3,8 +3,6 @@
 import type { FastifyInstance } from "fastify";
 import { CHAT_API_VERSIONS, JSON_CONTENT_TYPE, NATTER_EXTENSIONS_PREFIX } from "@natter/wire";
 import type { NatterChatThreadItem, NatterChatThreadsItemCollection } from "@natter/wire";
-import { validationError } from "../../domain/errors.js";
-import { LIMITS } from "../../domain/limits.js";
 import type { ThreadWithSummary, UnreadService } from "../../domain/unread.js";
 import { toWireIdentifier, toWireThreadItem, toWireTime } from "../mappers/chat.js";
 import { decodeState, encodeState, intParam, nextLink, timeParam } from "../paging.js";
@@ -31,10 +29,6 @@ export function natterThreadRoutes(app: FastifyInstance, unread: UnreadService):
   app.get(path, { config: natter("listThreads") }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const maxPageSize = intParam(query, "maxPageSize", 1);
-    // ACS clamps a large page size silently; the extension says so instead.
-    if (maxPageSize !== undefined && maxPageSize > LIMITS.maxPageSize) {
-      throw validationError(`maxPageSize must be an integer from 1 to ${LIMITS.maxPageSize}.`, "maxPageSize");
-    }
     const startTime = timeParam(query, "startTime");
     const cursor = decodeState(query, isThreadCursor);
     const page = await unread.listThreads(caller(request), { maxPageSize, startTime, after: cursor && { activityAt: cursor.a, createdAt: cursor.c, id: cursor.i } });

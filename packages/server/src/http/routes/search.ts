@@ -81,9 +81,8 @@ export function searchRoutes(app: FastifyInstance, search: SearchService): void 
         if (page.newer !== undefined) body.newerLink = link("newer", page.newer);
         return reply.type(JSON_CONTENT_TYPE).send(body);
       }
-      // Without a syncState the walk starts at the anchor itself.
-      const from = cursor?.c ?? (await search.sequenceOf(who, threadId, messageId));
-      const page = await search.listMessagesFrom(who, threadId, direction, from, { maxPageSize });
+      // Without a syncState the walk starts next to the anchor.
+      const page = await search.listMessagesFrom(who, threadId, direction, cursor?.c ?? { messageId }, { maxPageSize });
       const body: ChatMessagesAroundCollection = { value: page.items.map((m) => toWireMessage(m, request.apiVersion, origin)) };
       if (page.next !== undefined) body.nextLink = link(direction, page.next);
       return reply.type(JSON_CONTENT_TYPE).send(body);
