@@ -707,11 +707,17 @@ function recipientsOf(windows: ParticipantWindows, createdAt: number): readonly 
   return windows.ids.filter((_, i) => windows.shareHistoryTimes[i] <= createdAt);
 }
 
-/** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant), as ACS. */
-export async function threadAccess(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
+/** A thread that exists and is not deleted (locked when `lock`), else 404 as ACS. */
+async function liveThread(ops: StoreOps, threadId: string, lock: boolean): Promise<ThreadRecord> {
   if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
   const thread = lock ? await ops.lockThread(threadId) : await ops.getThread(threadId);
   if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
+  return thread;
+}
+
+/** The thread (404 when missing or deleted) and the caller's participation (403 when not a participant), as ACS. */
+export async function threadAccess(ops: StoreOps, caller: Caller, threadId: string, lock = false): Promise<{ thread: ThreadRecord; participant: ParticipantRecord }> {
+  const thread = await liveThread(ops, threadId, lock);
   const participant = await ops.getParticipant(threadId, caller.userId);
   if (!participant) throw forbidden();
   return { thread, participant };
@@ -722,9 +728,7 @@ export async function threadAccess(ops: StoreOps, caller: Caller, threadId: stri
  * list anyway): membership is checked on that list, which the SQLite writer caches, so one store read fewer.
  */
 async function lockAsMember(tx: StoreOps, caller: Caller, threadId: string): Promise<{ thread: ThreadRecord; windows: ParticipantWindows }> {
-  if (!isStorableId(threadId)) throw notFound("The chat thread was not found.");
-  const thread = await tx.lockThread(threadId);
-  if (!thread || thread.deletedAt !== null) throw notFound("The chat thread was not found.");
+  const thread = await liveThread(tx, threadId, true);
   const windows = await tx.listParticipantWindows(threadId);
   if (!windows.ids.includes(caller.userId)) throw forbidden();
   return { thread, windows };
