@@ -8,8 +8,10 @@ import { api, createUser, load, median, startNatterProcess } from "./lib.mjs";
 function bulkLoad(dbPath, threadId, sender, count) {
   const db = new Database(dbPath);
   const thread = db.prepare("SELECT next_sequence, clock FROM threads WHERE id = ?").get(threadId);
-  const insert = db.prepare(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
-    VALUES (?, ?, ?, 'text', ?, ?, 'Bench', ?, NULL, NULL, ?, NULL)`);
+  // Messages name their thread by its key (SQLite migration 12).
+  db.prepare("INSERT OR IGNORE INTO thread_keys (thread_id) VALUES (?)").run(threadId);
+  const insert = db.prepare(`INSERT INTO messages (thread_key, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+    VALUES ((SELECT key FROM thread_keys WHERE thread_id = ?), ?, ?, 'text', ?, ?, 'Bench', ?, NULL, NULL, ?, NULL)`);
   let seq = thread.next_sequence;
   let clock = thread.clock;
   const run = db.transaction((n) => {

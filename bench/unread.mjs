@@ -17,13 +17,16 @@ function seed(dbPath, userId, otherId) {
   const now = Date.now() - THREADS * 1000 - 60_000;
   const t = db.prepare("INSERT INTO threads (id, topic, created_at, created_by, next_sequence, clock, last_message_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
   const p = db.prepare("INSERT INTO participants (thread_id, user_id, share_history_time, joined_at) VALUES (?, ?, 0, ?)");
-  const m = db.prepare(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
-    VALUES (?, ?, ?, ?, ?, ?, 'Bench', ?, NULL, ?, ?, NULL)`);
+  // Messages name their thread by its key (SQLite migration 12).
+  const k = db.prepare("INSERT OR IGNORE INTO thread_keys (thread_id) VALUES (?)");
+  const m = db.prepare(`INSERT INTO messages (thread_key, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
+    VALUES ((SELECT key FROM thread_keys WHERE thread_id = ?), ?, ?, ?, ?, ?, 'Bench', ?, NULL, ?, ?, NULL)`);
   const r = db.prepare("INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES (?, ?, ?, ?, ?)");
   db.transaction(() => {
     for (let i = 0; i < THREADS; i++) {
       const id = `19:unread${String(i).padStart(8, "0")}@thread.v2`;
       const base = now + i * 1000;
+      k.run(id);
       p.run(id, userId, base);
       p.run(id, otherId, base);
       for (let s = 1; s <= PER_THREAD; s++) {

@@ -31,7 +31,7 @@ describe("SqliteStore listMessages bound", () => {
       try {
         const plan = (db.prepare(`EXPLAIN QUERY PLAN ${LIST_MESSAGES_SQL}`).all({ threadId, before: 1e15, minVersion: -1e15, minCreatedAt: N + 1, limit: 51 }) as { detail: string }[])
           .map((r) => r.detail).join("; ");
-        assert.match(plan, /SEARCH messages USING INDEX messages_version \(thread_id=\? AND version>\? AND version<\?\)/, plan);
+        assert.match(plan, /SEARCH messages USING INDEX messages_version \(thread_key=\? AND version>\? AND version<\?\)/, plan);
         // And the store answers accordingly.
         assert.deepEqual(await store.listMessages(threadId, { limit: 50, minCreatedAt: N + 1_000 }), []);
         assert.equal((await store.listMessages(threadId, { limit: 50, minCreatedAt: N - 9 })).length, 10);

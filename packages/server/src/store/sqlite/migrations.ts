@@ -246,4 +246,41 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   INSERT INTO search_backfill (id, after_rowid) VALUES (1, 0);
   `,
+  // 12: messages keyed by an integer per thread (issue #17). With many active threads each send's entry in a per-thread
+  // index lands on its own 1 KB page, and an entry that repeats the 45-byte thread id filled a leaf in ~13 sends, so
+  // each index cost ~1.6 WAL frames per send. thread_keys gives every thread id a small integer (allocated at the
+  // thread's first message; a thread's messages are gone before its key is, see purgeThread), and messages store it
+  // instead of the id. The (id, thread) index leads with the id: ids are the thread's clock (epoch ms), so new entries
+  // of every thread land at its right end, on a page they share, instead of one page per thread. Rowids are kept
+  // (search_backfill counts by them).
+  `
+  CREATE TABLE thread_keys (
+    key INTEGER PRIMARY KEY,
+    thread_id TEXT NOT NULL UNIQUE
+  ) STRICT;
+  INSERT INTO thread_keys (thread_id) SELECT id FROM threads UNION SELECT thread_id FROM messages;
+  CREATE TABLE messages_keyed (
+    thread_key INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sender TEXT,
+    sender_display_name TEXT,
+    created_at INTEGER NOT NULL,
+    edited_at INTEGER,
+    deleted_at INTEGER,
+    version INTEGER NOT NULL,
+    metadata TEXT,
+    search_id INTEGER
+  ) STRICT;
+  INSERT INTO messages_keyed (rowid, thread_key, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata, search_id)
+    SELECT m.rowid, k.key, m.id, m.sequence, m.type, m.body, m.sender, m.sender_display_name, m.created_at, m.edited_at, m.deleted_at, m.version, m.metadata, m.search_id
+    FROM messages m JOIN thread_keys k ON k.thread_id = m.thread_id ORDER BY m.rowid;
+  DROP TABLE messages;
+  ALTER TABLE messages_keyed RENAME TO messages;
+  CREATE UNIQUE INDEX messages_id ON messages(id, thread_key);
+  CREATE UNIQUE INDEX messages_sequence ON messages(thread_key, sequence);
+  CREATE UNIQUE INDEX messages_version ON messages(thread_key, version);
+  `,
 ];

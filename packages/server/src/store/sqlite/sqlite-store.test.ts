@@ -366,6 +366,71 @@ describe("SqliteStore specifics", () => {
     }
   });
 
+  it("the thread-key migration rebuilds messages in place: ids, order, search, receipts and constraints survive", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-migrate-keys-"));
+    const path = join(dir, "natter.db");
+    const T1 = "19:one@thread.v2", T2 = "19:two@thread.v2", GONE = "19:gone@thread.v2", U = "8:acs:r_u";
+    try {
+      const store = new SqliteStore(path);
+      const before = SQLITE_MIGRATIONS.findIndex((sql) => sql.includes("CREATE TABLE thread_keys"));
+      try {
+        // The schema before migration 12, written by the store of then (the raw SQL of its tables).
+        const db = (store as unknown as { writer: Database.Database }).writer;
+        for (const [i, sql] of SQLITE_MIGRATIONS.slice(0, before).entries()) {
+          db.exec(sql);
+          db.pragma(`user_version = ${i + 1}`);
+        }
+        db.exec("UPDATE search_backfill SET after_rowid = -1");
+        for (const t of [T1, T2]) {
+          db.prepare("INSERT INTO threads (id, topic, created_at, created_by, next_sequence, clock) VALUES (?, 't', 1, ?, 4, 3000)").run(t, U);
+          db.prepare("INSERT INTO participants (thread_id, user_id, share_history_time, joined_at) VALUES (?, ?, 0, 1)").run(t, U);
+        }
+        const add = db.prepare(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, created_at, edited_at, version, search_id)
+          VALUES (?, ?, ?, 'text', ?, ?, ?, ?, ?, ?)`);
+        const doc = db.prepare("INSERT INTO message_search (thread_id, message_id, created_at) VALUES (?, ?, ?)");
+        const fts = db.prepare("INSERT INTO message_search_fts (rowid, document, thread) VALUES (?, ?, ?)");
+        for (const [t, words] of [[T1, ["apple", "banana", "cherry"]], [T2, ["apple", "plum", "pear"]]] as const) {
+          for (const [i, word] of words.entries()) {
+            const id = String(1000 * (i + 1)), searchId = Number(doc.run(t, id, 1000 * (i + 1)).lastInsertRowid);
+            fts.run(searchId, word, `t${t.replace(/[^A-Za-z0-9]/g, "")}`);
+            // The first message of each thread was edited last: it lists first.
+            add.run(t, id, i + 1, JSON.stringify({ message: word }), U, 1000 * (i + 1), i === 0 ? 2500 : null, i === 0 ? 2500 : 1000 * (i + 1), searchId);
+          }
+        }
+        add.run(GONE, "1000", 1, JSON.stringify({ message: "orphan" }), U, 1000, null, 1000, null); // a message whose thread row is gone
+        db.prepare("INSERT INTO read_receipts (thread_id, user_id, message_id, sequence, read_at) VALUES (?, ?, '2000', 2, 2100)").run(T1, U);
+        await store.migrate();
+
+        assert.deepEqual((await store.getMessage(T1, "2000"))?.body, { message: "banana" });
+        assert.deepEqual((await store.getMessage(T2, "2000"))?.body, { message: "plum" });
+        assert.equal((await store.getMessage(GONE, "1000"))?.threadId, GONE);
+        assert.deepEqual((await store.listMessages(T1, { limit: 10 })).map((m) => [m.threadId, m.id]), [[T1, "3000"], [T1, "1000"], [T1, "2000"]]);
+        assert.deepEqual((await store.listMessagesBySequence(T2, { direction: "newer", from: 0, limit: 10 })).map((m) => m.id), ["1000", "2000", "3000"]);
+        const hits = await store.searchMessages({ terms: [{ tokens: ["apple"], prefix: false }], userId: U, limit: 10 });
+        assert.deepEqual(hits.map((h) => [h.message.threadId, h.message.id]), [[T2, "1000"], [T1, "1000"]]);
+        assert.deepEqual((await store.listReadReceipts(T1, 0, 10, 500)).map((r) => r.messageId), ["2000"]);
+        const [summary] = await store.summarizeThreadsForUser({ userId: U, threadIds: [T2], types: ["text"], countLimit: 99 });
+        assert.equal(summary.lastMessage?.id, "3000");
+        // The constraints came along: a duplicate id or sequence in a thread is refused, the same ones in another thread are not.
+        const next = (id: string, sequence: number, threadId = T1) => ({
+          threadId, id, sequence, type: "text" as const, body: { message: "new" }, sender: U, senderDisplayName: null,
+          createdAt: 4000, editedAt: null, deletedAt: null, version: Number(id), metadata: null,
+        });
+        await assert.rejects(store.insertMessage(next("3000", 9)));
+        await assert.rejects(store.insertMessage(next("9000", 3)));
+        await store.insertMessage(next("4000", 4));
+        await store.insertMessage(next("5000", 1, "19:new@thread.v2"));
+        await store.updateMessage(T1, "4000", { body: { message: "kiwi" }, version: 4500 });
+        assert.deepEqual((await store.searchMessages({ terms: [{ tokens: ["kiwi"], prefix: false }], userId: U, limit: 10 })).map((h) => h.message.id), ["4000"]);
+        assert.equal(store.integrityCheck(), "ok");
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("search: the FTS5 match drives the query (newest rowid first), joined by primary keys, with no sort", async () => {
     const store = new SqliteStore(":memory:");
     try {
@@ -374,7 +439,7 @@ describe("SqliteStore specifics", () => {
       const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ match: "x", userId: "u", after: 1, minCreatedAt: 0, limit: 1, threadId: "t" }) as { detail: string }[]).map((r) => r.detail);
       const detail = plan(SEARCH_MESSAGES_SQL);
       assert.match(detail[0], /SCAN f VIRTUAL TABLE INDEX/, detail.join(" | "));
-      assert.ok(detail.slice(1).every((d) => /SEARCH (s|p|m) USING/.test(d)), detail.join(" | "));
+      assert.ok(detail.slice(1).every((d) => /SEARCH (s|p|k|m) USING/.test(d)), detail.join(" | "));
       assert.ok(!detail.some((d) => /TEMP B-TREE/.test(d)), detail.join(" | "));
     } finally {
       await store.close();

@@ -32,21 +32,28 @@ const MAX_BATCH = 256;
 const MAX_FLUSHES = 1;
 
 /**
+ * Messages name their thread by its integer key (migration 12); a read finds the key by the thread id in the same
+ * statement (a constant subquery, one index lookup), so no connection has a key cache to keep in step.
+ */
+const threadKeyOf = (param: string) => `(SELECT key FROM thread_keys WHERE thread_id = ${param})`;
+
+/**
  * listMessages: a backward range of messages_version. The lower end is the greater of minVersion and
  * minCreatedAt (version >= createdAt, see MessagePageQuery), so a shareHistoryTime in the future is an empty
  * range instead of a scan of the whole thread. Exported for the query-plan test.
  */
-export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = @threadId AND version < @before
+export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_key = ${threadKeyOf("@threadId")} AND version < @before
   AND version >= MAX(@minVersion, @minCreatedAt) AND created_at >= @minCreatedAt ORDER BY version DESC LIMIT @limit`;
 
 /**
  * searchMessages: the FTS5 match, newest document first (FTS5 walks its rowids backwards), each joined to the
  * caller's participation (its shareHistoryTime) and the message; stops at the limit. Exported for the plan test.
  */
-export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM message_search_fts f
+export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.thread_id AS thread_id, s.id AS search_cursor FROM message_search_fts f
   JOIN message_search s ON s.id = f.rowid
   JOIN participants p ON p.thread_id = s.thread_id AND p.user_id = @userId
-  JOIN messages m ON m.thread_id = s.thread_id AND m.id = s.message_id
+  JOIN thread_keys k ON k.thread_id = s.thread_id
+  JOIN messages m ON m.thread_key = k.key AND m.id = s.message_id
   WHERE message_search_fts MATCH @match AND f.rowid < @after AND s.created_at >= p.share_history_time AND s.created_at >= @minCreatedAt
   ORDER BY f.rowid DESC LIMIT @limit`;
 /** The same within one thread. */
@@ -98,9 +105,10 @@ function toImage(r: Row): ImageRecord {
     data: new Uint8Array(r.data as Buffer), uploadedBy: r.uploaded_by as string, createdAt: r.created_at as number,
   };
 }
-function toMessage(r: Row): MessageRecord {
+/** A messages row as a record; `threadId`: the thread the caller asked for (rows hold its key, not its id). */
+function toMessage(r: Row, threadId = r.thread_id as string): MessageRecord {
   return {
-    threadId: r.thread_id as string, id: r.id as string, sequence: r.sequence as number, type: r.type as MessageRecord["type"],
+    threadId, id: r.id as string, sequence: r.sequence as number, type: r.type as MessageRecord["type"],
     body: JSON.parse(r.body as string), sender: (r.sender as string) ?? null, senderDisplayName: (r.sender_display_name as string) ?? null,
     createdAt: r.created_at as number, editedAt: (r.edited_at as number) ?? null, deletedAt: (r.deleted_at as number) ?? null,
     version: r.version as number, metadata: parse(r.metadata),
@@ -194,6 +202,11 @@ class SqliteOps implements StoreOps, DirectoryOps {
    * records: each read builds a fresh ThreadRecord, which callers may change.
    */
   private readonly threadRows?: Map<string, Row>;
+  /**
+   * Thread keys by thread id (migration 12), on the writer: every send inserts its message by key. Forgotten with
+   * the set ids (rollback, another writer's commit) and by purgeThread, which deletes the key.
+   */
+  private readonly threadKeys?: Map<string, number>;
   /** (set id, thread id) pairs known to be in thread_sets, on the writer; forgotten with the set ids. */
   private readonly threadSets?: Set<string>;
   /**
@@ -212,6 +225,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
       this.participantIds = new Map();
       this.threadSets = new Set();
       this.threadRows = new Map();
+      this.threadKeys = new Map();
     }
   }
 
@@ -238,6 +252,23 @@ class SqliteOps implements StoreOps, DirectoryOps {
     update.statement.run(...values, ...whereArgs);
     // A cached copy of the row (threadRows) follows the update.
     if (row) update.columns.forEach((name, i) => (row[name] = values[i]));
+  }
+
+  /**
+   * A thread's message key (migration 12), allocated at its first message when `create` (named stmt*: not a Store
+   * method). Keys of purged threads may be reused: their messages went in the same transaction as the key.
+   */
+  private stmtThreadKey(threadId: string, create: boolean): number | undefined {
+    let key = this.threadKeys?.get(threadId) ?? (this.stmt("SELECT key FROM thread_keys WHERE thread_id = ?").pluck().get(threadId) as number | undefined);
+    if (key === undefined) {
+      if (!create) return undefined;
+      key = Number(this.stmt("INSERT INTO thread_keys (thread_id) VALUES (?)").run(threadId).lastInsertRowid);
+    }
+    if (this.threadKeys) {
+      if (this.threadKeys.size >= 10_000) this.threadKeys.clear(); // bounded; a node's active threads fit
+      this.threadKeys.set(threadId, key);
+    }
+    return key;
   }
 
   async getUser(id: string) {
@@ -302,12 +333,15 @@ class SqliteOps implements StoreOps, DirectoryOps {
     return (this.stmt("SELECT id FROM threads WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?").all(now, limit) as Row[]).map((r) => r.id as string);
   }
   async deleteThreadContent(id: string) {
-    const documents = (this.stmt("SELECT search_id FROM messages WHERE thread_id = ? AND search_id IS NOT NULL").all(id) as Row[]).map((r) => r.search_id as number);
-    for (const rowid of documents) {
-      this.stmt("DELETE FROM message_search WHERE id = ?").run(rowid);
-      this.pendingSearch.push({ rowid });
+    const key = this.stmtThreadKey(id, false);
+    if (key !== undefined) {
+      const documents = (this.stmt("SELECT search_id FROM messages WHERE thread_key = ? AND search_id IS NOT NULL").all(key) as Row[]).map((r) => r.search_id as number);
+      for (const rowid of documents) {
+        this.stmt("DELETE FROM message_search WHERE id = ?").run(rowid);
+        this.pendingSearch.push({ rowid });
+      }
+      this.stmt("DELETE FROM messages WHERE thread_key = ?").run(key);
     }
-    this.stmt("DELETE FROM messages WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM images WHERE thread_id = ?").run(id);
     this.stmt("DELETE FROM read_receipts WHERE thread_id = ?").run(id);
   }
@@ -323,6 +357,8 @@ class SqliteOps implements StoreOps, DirectoryOps {
     for (const setId of sets) this.stmtDropSetIfUnused(setId);
     this.stmt("DELETE FROM threads WHERE id = ?").run(id);
     this.threadRows?.delete(id);
+    this.stmt("DELETE FROM thread_keys WHERE thread_id = ?").run(id);
+    this.threadKeys?.delete(id);
   }
 
   async getParticipant(threadId: string, userId: string) {
@@ -366,17 +402,17 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
 
   async getMessage(threadId: string, id: string) {
-    const r = this.stmt("SELECT * FROM messages WHERE thread_id = ? AND id = ?").get(threadId, id) as Row | undefined;
-    return r && toMessage(r);
+    const r = this.stmt(`SELECT * FROM messages WHERE thread_key = ${threadKeyOf("?")} AND id = ?`).get(threadId, id) as Row | undefined;
+    return r && toMessage(r, threadId);
   }
   async insertMessage(m: MessageRecord) {
     // The search document's id first, so the message row is written once with it (no UPDATE of the new row).
     const document = searchDocument(m);
     const docId = document === undefined ? null : this.stmt("INSERT INTO message_search (thread_id, message_id, created_at) VALUES (?, ?, ?)").run(m.threadId, m.id, m.createdAt).lastInsertRowid;
     try {
-      this.stmt(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata, search_id)
+      this.stmt(`INSERT INTO messages (thread_key, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata, search_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-        m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata), docId);
+        this.stmtThreadKey(m.threadId, true), m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata), docId);
     } catch (error) {
       // A rejected message (duplicate id, sequence or version) leaves no search document behind.
       if (docId !== null && this.db.inTransaction) this.stmt("DELETE FROM message_search WHERE id = ?").run(docId);
@@ -385,10 +421,12 @@ class SqliteOps implements StoreOps, DirectoryOps {
     if (docId !== null) this.pendingSearch.push({ rowid: docId, document, thread: threadToken(m.threadId) });
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
-    this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
+    const key = this.stmtThreadKey(threadId, false);
+    if (key === undefined) return; // no message in this thread
+    this.update("messages", "thread_key = ? AND id = ?", [key, id], patch, MESSAGE_COLUMNS);
     if (patch.body === undefined && patch.deletedAt === undefined) return;
     // The search index follows the content: re-indexed under the same document id (its place in the order), or dropped.
-    const r = this.stmt("SELECT rowid, type, body, deleted_at, created_at, search_id FROM messages WHERE thread_id = ? AND id = ?").get(threadId, id) as Row | undefined;
+    const r = this.stmt("SELECT rowid, type, body, deleted_at, created_at, search_id FROM messages WHERE thread_key = ? AND id = ?").get(key, id) as Row | undefined;
     const document = r && searchDocument({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: (r.deleted_at as number | null) ?? null });
     const existing = (r?.search_id as number | null | undefined) ?? undefined;
     if (existing !== undefined) {
@@ -432,7 +470,8 @@ class SqliteOps implements StoreOps, DirectoryOps {
   stmtBackfillSearch(batch: number): boolean {
     const after = (this.stmt("SELECT after_rowid FROM search_backfill WHERE id = 1").get() as Row | undefined)?.after_rowid as number | undefined;
     if (after === undefined || after < 0) return false;
-    const rows = this.stmt("SELECT rowid, thread_id, id, type, body, deleted_at, created_at, search_id FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?").all(after, batch) as Row[];
+    const rows = this.stmt(`SELECT m.rowid, k.thread_id, m.id, m.type, m.body, m.deleted_at, m.created_at, m.search_id
+      FROM messages m JOIN thread_keys k ON k.key = m.thread_key WHERE m.rowid > ? ORDER BY m.rowid LIMIT ?`).all(after, batch) as Row[];
     for (const r of rows) {
       const document = searchDocument({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: (r.deleted_at as number | null) ?? null });
       if (document !== undefined && r.search_id === null) {
@@ -459,15 +498,15 @@ class SqliteOps implements StoreOps, DirectoryOps {
   }
   async listMessagesBySequence(threadId: string, q: SequencePageQuery) {
     const sql = q.direction === "older"
-      ? "SELECT * FROM messages WHERE thread_id = @threadId AND sequence < @from AND created_at >= @minCreatedAt ORDER BY sequence DESC LIMIT @limit"
-      : "SELECT * FROM messages WHERE thread_id = @threadId AND sequence > @from AND created_at >= @minCreatedAt ORDER BY sequence ASC LIMIT @limit";
-    return (this.stmt(sql).all({ threadId, from: q.from, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit }) as Row[]).map(toMessage);
+      ? `SELECT * FROM messages WHERE thread_key = ${threadKeyOf("@threadId")} AND sequence < @from AND created_at >= @minCreatedAt ORDER BY sequence DESC LIMIT @limit`
+      : `SELECT * FROM messages WHERE thread_key = ${threadKeyOf("@threadId")} AND sequence > @from AND created_at >= @minCreatedAt ORDER BY sequence ASC LIMIT @limit`;
+    return (this.stmt(sql).all({ threadId, from: q.from, minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit }) as Row[]).map((r) => toMessage(r, threadId));
   }
   async listMessages(threadId: string, q: MessagePageQuery) {
     return (this.stmt(LIST_MESSAGES_SQL).all({
       threadId, before: q.beforeVersion ?? Number.MAX_SAFE_INTEGER, minVersion: q.minVersion ?? Number.MIN_SAFE_INTEGER,
       minCreatedAt: q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, limit: q.limit,
-    }) as Row[]).map(toMessage);
+    }) as Row[]).map((r) => toMessage(r, threadId));
   }
 
   async insertImage(i: ImageRecord) {
@@ -495,14 +534,15 @@ class SqliteOps implements StoreOps, DirectoryOps {
     if (minCreatedAt <= 0) {
       return (this.stmt("SELECT * FROM read_receipts WHERE thread_id = ? ORDER BY read_at DESC, user_id LIMIT ? OFFSET ?").all(threadId, limit, skip) as Row[]).map(toReceipt);
     }
-    return (this.stmt(`SELECT r.* FROM read_receipts r JOIN messages m ON m.thread_id = r.thread_id AND m.id = r.message_id
+    return (this.stmt(`SELECT r.* FROM read_receipts r JOIN thread_keys k ON k.thread_id = r.thread_id JOIN messages m ON m.thread_key = k.key AND m.id = r.message_id
       WHERE r.thread_id = ? AND m.created_at >= ? ORDER BY r.read_at DESC, r.user_id LIMIT ? OFFSET ?`).all(threadId, minCreatedAt, limit, skip) as Row[]).map(toReceipt);
   }
 
   async summarizeThreadsForUser(q: ThreadSummaryQuery): Promise<ThreadSummaryRecord[]> {
     if (q.threadIds.length === 0 || q.types.length === 0) return [];
-    const windows = this.stmt(`SELECT p.thread_id, p.share_history_time, COALESCE(r.sequence, 0) AS read_sequence
+    const windows = this.stmt(`SELECT p.thread_id, k.key AS thread_key, p.share_history_time, COALESCE(r.sequence, 0) AS read_sequence
       FROM participants p LEFT JOIN read_receipts r ON r.thread_id = p.thread_id AND r.user_id = p.user_id
+      LEFT JOIN thread_keys k ON k.thread_id = p.thread_id
       WHERE p.user_id = ? AND p.thread_id IN (SELECT value FROM json_each(?))`).all(q.userId, JSON.stringify(q.threadIds)) as Row[];
     // Per thread: two messages_sequence range reads (SQLite statements run in-process: no round trip to save).
     // The types are literal parameters (a json_each list would be rebuilt on every run), and the count limit is
@@ -512,18 +552,19 @@ class SqliteOps implements StoreOps, DirectoryOps {
     const typeParams = Object.fromEntries(q.types.map((t, i) => [`t${i}`, t]));
     const count = this.stmt(`SELECT COUNT(*) AS n,
         COALESCE(SUM(instr(body, @quotedUser) > 0 AND EXISTS (SELECT 1 FROM json_each(body, '$.mentions') WHERE value = @userId)), 0) AS mentions
-      FROM (SELECT body FROM messages WHERE thread_id = @threadId AND sequence > @after AND created_at >= @minCreatedAt
+      FROM (SELECT body FROM messages WHERE thread_key = @threadKey AND sequence > @after AND created_at >= @minCreatedAt
         AND deleted_at IS NULL AND sender IS NOT NULL AND sender <> @userId AND type IN (${types})
         ORDER BY sequence LIMIT ${Math.max(0, Math.trunc(q.countLimit))})`);
-    const last = this.stmt(`SELECT * FROM messages WHERE thread_id = @threadId AND created_at >= @minCreatedAt AND deleted_at IS NULL
+    const last = this.stmt(`SELECT * FROM messages WHERE thread_key = @threadKey AND created_at >= @minCreatedAt AND deleted_at IS NULL
       AND type IN (${types}) ORDER BY sequence DESC LIMIT 1`);
     const quotedUser = JSON.stringify(q.userId);
     return windows.map((w) => {
       const threadId = w.thread_id as string;
       const minCreatedAt = w.share_history_time as number;
-      const c = count.get({ userId: q.userId, quotedUser, threadId, after: w.read_sequence, minCreatedAt, ...typeParams }) as Row;
-      const m = last.get({ threadId, minCreatedAt, ...typeParams }) as Row | undefined;
-      return { threadId, unreadCount: c.n as number, unreadMentionCount: c.mentions as number, lastMessage: m ? toMessage(m) : null };
+      const threadKey = w.thread_key as number | null; // null: no message yet
+      const c = count.get({ userId: q.userId, quotedUser, threadKey, after: w.read_sequence, minCreatedAt, ...typeParams }) as Row;
+      const m = last.get({ threadKey, minCreatedAt, ...typeParams }) as Row | undefined;
+      return { threadId, unreadCount: c.n as number, unreadMentionCount: c.mentions as number, lastMessage: m ? toMessage(m, threadId) : null };
     });
   }
 
@@ -713,6 +754,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
   /** Forgets the writer's caches after a rollback, which may have undone what they remember. */
   stmtForgetCaches() {
     this.threadRows?.clear();
+    this.threadKeys?.clear();
     this.setIds?.clear();
     this.participantIds?.clear();
     this.threadSets?.clear();
