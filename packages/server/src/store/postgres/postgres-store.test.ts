@@ -172,6 +172,27 @@ if (!url) {
       }
     });
 
+    it("a transaction whose prepared statement was outdated by a schema change fails once, then runs on a fresh connection", async () => {
+      const schema = `natter_test_${randomBytes(6).toString("hex")}`;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const store = new PostgresStore({ connectionString: url, options: `-c search_path=${schema}`, max: 1 });
+      try {
+        await admin.query(`CREATE SCHEMA ${schema}`);
+        await store.migrate();
+        await store.insertThread({ id: "t", topic: "t", createdAt: 1, createdBy: "u", deletedAt: null, metadata: null, retention: null, nextSequence: 1, clock: 1, lastMessageAt: null, expiresAt: null });
+        const read = () => store.transaction((tx) => tx.getThread("t"));
+        assert.equal((await read())?.topic, "t");
+        await admin.query(`ALTER TABLE ${schema}.threads ADD COLUMN later_column TEXT`);
+        await assert.rejects(read, /cached plan must not change result type/);
+        assert.equal((await read())?.topic, "t");
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
+    });
+
     it("migration 12 moves the search documents onto the messages, and mirrors there what a node of the previous version writes to message_search", async () => {
       const schema = `natter_test_${randomBytes(6).toString("hex")}`;
       const admin = new pg.Client({ connectionString: url });

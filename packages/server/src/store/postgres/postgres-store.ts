@@ -43,6 +43,11 @@ function prepared(text: string, values: unknown[] | undefined): QueryConfig {
   return { name, text, values };
 }
 
+/** PostgreSQL refuses a prepared statement whose result columns a schema change altered (feature_not_supported). */
+function isStalePlanError(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "0A000" && /cached plan must not change result type/.test((error as Error).message);
+}
+
 /** Advisory lock key (bigint, database-wide) of schema migrations. */
 export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("natter\0\0")
 
@@ -842,6 +847,9 @@ export class PostgresStore implements Store {
         } catch (rollbackError) {
           broken ??= rollbackError as Error;
         }
+        // A statement this connection prepared before a migration changed its result columns is refused for
+        // good: a fresh connection prepares it anew (pool.query drops such a connection by itself).
+        if (isStalePlanError(error)) broken ??= error as Error;
       }
       throw error;
     } finally {
