@@ -171,5 +171,81 @@ if (!url) {
         await admin.end();
       }
     });
+
+    it("a transaction whose prepared statement was outdated by a schema change fails once, then runs on a fresh connection", async () => {
+      const schema = `natter_test_${randomBytes(6).toString("hex")}`;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const store = new PostgresStore({ connectionString: url, options: `-c search_path=${schema}`, max: 1 });
+      try {
+        await admin.query(`CREATE SCHEMA ${schema}`);
+        await store.migrate();
+        await store.insertThread({ id: "t", topic: "t", createdAt: 1, createdBy: "u", deletedAt: null, metadata: null, retention: null, nextSequence: 1, clock: 1, lastMessageAt: null, expiresAt: null });
+        const read = () => store.transaction((tx) => tx.getThread("t"));
+        assert.equal((await read())?.topic, "t");
+        await admin.query(`ALTER TABLE ${schema}.threads ADD COLUMN later_column TEXT`);
+        await assert.rejects(read, /cached plan must not change result type/);
+        assert.equal((await read())?.topic, "t");
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
+    });
+
+    it("migration 12 moves the search documents onto the messages, and mirrors there what a node of the previous version writes to message_search", async () => {
+      const schema = `natter_test_${randomBytes(6).toString("hex")}`;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const store = new PostgresStore({ connectionString: url, options: `-c search_path=${schema}`, max: 2 });
+      const search = async (token: string) => (await store.searchMessages({ terms: [{ tokens: [token], prefix: false }], userId: "8:acs:r_u", limit: 10 }))
+        .map((h) => ({ id: h.message.id, cursor: h.cursor }));
+      // The statements of the previous version's insertMessage and updateMessage (its edit and its delete).
+      const oldInsert = (id: string, word: string) => admin.query(`WITH w0 AS (INSERT INTO messages (thread_id, id, sequence, type, body, sender,
+        sender_display_name, created_at, edited_at, deleted_at, version, metadata) VALUES ('19:t@thread.v2', $1, $2, 'text', $3, 'u', NULL, $2, NULL, NULL, $2, NULL))
+        INSERT INTO message_search (thread_id, message_id, created_at, document) VALUES ('19:t@thread.v2', $1, $2, $4::tsvector)`,
+      [id, Number(id), JSON.stringify({ message: word }), `'${word}':1`]);
+      const oldUpsert = (id: string, word: string) => admin.query(`INSERT INTO message_search (thread_id, message_id, created_at, document)
+        VALUES ('19:t@thread.v2', $1, 0, $2::tsvector) ON CONFLICT (thread_id, message_id) DO UPDATE SET document = excluded.document`, [id, `'${word}':1`]);
+      try {
+        await admin.query(`CREATE SCHEMA ${schema}`);
+        await admin.query(`SET search_path = ${schema}`);
+        await admin.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        const before = POSTGRES_MIGRATIONS.findIndex((sql) => sql.includes("ADD COLUMN search_id"));
+        for (const [i, sql] of POSTGRES_MIGRATIONS.slice(0, before).entries()) {
+          await admin.query(sql);
+          await admin.query("INSERT INTO schema_migrations (version) VALUES ($1)", [i + 1]);
+        }
+        await admin.query("UPDATE search_backfill SET done = true");
+        await admin.query("INSERT INTO threads (id, topic, created_at, created_by, next_sequence, clock) VALUES ('19:t@thread.v2', 't', 1, 'u', 100, 1)");
+        await admin.query("INSERT INTO participants (thread_id, user_id, share_history_time, joined_at) VALUES ('19:t@thread.v2', '8:acs:r_u', 0, 1)");
+        await oldInsert("1", "hedgehog");
+        await oldInsert("2", "hedgehog");
+        await store.migrate();
+        const copied = await search("hedgehog");
+        assert.deepEqual(copied.map((h) => h.id), ["2", "1"]);
+
+        // A node of the previous version, after the migration: its writes to message_search reach the messages.
+        await oldInsert("3", "otter");
+        const [otter] = await search("otter");
+        assert.equal(otter.id, "3");
+        assert.ok(otter.cursor > copied[0].cursor, "a mirrored document is newer than the copied ones");
+        await oldUpsert("1", "badger");
+        assert.deepEqual(await search("badger"), [{ id: "1", cursor: copied[1].cursor }], "an edit keeps its place in the order");
+        assert.deepEqual((await search("hedgehog")).map((h) => h.id), ["2"]);
+        await admin.query("DELETE FROM message_search WHERE thread_id = '19:t@thread.v2' AND message_id = '2'");
+        assert.deepEqual(await search("hedgehog"), []);
+
+        // This version writes the document on the message row, newest first.
+        await store.insertMessage({ threadId: "19:t@thread.v2", id: "4", sequence: 4, type: "text", body: { message: "otter again" }, sender: "u",
+          senderDisplayName: null, createdAt: 4, editedAt: null, deletedAt: null, version: 4, metadata: null });
+        assert.deepEqual((await search("otter")).map((h) => h.id), ["4", "3"]);
+        assert.equal((await admin.query("SELECT count(*)::int AS n FROM message_search WHERE message_id = '4'")).rows[0].n, 0);
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
+    });
   });
 }

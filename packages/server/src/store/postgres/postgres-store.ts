@@ -43,6 +43,11 @@ function prepared(text: string, values: unknown[] | undefined): QueryConfig {
   return { name, text, values };
 }
 
+/** PostgreSQL refuses a prepared statement whose result columns a schema change altered (feature_not_supported). */
+function isStalePlanError(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "0A000" && /cached plan must not change result type/.test((error as Error).message);
+}
+
 /** Advisory lock key (bigint, database-wide) of schema migrations. */
 export const MIGRATION_LOCK = "7953083516447997952"; // 0x6e61747465720000 ("natter\0\0")
 
@@ -59,23 +64,29 @@ const IDLE_IN_TRANSACTION_MS = 10_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The columns of a MessageRecord, read by name: not the search document (migration 12), and a later column
+ * does not change the result type of a statement prepared before it (PostgreSQL refuses to run those).
+ */
+const MESSAGE_FIELDS = "thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata";
+const MESSAGE_FIELDS_OF_M = MESSAGE_FIELDS.split(", ").map((c) => `m.${c}`).join(", ");
+
+/**
  * listMessages: a backward range of messages_version. The lower end is the greater of minVersion and
  * minCreatedAt (version >= createdAt, see MessagePageQuery), so a shareHistoryTime in the future is an empty
  * range instead of a scan of the whole thread. Exported for the query-plan test.
  */
-export const LIST_MESSAGES_SQL = `SELECT * FROM messages WHERE thread_id = $1 AND version < $2
+export const LIST_MESSAGES_SQL = `SELECT ${MESSAGE_FIELDS} FROM messages WHERE thread_id = $1 AND version < $2
   AND version >= GREATEST($3::bigint, $4::bigint) AND created_at >= $4 ORDER BY version DESC LIMIT $5`;
 
 /**
- * searchMessages: GIN match, joined to the caller's participation (its shareHistoryTime) and the message, newest
- * document first. Exported for the plan test.
+ * searchMessages: GIN match on the message's search document (migration 12), joined to the caller's
+ * participation (its shareHistoryTime), newest document first (search_id). Exported for the plan test.
  */
-export const SEARCH_MESSAGES_SQL = `SELECT m.*, s.id AS search_cursor FROM message_search s
-  JOIN participants p ON p.thread_id = s.thread_id AND p.user_id = $2
-  JOIN messages m ON m.thread_id = s.thread_id AND m.id = s.message_id
-  WHERE s.document @@ $1::tsquery AND s.id < $3 AND s.created_at >= p.share_history_time AND s.created_at >= $4
-  ORDER BY s.id DESC LIMIT $5`;
-const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND s.created_at >= $4", "AND s.created_at >= $4 AND s.thread_id = $6");
+export const SEARCH_MESSAGES_SQL = `SELECT ${MESSAGE_FIELDS_OF_M}, m.search_id AS search_cursor FROM messages m
+  JOIN participants p ON p.thread_id = m.thread_id AND p.user_id = $2
+  WHERE m.search_document @@ $1::tsquery AND m.search_id < $3 AND m.created_at >= p.share_history_time AND m.created_at >= $4
+  ORDER BY m.search_id DESC LIMIT $5`;
+const SEARCH_THREAD_MESSAGES_SQL = SEARCH_MESSAGES_SQL.replace("AND m.created_at >= $4", "AND m.created_at >= $4 AND m.thread_id = $6");
 if (SEARCH_THREAD_MESSAGES_SQL === SEARCH_MESSAGES_SQL) throw new Error("the thread filter of the search query lost its anchor");
 
 const quoteLexeme = (token: string) => `'${token.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
@@ -346,8 +357,10 @@ class PostgresOps implements StoreOps, DirectoryOps {
     return rows.map((r) => r.id as string);
   }
   async deleteThreadContent(id: string) {
-    await this.q("DELETE FROM message_search WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM messages WHERE thread_id = $1", [id]);
+    // Documents written by nodes of the previous version (migration 12); after the messages, so that their
+    // mirror trigger finds no row to update.
+    await this.q("DELETE FROM message_search WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM images WHERE thread_id = $1", [id]);
     await this.q("DELETE FROM read_receipts WHERE thread_id = $1", [id]);
   }
@@ -392,43 +405,41 @@ class PostgresOps implements StoreOps, DirectoryOps {
   }
 
   async getMessage(threadId: string, id: string) {
-    const { rows } = await this.q("SELECT * FROM messages WHERE thread_id = $1 AND id = $2", [threadId, id]);
+    const { rows } = await this.q(`SELECT ${MESSAGE_FIELDS} FROM messages WHERE thread_id = $1 AND id = $2`, [threadId, id]);
     return rows[0] && toMessage(rows[0]);
   }
   async insertMessage(m: MessageRecord) {
-    const message: WritePart = { table: "messages", sql: `INSERT INTO messages (thread_id, id, sequence, type, body, sender, sender_display_name, created_at, edited_at, deleted_at, version, metadata)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    params: [m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)] };
+    const params = [m.threadId, m.id, m.sequence, m.type, JSON.stringify(m.body), m.sender, m.senderDisplayName, m.createdAt, m.editedAt, m.deletedAt, m.version, json(m.metadata)];
+    // The search document is on the row (migration 12), with its place in the search order.
     const document = tsVector(m);
-    // One statement (see combine), so the message and its search document are written together even outside a transaction.
-    await this.write(document === undefined ? [message] : [message, { table: "message_search",
-      sql: "INSERT INTO message_search (thread_id, message_id, created_at, document) VALUES ($1, $2, $3, $4::tsvector)", params: [m.threadId, m.id, m.createdAt, document] }]);
+    await this.write([document === undefined
+      ? { table: "messages", sql: `INSERT INTO messages (${MESSAGE_FIELDS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, params }
+      : { table: "messages", sql: `INSERT INTO messages (${MESSAGE_FIELDS}, search_id, search_document)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nextval('messages_search_id'), $13::tsvector)`, params: [...params, document] }]);
   }
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     await this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
     if (patch.body === undefined && patch.deletedAt === undefined) return;
-    // The search document follows the content (upserted under the same id, its place in the order), or goes.
-    const { rows } = await this.q("SELECT type, body, deleted_at, created_at FROM messages WHERE thread_id = $1 AND id = $2", [threadId, id]);
+    // The search document follows the content (keeping its place in the search order), or goes.
+    const { rows } = await this.q("SELECT type, body, deleted_at FROM messages WHERE thread_id = $1 AND id = $2", [threadId, id]);
     const r = rows[0];
-    const document = r && tsVector({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: num(r.deleted_at) });
-    if (document === undefined) {
-      await this.q("DELETE FROM message_search WHERE thread_id = $1 AND message_id = $2", [threadId, id]);
-    } else {
-      await this.q(`INSERT INTO message_search (thread_id, message_id, created_at, document) VALUES ($1, $2, $3, $4::tsvector)
-        ON CONFLICT (thread_id, message_id) DO UPDATE SET document = excluded.document`, [threadId, id, r.created_at, document]);
-    }
+    if (!r) return;
+    const document = tsVector({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: num(r.deleted_at) });
+    await this.q(`UPDATE messages SET search_document = $3::tsvector,
+      search_id = CASE WHEN $3::tsvector IS NULL THEN search_id ELSE COALESCE(search_id, nextval('messages_search_id')) END
+      WHERE thread_id = $1 AND id = $2`, [threadId, id, document ?? null]);
   }
   /** Indexes a batch of the messages that predate the search index (called by migrate()); false when none are left. */
   async backfillSearch(batch: number): Promise<boolean> {
     const { rows: state } = await this.q("SELECT done, after_thread, after_message FROM search_backfill WHERE id = 1 FOR UPDATE");
     if (!state[0] || state[0].done) return false;
-    const { rows } = await this.q(`SELECT thread_id, id, type, body, deleted_at, created_at FROM messages WHERE (thread_id, id) > ($1, $2)
+    const { rows } = await this.q(`SELECT thread_id, id, type, body, deleted_at FROM messages WHERE (thread_id, id) > ($1, $2)
       ORDER BY thread_id, id LIMIT $3`, [state[0].after_thread, state[0].after_message, batch]);
     for (const r of rows) {
       const document = tsVector({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: num(r.deleted_at) });
       if (document === undefined) continue;
-      await this.q(`INSERT INTO message_search (thread_id, message_id, created_at, document) VALUES ($1, $2, $3, $4::tsvector)
-        ON CONFLICT (thread_id, message_id) DO NOTHING`, [r.thread_id, r.id, r.created_at, document]);
+      await this.q(`UPDATE messages SET search_document = $3::tsvector, search_id = nextval('messages_search_id')
+        WHERE thread_id = $1 AND id = $2 AND search_document IS NULL`, [r.thread_id, r.id, document]);
     }
     const last = rows[rows.length - 1];
     const done = rows.length < batch;
@@ -445,8 +456,8 @@ class PostgresOps implements StoreOps, DirectoryOps {
   }
   async listMessagesBySequence(threadId: string, q: SequencePageQuery) {
     const sql = q.direction === "older"
-      ? "SELECT * FROM messages WHERE thread_id = $1 AND sequence < $2 AND created_at >= $3 ORDER BY sequence DESC LIMIT $4"
-      : "SELECT * FROM messages WHERE thread_id = $1 AND sequence > $2 AND created_at >= $3 ORDER BY sequence ASC LIMIT $4";
+      ? `SELECT ${MESSAGE_FIELDS} FROM messages WHERE thread_id = $1 AND sequence < $2 AND created_at >= $3 ORDER BY sequence DESC LIMIT $4`
+      : `SELECT ${MESSAGE_FIELDS} FROM messages WHERE thread_id = $1 AND sequence > $2 AND created_at >= $3 ORDER BY sequence ASC LIMIT $4`;
     const { rows } = await this.q(sql, [threadId, q.from, q.minCreatedAt ?? Number.MIN_SAFE_INTEGER, q.limit]);
     return rows.map(toMessage);
   }
@@ -500,7 +511,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
           AND m.created_at >= p.share_history_time AND m.deleted_at IS NULL AND m.sender IS NOT NULL AND m.sender <> $1
           AND m.type = ANY($3::text[]) ORDER BY m.sequence LIMIT $4) u
       ) c
-      LEFT JOIN LATERAL (SELECT * FROM messages m WHERE m.thread_id = p.thread_id AND m.created_at >= p.share_history_time
+      LEFT JOIN LATERAL (SELECT ${MESSAGE_FIELDS_OF_M} FROM messages m WHERE m.thread_id = p.thread_id AND m.created_at >= p.share_history_time
         AND m.deleted_at IS NULL AND m.type = ANY($3::text[]) ORDER BY m.sequence DESC LIMIT 1) lm ON true
       WHERE p.user_id = $1 AND p.thread_id = ANY($2::text[])`, [q.userId, [...q.threadIds], [...q.types], q.countLimit]);
     return rows.map((r) => ({
@@ -836,6 +847,9 @@ export class PostgresStore implements Store {
         } catch (rollbackError) {
           broken ??= rollbackError as Error;
         }
+        // A statement this connection prepared before a migration changed its result columns is refused for
+        // good: a fresh connection prepares it anew (pool.query drops such a connection by itself).
+        if (isStalePlanError(error)) broken ??= error as Error;
       }
       throw error;
     } finally {
