@@ -65,6 +65,14 @@ export interface ParticipantWindows {
   latestShareHistoryTime: number;
 }
 
+/** ParticipantWindows of two parallel lists, frozen so that a store may hand out one cached object. */
+export function participantWindows(ids: string[], shareHistoryTimes: number[]): ParticipantWindows {
+  return Object.freeze({
+    ids: Object.freeze(ids), shareHistoryTimes: Object.freeze(shareHistoryTimes),
+    latestShareHistoryTime: shareHistoryTimes.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
+  });
+}
+
 export type MessageType = "text" | "html" | "topicUpdated" | "participantAdded" | "participantRemoved";
 
 /** A message's attachment: an image of the same thread, by id (the chat previews' ChatAttachment). */

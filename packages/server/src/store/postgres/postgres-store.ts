@@ -22,7 +22,7 @@ import type {
   ReadReceiptRecord, Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord, MessageSearchQuery, MessageSearchHit, SequencePageQuery,
 } from "../store.js";
 import { searchTokens, searchableText } from "../../domain/search-text.js";
-import { IdempotencyConflictError } from "../store.js";
+import { IdempotencyConflictError, participantWindows } from "../store.js";
 import { toDelivery, toSubscription } from "../event-subscription-rows.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { isUnavailableError } from "../unavailable.js";
@@ -210,13 +210,6 @@ function combine(parts: readonly WritePart[]): { sql: string; params: unknown[] 
   return { sql: `WITH ${texts.map((t, i) => `w${i} AS (${t})`).join(", ")} ${last}`, params };
 }
 
-function toWindows(ids: string[], shareHistoryTimes: number[]): ParticipantWindows {
-  return {
-    ids: Object.freeze(ids), shareHistoryTimes: Object.freeze(shareHistoryTimes),
-    latestShareHistoryTime: shareHistoryTimes.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
-  };
-}
-
 /** StoreOps over one query function: a transaction's client, or the pool (each statement on its own). */
 class PostgresOps implements StoreOps, DirectoryOps {
   constructor(private readonly run: Query, private readonly inTransaction: boolean) {}
@@ -328,7 +321,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const r = rows[0];
     if (!r || r.id === null) return undefined;
     this.firstPosition = Number(r.natter_first_position);
-    this.windows.set(id, toWindows(r.natter_user_ids as string[], (r.natter_share_history_times as (string | number)[]).map(Number)));
+    this.windows.set(id, participantWindows(r.natter_user_ids as string[], (r.natter_share_history_times as (string | number)[]).map(Number)));
     return toThread(r);
   }
   async insertThread(t: ThreadRecord) {
@@ -387,7 +380,7 @@ class PostgresOps implements StoreOps, DirectoryOps {
     const known = this.windows.get(threadId);
     if (known) return known;
     const { rows } = await this.q("SELECT user_id, share_history_time FROM participants WHERE thread_id = $1 ORDER BY joined_at, ord", [threadId]);
-    return toWindows(rows.map((r) => r.user_id as string), rows.map((r) => r.share_history_time as number));
+    return participantWindows(rows.map((r) => r.user_id as string), rows.map((r) => r.share_history_time as number));
   }
   async countParticipants(threadId: string) {
     const { rows } = await this.q("SELECT COUNT(*) AS n FROM participants WHERE thread_id = $1", [threadId]);

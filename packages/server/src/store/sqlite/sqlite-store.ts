@@ -15,7 +15,7 @@ import type {
   Store, StoreOps, ThreadListItem, ThreadPageQuery, ThreadRecord, ThreadSummaryQuery, ThreadSummaryRecord, UserRecord, MessageSearchQuery, MessageSearchHit, SequencePageQuery,
 } from "../store.js";
 import { searchDocument } from "../../domain/search-text.js";
-import { IdempotencyConflictError } from "../store.js";
+import { IdempotencyConflictError, participantWindows } from "../store.js";
 import { toDelivery, toSubscription } from "../event-subscription-rows.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
@@ -376,11 +376,7 @@ class SqliteOps implements StoreOps, DirectoryOps {
     // Frozen: callers share the cached lists (they only read them).
     if (cached) return cached;
     const rows = this.stmt("SELECT user_id, share_history_time FROM participants WHERE thread_id = ? ORDER BY joined_at, rowid").all(threadId) as Row[];
-    const shareHistoryTimes = Object.freeze(rows.map((r) => r.share_history_time as number));
-    const windows: ParticipantWindows = Object.freeze({
-      ids: Object.freeze(rows.map((r) => r.user_id as string)), shareHistoryTimes,
-      latestShareHistoryTime: shareHistoryTimes.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY),
-    });
+    const windows = participantWindows(rows.map((r) => r.user_id as string), rows.map((r) => r.share_history_time as number));
     if (this.participantIds) {
       if (this.participantIds.size >= 10_000) this.participantIds.clear(); // bounded; a node's active threads fit
       this.participantIds.set(threadId, windows);
