@@ -247,5 +247,43 @@ if (!url) {
         await admin.end();
       }
     });
+
+    it("the search backfill indexes messages written before search existed, a batch per statement, in (thread, id) order", async () => {
+      const schema = `natter_test_${randomBytes(6).toString("hex")}`;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const store = new PostgresStore({ connectionString: url, options: `-c search_path=${schema}`, max: 2 });
+      try {
+        await admin.query(`CREATE SCHEMA ${schema}`);
+        await store.migrate();
+        await admin.query(`SET search_path = ${schema}`);
+        // Rows as an upgraded database holds them: no search document yet, and the backfill not started.
+        for (const [thread, id, body, deleted] of [
+          ["19:b@thread.v2", "20", { message: "walrus two" }, null], ["19:a@thread.v2", "10", { message: "walrus one" }, null],
+          ["19:a@thread.v2", "11", { message: "<p>walrus &amp; html</p>" }, null], ["19:a@thread.v2", "12", { message: "walrus gone" }, 5],
+          ["19:b@thread.v2", "21", { message: "nothing here" }, null],
+        ] as const) {
+          await admin.query(`INSERT INTO messages (thread_id, id, sequence, type, body, sender, created_at, deleted_at, version)
+            VALUES ($1, $2, $3, 'text', $4, 'u', $3, $5, $3)`, [thread, id, Number(id), JSON.stringify(body), deleted]);
+        }
+        for (const t of ["19:a@thread.v2", "19:b@thread.v2"]) {
+          await admin.query("INSERT INTO participants (thread_id, user_id, share_history_time, joined_at) VALUES ($1, '8:acs:r_u', 0, 1)", [t]);
+        }
+        await admin.query("UPDATE search_backfill SET done = false, after_thread = '', after_message = ''");
+        const batch = () => store.transaction((tx) => (tx as unknown as { backfillSearch(n: number): Promise<boolean> }).backfillSearch(2));
+        let batches = 0;
+        while (await batch()) batches++;
+        assert.equal(batches, 2, "five messages in batches of two: two full batches, then the last");
+        assert.equal(await batch(), false, "done stays done");
+        const hits = await store.searchMessages({ terms: [{ tokens: ["walrus"], prefix: false }], userId: "8:acs:r_u", limit: 10 });
+        // Newest search id first: the backfill drew them in (thread, id) order; the deleted message is not indexed.
+        assert.deepEqual(hits.map((h) => h.message.id), ["20", "11", "10"]);
+        assert.equal((await store.searchMessages({ terms: [{ tokens: ["nothing"], prefix: false }], userId: "8:acs:r_u", limit: 10 })).length, 1);
+      } finally {
+        await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
+    });
   });
 }

@@ -428,11 +428,20 @@ class PostgresOps implements StoreOps, DirectoryOps {
     if (!state[0] || state[0].done) return false;
     const { rows } = await this.q(`SELECT thread_id, id, type, body, deleted_at FROM messages WHERE (thread_id, id) > ($1, $2)
       ORDER BY thread_id, id LIMIT $3`, [state[0].after_thread, state[0].after_message, batch]);
+    const threads: string[] = [], ids: string[] = [], documents: string[] = [];
     for (const r of rows) {
       const document = tsVector({ type: r.type as MessageRecord["type"], body: JSON.parse(r.body as string), deletedAt: num(r.deleted_at) });
       if (document === undefined) continue;
-      await this.q(`UPDATE messages SET search_document = $3::tsvector, search_id = nextval('messages_search_id')
-        WHERE thread_id = $1 AND id = $2 AND search_document IS NULL`, [r.thread_id, r.id, document]);
+      threads.push(r.thread_id as string);
+      ids.push(r.id as string);
+      documents.push(document);
+    }
+    // One statement for the batch; search ids are drawn in the batch's (thread, id) order (the inner ORDER BY).
+    if (ids.length > 0) {
+      await this.q(`UPDATE messages m SET search_document = d.document::tsvector, search_id = d.search_id
+        FROM (SELECT thread_id, id, document, nextval('messages_search_id') AS search_id
+              FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(thread_id, id, document, n) ORDER BY n) ordered) d
+        WHERE m.thread_id = d.thread_id AND m.id = d.id AND m.search_document IS NULL`, [threads, ids, documents]);
     }
     const last = rows[rows.length - 1];
     const done = rows.length < batch;
