@@ -70,6 +70,20 @@ export class TokenService {
     this.generations.delete(userId);
   }
 
+  /**
+   * The caller of a token verified before, when neither the token nor its user's generation needs reading again;
+   * else undefined (then verify() decides, and throws what it finds). Synchronous, for the per-request hook: an
+   * await per request there is a promise and a microtask hop.
+   */
+  cachedCaller(token: string): Caller | undefined {
+    const now = this.now();
+    const cached = this.verified.get(token);
+    if (!cached || cached.expiresAt <= now) return undefined;
+    const known = this.generations.get(cached.caller.userId);
+    if (!known || now - known.readAt > GENERATION_TTL_MS || known.generation === null || known.generation !== cached.generation) return undefined;
+    return cached.caller;
+  }
+
   /** Verifies a bearer token; any failure is 401 with a reason that reveals nothing secret. */
   async verify(token: string): Promise<Caller> {
     const now = this.now();

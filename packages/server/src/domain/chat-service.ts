@@ -566,7 +566,9 @@ export class ChatService {
     for (let attempt = 1; ; attempt++) {
       const events: Pending[] = [];
       try {
-        const result = await this.store.transaction((tx) => this.once(tx, o, () => fn(tx, events)));
+        // Without a key (most sends) there is nothing to look up or record: no once() layer (a promise per write).
+        const key = o.key;
+        const result = await this.store.transaction((tx) => (key === undefined ? fn(tx, events) : this.once(tx, o, key, () => fn(tx, events))));
         this.publish(events);
         return result;
       } catch (error) {
@@ -578,27 +580,27 @@ export class ChatService {
   }
 
   /**
-   * Runs `run` once per (scope, key): a replay with the same fingerprint inside the window returns the first
+   * Runs `run` once per (scope, key) (writeOnce calls it only with a key): a replay with the same fingerprint inside the window returns the first
    * result and writes nothing. A different request under the same key is 409 when `strict`
    * (repeatability-request-id), and otherwise simply runs (x-ms-client-request-id is also a tracing header).
    */
-  private async once<T>(tx: StoreOps, o: OnceOptions, run: () => Promise<T>): Promise<T> {
-    if (o.key === undefined) return run();
-    const previous = await tx.getIdempotency(o.scope, o.key);
+  private async once<T>(tx: StoreOps, o: OnceOptions, key: string, run: () => Promise<T>): Promise<T> {
+    const previous = await tx.getIdempotency(o.scope, key);
     const live = previous !== undefined && previous.createdAt > this.now() - o.windowMs;
     if (live && previous.fingerprint === o.fingerprint) return (previous.body === "" ? undefined : JSON.parse(previous.body)) as T;
     if (live && o.strict) throw new ChatError("conflict", "The repeatability-request-id was already used for a different request.");
     const result = await run();
     if (previous === undefined) {
-      await tx.insertIdempotency({ scope: o.scope, key: o.key, fingerprint: o.fingerprint, status: 0, body: result === undefined ? "" : JSON.stringify(result), createdAt: this.now() });
+      await tx.insertIdempotency({ scope: o.scope, key, fingerprint: o.fingerprint, status: 0, body: result === undefined ? "" : JSON.stringify(result), createdAt: this.now() });
     }
     return result;
   }
 
   /** Retried POSTs (same x-ms-client-request-id, same user) within 10 minutes are answered from the first run. */
   private retryKey(operation: string, caller: Caller, threadId: string, requestId: string | undefined, input: unknown): OnceOptions {
-    // No request id, no record: skip the fingerprint (a JSON copy and a SHA-256 of the input per send).
-    const fingerprint = requestId === undefined ? "" : hash(JSON.stringify([threadId, input]));
+    // No request id, no record: skip the fingerprint (a JSON copy and a SHA-256 of the input per send) and scope.
+    if (requestId === undefined) return { scope: "", key: undefined, fingerprint: "", windowMs: RETRY_WINDOW_MS, strict: false };
+    const fingerprint = hash(JSON.stringify([threadId, input]));
     // The scope leads with the thread id, so a store partitioned by thread keeps the record with its thread.
     return { scope: `${threadId} ${operation}:${caller.userId}`, key: requestId, fingerprint, windowMs: RETRY_WINDOW_MS, strict: false };
   }

@@ -52,3 +52,21 @@ it("validates --metrics and --metrics-token", () => {
   assert.throws(() => loadConfig(["--metrics-token", "short"], {}), /at least 16/);
   assert.throws(() => loadConfig(["--metrics", "off", "--metrics-token", "0123456789abcdef"], {}), /needs --metrics on/);
 });
+
+it("counts requests by route, method and status across scrapes (counted per request, handed to prom-client at each scrape)", async () => {
+  const natter = await startTestNatter();
+  try {
+    const count = async (): Promise<number> => {
+      const text = await (await fetch(new URL("/metrics", natter.httpUrl))).text();
+      return Number(/^natter_http_requests_total\{route="\/healthz",method="GET",status="200"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(new URL("/healthz", natter.httpUrl))).status, 200);
+    const first = await count();
+    assert.ok(first >= 3, `first scrape counted ${first}`);
+    for (let i = 0; i < 2; i++) await fetch(new URL("/healthz", natter.httpUrl));
+    assert.equal(await count(), first + 2);
+    assert.equal(await count(), first + 2);
+  } finally {
+    await natter.stop();
+  }
+});

@@ -17,7 +17,24 @@ export interface MetricsSources {
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: "natter_http_requests_total", help: "HTTP requests by route, method and status", labelNames: ["route", "method", "status"], registers: [this.registry] });
+  /**
+   * Requests by route, method and status, counted here and handed to `requests` when it is scraped: prom-client
+   * builds a string key of the labels on every inc (~0.4 µs and ~300 B per request).
+   */
+  private readonly requestCounts = new Map<string, Map<string, Map<number, number>>>();
+  readonly requests = new Counter({
+    name: "natter_http_requests_total", help: "HTTP requests by route, method and status", labelNames: ["route", "method", "status"], registers: [this.registry],
+    collect: () => {
+      for (const [route, byMethod] of this.requestCounts) {
+        for (const [method, byStatus] of byMethod) {
+          for (const [status, count] of byStatus) {
+            if (count > 0) this.requests.inc({ route, method, status: String(status) }, count);
+            byStatus.set(status, 0);
+          }
+        }
+      }
+    },
+  });
   readonly latency = new Histogram({
     name: "natter_http_request_duration_seconds", help: "HTTP request latency by route and method", labelNames: ["route", "method"],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
@@ -32,6 +49,15 @@ export class Metrics {
     name: "natter_event_delivery_duration_seconds", help: "Webhook request time of event subscriptions",
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry],
   });
+
+  /** Counts one request (see requestCounts). */
+  countRequest(route: string, method: string, status: number): void {
+    let byMethod = this.requestCounts.get(route);
+    if (!byMethod) this.requestCounts.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
 
   constructor(sources: MetricsSources = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: "natter_" });
@@ -61,10 +87,12 @@ export class Metrics {
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 export function registerMetrics(app: FastifyInstance, metrics: Metrics, options: { serve?: boolean; token?: string } = {}): void {
-  app.addHook("onResponse", async (request, reply) => {
+  // Callback style: no promise and microtask hop per request.
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
-    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    metrics.countRequest(route, request.method, reply.statusCode);
     metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    done();
   });
   if (options.serve === false) return;
   const expected = options.token === undefined ? undefined : digest(options.token);
