@@ -413,6 +413,11 @@ class PostgresOps implements StoreOps, DirectoryOps {
   async updateMessage(threadId: string, id: string, patch: Partial<Pick<MessageRecord, "body" | "editedAt" | "deletedAt" | "version" | "metadata">>) {
     await this.update("messages", "thread_id = ? AND id = ?", [threadId, id], patch, MESSAGE_COLUMNS);
     if (patch.body === undefined && patch.deletedAt === undefined) return;
+    if (patch.deletedAt !== undefined && patch.deletedAt !== null) {
+      // A deleted message is never found: its document goes, with no read of the row (sent with the next statement).
+      await this.write([{ table: "messages", sql: "UPDATE messages SET search_document = NULL WHERE thread_id = $1 AND id = $2", params: [threadId, id] }]);
+      return;
+    }
     // The search document follows the content (keeping its place in the search order), or goes.
     const { rows } = await this.q("SELECT type, body, deleted_at FROM messages WHERE thread_id = $1 AND id = $2", [threadId, id]);
     const r = rows[0];
