@@ -252,7 +252,6 @@ async function serve(args: string[]): Promise<void> {
   // `natter restore` refuses to replace the database while this file names a live server.
   const pidFile = join(config.dataDir, PID_FILE);
   writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
-  process.stderr.write(lines.join("\n") + "\n");
   let stopping = false;
   const exit = (code: number) => {
     try {
@@ -281,6 +280,9 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // The banner last: whoever waits for it (a supervisor, a test) may signal at once, and the handlers must be
+  // there by then (a SIGTERM in between would kill the process without draining).
+  process.stderr.write(lines.join("\n") + "\n");
 }
 
 export async function main(argv: string[]): Promise<void> {
