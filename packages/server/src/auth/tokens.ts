@@ -79,9 +79,8 @@ export class TokenService {
     const now = this.now();
     const cached = this.verified.get(token);
     if (!cached || cached.expiresAt <= now) return undefined;
-    const known = this.generations.get(cached.caller.userId);
-    if (!known || now - known.readAt > GENERATION_TTL_MS || known.generation === null || known.generation !== cached.generation) return undefined;
-    return cached.caller;
+    const known = this.freshGeneration(cached.caller.userId, now);
+    return known && known.generation !== null && known.generation === cached.generation ? cached.caller : undefined;
   }
 
   /** Verifies a bearer token; any failure is 401 with a reason that reveals nothing secret. */
@@ -108,8 +107,8 @@ export class TokenService {
   }
 
   private async checkGeneration(userId: string, generation: unknown, now: number): Promise<void> {
-    let known = this.generations.get(userId);
-    if (!known || now - known.readAt > GENERATION_TTL_MS) {
+    let known = this.freshGeneration(userId, now);
+    if (!known) {
       const user = await this.identity.findUser(userId);
       known = { generation: user && user.deletedAt === null ? user.tokenGeneration : null, readAt: now };
       this.generations.set(userId, known);
@@ -118,6 +117,12 @@ export class TokenService {
     if (known.generation === null || known.generation !== generation) {
       throw new ChatError("unauthorized", "The access token has been revoked.");
     }
+  }
+
+  /** The user's generation as last read, unless it is older than GENERATION_TTL_MS (then it must be read again). */
+  private freshGeneration(userId: string, now: number): { generation: number | null; readAt: number } | undefined {
+    const known = this.generations.get(userId);
+    return known && now - known.readAt <= GENERATION_TTL_MS ? known : undefined;
   }
 
   private async verifySignature(token: string): Promise<VerifiedToken> {

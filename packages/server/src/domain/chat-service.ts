@@ -567,8 +567,7 @@ export class ChatService {
       const events: Pending[] = [];
       try {
         // Without a key (most sends) there is nothing to look up or record: no once() layer (a promise per write).
-        const key = o.key;
-        const result = await this.store.transaction((tx) => (key === undefined ? fn(tx, events) : this.once(tx, o, key, () => fn(tx, events))));
+        const result = await this.store.transaction((tx) => (o.key === undefined ? fn(tx, events) : this.once(tx, { ...o, key: o.key }, () => fn(tx, events))));
         this.publish(events);
         return result;
       } catch (error) {
@@ -584,14 +583,14 @@ export class ChatService {
    * result and writes nothing. A different request under the same key is 409 when `strict`
    * (repeatability-request-id), and otherwise simply runs (x-ms-client-request-id is also a tracing header).
    */
-  private async once<T>(tx: StoreOps, o: OnceOptions, key: string, run: () => Promise<T>): Promise<T> {
-    const previous = await tx.getIdempotency(o.scope, key);
+  private async once<T>(tx: StoreOps, o: OnceOptions & { key: string }, run: () => Promise<T>): Promise<T> {
+    const previous = await tx.getIdempotency(o.scope, o.key);
     const live = previous !== undefined && previous.createdAt > this.now() - o.windowMs;
     if (live && previous.fingerprint === o.fingerprint) return (previous.body === "" ? undefined : JSON.parse(previous.body)) as T;
     if (live && o.strict) throw new ChatError("conflict", "The repeatability-request-id was already used for a different request.");
     const result = await run();
     if (previous === undefined) {
-      await tx.insertIdempotency({ scope: o.scope, key, fingerprint: o.fingerprint, status: 0, body: result === undefined ? "" : JSON.stringify(result), createdAt: this.now() });
+      await tx.insertIdempotency({ scope: o.scope, key: o.key, fingerprint: o.fingerprint, status: 0, body: result === undefined ? "" : JSON.stringify(result), createdAt: this.now() });
     }
     return result;
   }

@@ -259,7 +259,9 @@ class SqliteOps implements StoreOps, DirectoryOps {
    * method). Keys of purged threads may be reused: their messages went in the same transaction as the key.
    */
   private stmtThreadKey(threadId: string, create: boolean): number | undefined {
-    let key = this.threadKeys?.get(threadId) ?? (this.stmt("SELECT key FROM thread_keys WHERE thread_id = ?").pluck().get(threadId) as number | undefined);
+    const cached = this.threadKeys?.get(threadId);
+    if (cached !== undefined) return cached;
+    let key = this.stmt("SELECT key FROM thread_keys WHERE thread_id = ?").pluck().get(threadId) as number | undefined;
     if (key === undefined) {
       if (!create) return undefined;
       key = Number(this.stmt("INSERT INTO thread_keys (thread_id) VALUES (?)").run(threadId).lastInsertRowid);
