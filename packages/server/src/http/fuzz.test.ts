@@ -11,7 +11,7 @@ import fc from "fast-check";
 import type { TestNatter } from "../test-support/test-natter.js";
 import { startTestNatter } from "../test-support/test-natter.js";
 import type { FuzzWorld } from "../test-support/fuzz-requests.js";
-import { ENDPOINTS, createFuzzWorld, fuzzCaseArb, healthy, rawRequest, runCase } from "../test-support/fuzz-requests.js";
+import { ENDPOINTS, createFuzzWorld, firstVersionIndex, fuzzCaseArb, healthy, rawRequest, runCase } from "../test-support/fuzz-requests.js";
 
 let natter: TestNatter;
 let world: FuzzWorld;
@@ -46,7 +46,7 @@ describe("bad input (property-based)", () => {
     for (let i = 0; i < ENDPOINTS.length; i++) {
       const outcome = await runCase(world, {
         mode: "endpoint", endpoint: i, slot: 0, thread: { kind: "real", spelling: "encoded" }, message: { kind: "real", spelling: "encoded" },
-        user: { kind: "real", spelling: "encoded" }, version: { kind: "supported", index: 0 }, params: [], auth: { kind: "valid", style: "plain" },
+        user: { kind: "real", spelling: "encoded" }, version: { kind: "supported", index: firstVersionIndex(ENDPOINTS[i]) }, params: [], auth: { kind: "valid", style: "plain" },
         contentType: 0, headers: [], body: { kind: "valid" }, chunked: false, trailingSlash: false, segments: [],
       });
       assert.deepEqual(outcome.violations, [], outcome.label);

@@ -304,6 +304,8 @@ export interface Endpoint {
   validBody?: (w: FuzzWorld, slot: Slot) => unknown;
   /** Fields of the valid body that can be given a wrong value. */
   fields?: string[];
+  /** The first api-version that has the operation (older ones answer 400). */
+  minVersion?: string;
 }
 
 const idModel = (id: string) => ({ rawId: id, communicationUser: { id } });
@@ -345,7 +347,14 @@ export const ENDPOINTS: Endpoint[] = [
     validBody: () => ({ scopes: ["chat", "voip"] }), fields: ["scopes", "scopes.0", "expiresInMinutes"] },
   { name: "revokeAccessTokens", method: "POST", api: "identity", path: (i) => `/identities/${i.user}/:revokeAccessTokens`, uses: ["user"], check: "any" },
   { name: "deleteUser", method: "DELETE", api: "identity", path: (i) => `/identities/${i.user}`, uses: ["user"], check: "any" },
+  { name: "getIdentity", method: "GET", api: "identity", path: (i) => `/identities/${i.user}`, uses: ["user"], minVersion: "2025-06-30" },
 ];
+
+/** Index of the endpoint's first api-version in its API's list (0 when every version has it). */
+export function firstVersionIndex(e: Endpoint): number {
+  const versions: readonly string[] = e.api === "chat" ? CHAT_API_VERSIONS : e.api === "natter" ? [NATTER_EXTENSIONS_API_VERSION] : IDENTITY_API_VERSIONS;
+  return e.minVersion === undefined ? 0 : versions.indexOf(e.minVersion);
+}
 
 // ---------- generated parts ----------
 
@@ -724,6 +733,7 @@ export function resolveCase(w: FuzzWorld, c: FuzzCase): Resolved {
     if (ok) apiVersion = given[0];
     parts.push(ok ? "valid" : "invalid");
   } else parts.push("invalid");
+  if (e.minVersion !== undefined && apiVersion !== "" && apiVersion < e.minVersion) parts.push("invalid");
   const seen = new Set<string>();
   for (const p of c.params) {
     query.push(`${p.name}=${p.value}`);

@@ -10,7 +10,7 @@ export interface MetricsSources {
   /** Open realtime sockets. */
   realtimeConnections?: () => number;
   /** Group-commit figures of the store, when it has them. */
-  storeStats?: () => { commits: number; transactions: number } | undefined;
+  storeStats?: () => { commits: number; transactions: number; walRestarts?: number } | undefined;
   /** Messages and bytes this node published on the Bus. */
   busStats?: () => { messages: number; bytes: number };
 }
@@ -72,6 +72,10 @@ export class Metrics {
     new Gauge({
       name: "natter_store_transactions", help: "Store transactions since start (transactions / commits = group-commit factor)", registers: [this.registry],
       collect() { this.set(sources.storeStats?.()?.transactions ?? 0); },
+    });
+    new Gauge({
+      name: "natter_store_wal_restarts", help: "Times the SQLite WAL started over after a full checkpoint since start (it stays small under load)", registers: [this.registry],
+      collect() { this.set(sources.storeStats?.()?.walRestarts ?? 0); },
     });
     new Gauge({
       name: "natter_bus_published_messages", help: "Messages this node published on the Bus since start (Redis PUBLISH commands)", registers: [this.registry],

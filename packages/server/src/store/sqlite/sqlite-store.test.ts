@@ -1,6 +1,6 @@
 // Runs the Store contract against SqliteStore: a fresh database file in a temp folder per test; a second
 // SqliteStore on the same file plays a second node.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -149,6 +149,53 @@ describe("SqliteStore specifics", () => {
         await store.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Writes that keep the writer busy: 16 concurrent streams of events with a 2 KB payload (a few pages each).
+  const writeEvents = (store: SqliteStore, count: number) => Promise.all(Array.from({ length: 16 }, async (_, stream) => {
+    for (let i = stream; i < count; i += 16) {
+      await store.appendEvent({ threadId: `19:w${i % 64}@thread.v2`, type: "chatMessageReceived", recipients: ["8:acs:a"], payload: { text: "x".repeat(2048), i }, createdAt: i });
+    }
+  }));
+  const sizeOf = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+
+  it("under steady writes the WAL starts over once it is large, instead of growing with every write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-wal-restart-"));
+    const path = join(dir, "natter.db");
+    const store = new SqliteStore(path, { restartFrames: 512, checkpointIntervalMs: 20 });
+    try {
+      await store.migrate();
+      await writeEvents(store, 6_000);
+      // Everything is there, and the WAL holds a fraction of it (without restarts it held every frame written).
+      assert.equal((await store.readStream(0, 10_000)).length, 6_000);
+      assert.ok(sizeOf(`${path}-wal`) < sizeOf(path) / 2, `WAL ${sizeOf(`${path}-wal`)} B, database ${sizeOf(path)} B`);
+      assert.ok(store.stats.walRestarts >= 1, `the WAL started over ${store.stats.walRestarts} times`);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a reader that holds an old snapshot delays the WAL's restart, never the writes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "natter-wal-pinned-"));
+    const path = join(dir, "natter.db");
+    const store = new SqliteStore(path, { restartFrames: 512, checkpointIntervalMs: 20 });
+    const reader = new Database(path);
+    try {
+      await store.migrate();
+      reader.exec("BEGIN");
+      reader.prepare("SELECT count(*) FROM events").get(); // the snapshot is taken here, and kept
+      await writeEvents(store, 3_000);
+      assert.equal(store.stats.walRestarts, 0);
+      assert.equal((await store.readStream(0, 10_000)).length, 3_000);
+      reader.exec("COMMIT");
+      await writeEvents(store, 3_000);
+      assert.ok(store.stats.walRestarts >= 1, `the WAL started over ${store.stats.walRestarts} times`);
+    } finally {
+      reader.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

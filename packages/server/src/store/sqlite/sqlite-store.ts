@@ -18,6 +18,7 @@ import { searchDocument } from "../../domain/search-text.js";
 import { IdempotencyConflictError, participantWindows } from "../store.js";
 import { toDelivery, toSubscription } from "../event-subscription-rows.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import type { CheckpointReport } from "./checkpoint-worker.js";
 
 type Row = Record<string, unknown>;
 type Db = Database.Database;
@@ -30,6 +31,24 @@ const MAX_BATCH = 256;
  * 8 were tried in interleaved quick runs: no measurable gain in rate, more commits and bytes.
  */
 const MAX_FLUSHES = 1;
+/**
+ * The WAL starts over from its first frame only when a write transaction begins with every frame already copied
+ * into the database file. Under steady load the writer begins its next batch as soon as it commits, so the
+ * checkpoint worker was always behind and the WAL grew without end: 1.6 GB after 40 s of sends over 64 threads,
+ * CPU per send rising with it (149 to 218 µs), and a 0.6–0.7 s stall of every write when the first idle moment
+ * let it be cut back to journal_size_limit (bench/sustained-sends.mjs). So once the WAL holds this many frames
+ * (32 MiB at 1 KB pages) and a periodic pass has copied them, the writer waits before its next BEGIN for one more
+ * pass that copies the frames written since (a few ms, two fsyncs), and that BEGIN starts the WAL over.
+ */
+const WAL_RESTART_FRAMES = 32_768;
+
+/** How the WAL is kept small; the defaults suit a server, tests use smaller figures. */
+export interface WalOptions {
+  /** Frames (see WAL_RESTART_FRAMES). */
+  restartFrames?: number;
+  /** Between the checkpoint worker's passes. */
+  checkpointIntervalMs?: number;
+}
 
 /**
  * Messages name their thread by its integer key (migration 12); a read finds the key by the thread id in the same
@@ -814,14 +833,27 @@ export class SqliteStore implements Store {
   private walFd: number | undefined;
   private checkpointer: Worker | undefined;
   private readonly syncing = new Set<Promise<void>>();
+  /** The WAL's size in frames, from the checkpoint worker's last report. */
+  private walFrames = 0;
+  /**
+   * Starting the WAL over (see WAL_RESTART_FRAMES), so that the writer waits only for the last few frames:
+   * "ready" once a periodic pass of the checkpoint worker copied every frame of a large WAL; "holding" while the
+   * next BEGIN waits for the pass, asked for then, that copies the frames written since.
+   */
+  private walRestart: "none" | "ready" | "holding" = "none";
+  /** The WAL's size at the last full pass asked for: reports of that size predate the WAL starting over. */
+  private walFullPassFrames = -1;
   private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "dataVersion", Database.Statement>;
   /** PRAGMA data_version at the writer's last transaction (see drain). */
   private dataVersion: number | undefined;
   private closed = false;
   /** Number of commits (fsyncs) and transactions so far: the group-commit ratio, for metrics. */
-  readonly stats = { commits: 0, transactions: 0 };
+  readonly stats = { commits: 0, transactions: 0, walRestarts: 0 };
 
-  constructor(readonly path: string) {
+  private readonly wal: Required<WalOptions>;
+
+  constructor(readonly path: string, wal: WalOptions = {}) {
+    this.wal = { restartFrames: WAL_RESTART_FRAMES, checkpointIntervalMs: 250, ...wal };
     if (path !== ":memory:") {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // Owner-only: SQLite gives the -wal and -shm files it creates the database file's mode.
@@ -841,8 +873,12 @@ export class SqliteStore implements Store {
       // Checkpoints run on a worker thread (checkpoint-worker.ts), not inside our commits.
       this.writer.pragma("wal_autocheckpoint = 0");
       this.writer.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-      this.checkpointer = new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData: { path, intervalMs: 250 } });
-      this.checkpointer.unref();
+      const checkpointer = new Worker(new URL("./checkpoint-worker.js", import.meta.url), { workerData: { path, intervalMs: this.wal.checkpointIntervalMs } });
+      checkpointer.on("message", (report: CheckpointReport | "closed") => { if (report !== "closed") this.noteCheckpoint(report); });
+      // Without the worker the WAL is only checkpointed at close; the writer must not wait for it.
+      checkpointer.on("error", () => { this.checkpointer = undefined; this.endWalRestart(); });
+      checkpointer.unref();
+      this.checkpointer = checkpointer;
     }
     this.writer.pragma("foreign_keys = ON");
     this.writer.pragma("busy_timeout = 5000");
@@ -891,18 +927,57 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new Error("store is closed"));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.draining) {
-        this.draining = true;
-        // Let the current I/O turn queue more transactions first: they share one commit.
-        setImmediate(() => void this.drain());
-      }
+      this.scheduleDrain();
     });
+  }
+
+  private scheduleDrain(): void {
+    if (this.draining || this.queue.length === 0) return;
+    this.draining = true;
+    // Let the current I/O turn queue more transactions first: they share one commit.
+    setImmediate(() => void this.drain());
+  }
+
+  /** The checkpoint worker's report after a pass (see WAL_RESTART_FRAMES and walRestart). */
+  private noteCheckpoint(report: CheckpointReport): void {
+    if (!report.requested) {
+      // A pass that ran after a full one but before the next BEGIN started the WAL over sees the same frames.
+      if (report.log !== this.walFullPassFrames) this.walFrames = report.log;
+      // This pass copied the backlog: the next BEGIN waits only for the frames written since.
+      if (this.walRestart === "none" && this.walFrames >= this.wal.restartFrames && report.checkpointed >= report.log) this.walRestart = "ready";
+      return;
+    }
+    // Not every frame copied: another connection reads an old snapshot (or the pass failed). The writer goes on;
+    // a later complete pass makes it ready again.
+    if (report.log >= 0 && report.checkpointed >= report.log && this.walRestart === "holding") {
+      this.walFullPassFrames = report.log;
+      this.walFrames = 0;
+      this.stats.walRestarts++;
+    }
+    this.endWalRestart();
+  }
+
+  private endWalRestart(): void {
+    if (this.walRestart === "holding") this.checkpointer?.unref();
+    this.walRestart = "none";
+    this.scheduleDrain();
+  }
+
+  /** True when the next BEGIN must wait for the pass that copies the WAL's last frames (asked for here). */
+  private holdForWalRestart(): boolean {
+    if (this.walRestart === "holding") return true;
+    if (this.walRestart !== "ready" || !this.checkpointer) return false;
+    this.walRestart = "holding";
+    this.checkpointer.ref(); // the held transactions wait for its answer
+    this.checkpointer.postMessage("now");
+    return true;
   }
 
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
         if (!this.open) {
+          if (this.holdForWalRestart()) break;
           this.control.begin.run();
           // Another connection (a second store on the file) committed since our last transaction: what the
           // writer's caches remember may be stale. One pragma per batch; our own commits do not change it.
@@ -1016,8 +1091,9 @@ export class SqliteStore implements Store {
     }
     if (this.checkpointer) {
       const worker = this.checkpointer;
+      worker.ref(); // until it answers
       await new Promise<void>((resolve) => {
-        worker.once("message", () => resolve());
+        worker.on("message", (message) => { if (message === "closed") resolve(); });
         worker.once("exit", () => resolve());
         worker.postMessage("close");
       });
